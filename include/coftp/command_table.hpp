@@ -1,0 +1,195 @@
+// coftp/command_table.hpp - the compile-time table of command handlers and dispatch.
+//
+// A handler is a struct naming its verb, declaring what it needs (login, an argument,
+// a permission) and offering `run(session, argument)`. The guards are checked here,
+// once, so no handler repeats them. Tables are type lists: add or replace verbs with
+// `with<...>`, drop them with `without<...>`; the FEAT reply is built from the table.
+#pragma once
+
+#include <coftp/auth.hpp>
+#include <coftp/command.hpp>
+#include <coftp/reply.hpp>
+
+#include <asio/awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace coftp {
+
+/// What dispatch checks before a handler runs. Combine with `|`.
+enum class needs : unsigned {
+  none = 0,
+  login = 1,     ///< "530 Not logged in" before a successful PASS
+  argument = 2,  ///< "501 <usage>" when the argument is empty
+  read = 4,      ///< the user needs permissions::read
+  write = 8,     ///< the user needs permissions::write, else "550 Permission denied"
+};
+constexpr needs operator|(needs a, needs b) noexcept { return needs(unsigned(a) | unsigned(b)); }
+constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsigned(n)) != 0; }
+
+/// The requirements on a command handler (static members only):
+/// `verb` (upper case), `requires_` (a `needs` set), and
+/// `static asio::awaitable<reply> run(Session&, std::string_view argument)`.
+/// Optional: `usage` (the 501 text for a missing argument) and `feature` (its FEAT line).
+template <class H>
+concept command_handler = requires {
+  { H::verb } -> std::convertible_to<std::string_view>;
+  { H::requires_ } -> std::convertible_to<needs>;
+};
+
+namespace detail {
+template <class H>
+constexpr std::string_view usage_of() {
+  if constexpr (requires { H::usage; }) return H::usage;
+  else return "Syntax error in parameters or arguments";
+}
+template <class H>
+constexpr std::string_view feature_of() {
+  if constexpr (requires { H::feature; }) return H::feature;
+  else return {};
+}
+
+// Verbs of RFC 959, 2228, 2389, 2428, 2640, 3659, 7151 and RFC 775 X-aliases: a verb
+// from this list that the table lacks is "502 Command not implemented"; any other
+// verb is "500 Unknown command".
+inline constexpr std::array<std::string_view, 53> known_verbs = {
+    "ABOR", "ACCT", "ADAT", "ALLO", "APPE", "AUTH", "CCC",  "CDUP", "CONF", "CWD",  "DELE",
+    "ENC",  "EPRT", "EPSV", "FEAT", "HELP", "HOST", "LANG", "LIST", "LPRT", "LPSV", "MDTM",
+    "MFCT", "MFF",  "MFMT", "MIC",  "MKD",  "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS",
+    "PASS", "PASV", "PBSZ", "PORT", "PROT", "PWD",  "QUIT", "REIN", "REST", "RETR", "RMD",
+    "RNFR", "RNTO", "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU"};
+inline constexpr std::array<std::string_view, 8> more_known_verbs = {
+    "SYST", "TYPE", "USER", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD"};
+
+inline bool is_known_verb(std::string_view v) {
+  return std::find(known_verbs.begin(), known_verbs.end(), v) != known_verbs.end() ||
+         std::find(more_known_verbs.begin(), more_known_verbs.end(), v) != more_known_verbs.end();
+}
+
+// Runs one handler behind its declared guards.
+template <class H, class Session>
+asio::awaitable<reply> guarded_run(Session& s, const command& cmd) {
+  constexpr needs n = H::requires_;
+  if constexpr (has(n, needs::login))
+    if (!s.logged_in()) co_return reply{530, "Not logged in"};
+  if constexpr (has(n, needs::argument))
+    if (cmd.argument.empty()) co_return reply{501, std::string(usage_of<H>())};
+  if constexpr (has(n, needs::read))
+    if (!allows(s.user().perms, permissions::read)) co_return reply{550, "Permission denied"};
+  if constexpr (has(n, needs::write))
+    if (!allows(s.user().perms, permissions::write)) co_return reply{550, "Permission denied"};
+  auto r = co_await H::run(s, std::string_view(cmd.argument));
+  co_return r;
+}
+
+inline asio::awaitable<reply> unknown_command(const command& cmd) {
+  if (is_known_verb(cmd.verb)) co_return reply{502, "Command not implemented"};
+  co_return reply{500, "Unknown command"};
+}
+
+}  // namespace detail
+
+template <class... Handlers>
+struct command_table;
+
+namespace detail {
+template <class A, class B>
+struct join2;
+template <class... A, class... B>
+struct join2<command_table<A...>, command_table<B...>> {
+  using type = command_table<A..., B...>;
+};
+template <class Acc, class... Rest>
+struct join_all {
+  using type = Acc;
+};
+template <class Acc, class First, class... Rest>
+struct join_all<Acc, First, Rest...> {
+  using type = typename join_all<typename join2<Acc, First>::type, Rest...>::type;
+};
+// Keeps the handlers of Table whose verb differs from V::verb.
+template <class Table, class V>
+struct drop_verb;
+template <class... H, class V>
+struct drop_verb<command_table<H...>, V> {
+  using type = typename join_all<
+      command_table<>,
+      std::conditional_t<std::string_view(H::verb) == std::string_view(V::verb), command_table<>,
+                         command_table<H>>...>::type;
+};
+template <class Table, class... Vs>
+struct drop_verbs {
+  using type = Table;
+};
+template <class Table, class V, class... Vs>
+struct drop_verbs<Table, V, Vs...> {
+  using type = typename drop_verbs<typename drop_verb<Table, V>::type, Vs...>::type;
+};
+}  // namespace detail
+
+/// A compile-time list of command handlers.
+///
+/// @par Example
+/// @code
+/// using my_commands = coftp::default_commands::with<site_chmod>   // add or replace a verb
+///                                           ::without<coftp::commands::dele>;  // drop one
+/// @endcode
+template <class... Handlers>
+struct command_table {
+  static_assert((command_handler<Handlers> && ...), "every entry must be a command handler");
+
+  /// This table plus `More`, each replacing a handler of the same verb.
+  template <class... More>
+  using with = typename detail::join2<typename detail::drop_verbs<command_table, More...>::type,
+                                      command_table<More...>>::type;
+
+  /// This table without the handlers whose verbs are those of `Gone`.
+  template <class... Gone>
+  using without = typename detail::drop_verbs<command_table, Gone...>::type;
+
+  static constexpr std::size_t size = sizeof...(Handlers);
+
+  /// True if the table has a handler for `verb` (upper case).
+  static constexpr bool contains(std::string_view verb) noexcept {
+    return ((std::string_view(Handlers::verb) == verb) || ...);
+  }
+
+  /// The verbs of the table, in table order.
+  static std::vector<std::string_view> verbs() { return {std::string_view(Handlers::verb)...}; }
+
+  /// The FEAT lines (RFC 2389) the handlers declare, sorted, without duplicates.
+  static std::vector<std::string_view> features() {
+    std::vector<std::string_view> out;
+    (
+        [&] {
+          constexpr auto f = detail::feature_of<Handlers>();
+          if (!f.empty()) out.push_back(f);
+        }(),
+        ...);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  /// Runs the handler of `cmd.verb` behind its guards; 500/502 when there is none.
+  /// No allocation beyond the handler's own coroutine frame.
+  template <class Session>
+  static asio::awaitable<reply> dispatch(Session& s, const command& cmd) {
+    std::optional<asio::awaitable<reply>> call;
+    (void)((std::string_view(Handlers::verb) == cmd.verb
+                ? (call.emplace(detail::guarded_run<Handlers>(s, cmd)), true)
+                : false) ||
+           ...);
+    if (call) return std::move(*call);
+    return detail::unknown_command(cmd);
+  }
+};
+
+}  // namespace coftp

@@ -1,0 +1,49 @@
+// coftp/commands/access.hpp - access control commands (RFC 959 4.1.1): USER, PASS, QUIT.
+#pragma once
+
+#include <coftp/command_table.hpp>
+#include <coftp/commands/common.hpp>
+
+namespace coftp::commands {
+
+/// RFC 959: "The argument field is a Telnet string identifying the user."
+struct user {
+  static constexpr std::string_view verb = "USER";
+  static constexpr needs requires_ = needs::argument;
+  static constexpr std::string_view usage = "Missing username";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    s.begin_login(std::string(arg));
+    co_return reply{331, "Username OK, need password"};
+  }
+};
+
+/// RFC 959: "This command must be immediately preceded by the user name command."
+struct pass {
+  static constexpr std::string_view verb = "PASS";
+  static constexpr needs requires_ = needs::none;
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    if (!s.pending_user()) {
+      if (s.logged_in()) co_return reply{503, "Already logged in"};
+      co_return reply{503, "Login with USER first"};
+    }
+    bool ok = co_await s.finish_login(arg);
+    if (!ok) co_return reply{530, "Login incorrect"};
+    co_return reply{230, "Login successful"};
+  }
+};
+
+/// RFC 959: "This command terminates a USER and if file transfer is not in progress,
+/// the server closes the control connection."
+struct quit {
+  static constexpr std::string_view verb = "QUIT";
+  static constexpr needs requires_ = needs::none;
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view) {
+    s.quit();
+    co_return reply{221, "Goodbye"};
+  }
+};
+
+}  // namespace coftp::commands

@@ -1,0 +1,62 @@
+// coftp/commands/common.hpp - what command handlers share: the one table that maps
+// storage errors to FTP replies, and argument helpers.
+#pragma once
+
+#include <coftp/error.hpp>
+#include <coftp/reply.hpp>
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace coftp {
+
+/// The reply for a storage error (RFC 959 4.2.2 codes; libunftp's one-match idea).
+/// `overrides` lets a handler word a case its own way, e.g. {storage_errc::not_found,
+/// "Directory not found"} for CWD; the code stays the table's.
+inline reply reply_for(const std::error_code& ec,
+                       std::initializer_list<std::pair<storage_errc, std::string_view>> overrides = {}) {
+  auto kind = classify(ec);
+  for (const auto& [k, text] : overrides)
+    if (k == kind) return {kind == storage_errc::no_space ? 452 : kind == storage_errc::io_error ? 451 : 550,
+                           std::string(text)};
+  switch (kind) {
+    case storage_errc::not_found: return {550, "File not found"};
+    case storage_errc::not_a_directory: return {550, "Not a directory"};
+    case storage_errc::is_a_directory: return {550, "Is a directory"};
+    case storage_errc::already_exists: return {550, "Already exists"};
+    case storage_errc::not_empty: return {550, "Directory not empty"};
+    case storage_errc::permission_denied: return {550, "Permission denied"};
+    case storage_errc::no_space: return {452, "Insufficient storage space"};
+    case storage_errc::invalid_name: return {553, "File name not allowed"};
+    case storage_errc::io_error: break;
+  }
+  return {451, "Local error in processing"};
+}
+
+namespace detail {
+/// The reply for a path argument that is no path (NUL, CR or LF inside).
+inline reply bad_path() { return {501, "Invalid path"}; }
+
+/// Splits LIST/NLST arguments: leading words starting with '-' are ls options
+/// ("-la"), the rest is the path (which may contain spaces).
+inline std::string_view listing_path(std::string_view arg) {
+  for (;;) {
+    while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+    if (arg.empty() || arg.front() != '-') return arg;
+    auto sp = arg.find(' ');
+    arg = sp == std::string_view::npos ? std::string_view() : arg.substr(sp + 1);
+  }
+}
+
+inline std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+}  // namespace detail
+
+}  // namespace coftp

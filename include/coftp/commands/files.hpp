@@ -1,0 +1,143 @@
+// coftp/commands/files.hpp - file and directory management (RFC 959 4.1.3, RFC 3659 3-4):
+// DELE, MKD, RMD, RNFR, RNTO, SIZE, MDTM and the X-aliases of MKD and RMD.
+#pragma once
+
+#include <coftp/command_table.hpp>
+#include <coftp/commands/common.hpp>
+#include <coftp/listing.hpp>
+#include <coftp/path.hpp>
+
+namespace coftp::commands {
+
+/// RFC 959: "This command causes the file specified in the pathname to be deleted at
+/// the server site."
+struct dele {
+  static constexpr std::string_view verb = "DELE";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "Missing filename";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto ec = co_await s.storage().remove_file(p->storage_path);
+    if (ec) co_return reply_for(ec, {{storage_errc::is_a_directory, "Is a directory, use RMD"}});
+    co_return reply{250, "File deleted"};
+  }
+};
+
+/// RFC 959: "This command causes the directory specified in the pathname to be
+/// created." The 257 reply quotes the new directory's path (RFC 959 appendix II).
+struct mkd {
+  static constexpr std::string_view verb = "MKD";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "Missing directory name";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto ec = co_await s.storage().make_directory(p->storage_path);
+    if (ec)
+      co_return reply_for(ec, {{storage_errc::already_exists, "Directory already exists"},
+                               {storage_errc::not_found, "Parent directory not found"}});
+    co_return reply{257, quote_path(p->virtual_path) + " directory created"};
+  }
+};
+
+/// RFC 959: "This command causes the directory specified in the pathname to be
+/// removed."
+struct rmd {
+  static constexpr std::string_view verb = "RMD";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "Missing directory name";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    if (p->virtual_path == "/") co_return reply{550, "Permission denied"};
+    auto ec = co_await s.storage().remove_directory(p->storage_path);
+    if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
+    co_return reply{250, "Directory removed"};
+  }
+};
+
+struct xmkd : mkd {
+  static constexpr std::string_view verb = "XMKD";
+};
+struct xrmd : rmd {
+  static constexpr std::string_view verb = "XRMD";
+};
+
+/// RFC 959: "This command specifies the old pathname of the file which is to be
+/// renamed. This command must be immediately followed by a 'rename to' command."
+struct rnfr {
+  static constexpr std::string_view verb = "RNFR";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "Missing filename";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    if (p->virtual_path == "/") co_return reply{550, "Permission denied"};
+    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+    if (ec) co_return reply_for(ec);
+    s.rename_from() = std::move(*p);
+    co_return reply{350, "Ready for RNTO"};
+  }
+};
+
+/// RFC 959: "This command specifies the new pathname of the file specified in the
+/// immediately preceding 'rename from' command."
+struct rnto {
+  static constexpr std::string_view verb = "RNTO";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "Missing filename";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    if (!s.rename_from()) co_return reply{503, "RNFR required first"};
+    auto from = std::move(*s.rename_from());
+    s.rename_from().reset();
+    auto to = s.resolve(arg);
+    if (!to) co_return coftp::detail::bad_path();
+    auto ec = co_await s.storage().rename(from.storage_path, to->storage_path);
+    if (ec)
+      co_return reply_for(ec, {{storage_errc::not_found, "Source file not found"},
+                               {storage_errc::already_exists, "Destination already exists"}});
+    co_return reply{250, "Rename successful"};
+  }
+};
+
+/// RFC 3659 4: "The SIZE command is used to obtain the transfer size of a file."
+struct size {
+  static constexpr std::string_view verb = "SIZE";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::read;
+  static constexpr std::string_view usage = "Missing filename";
+  static constexpr std::string_view feature = "SIZE";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+    if (ec) co_return reply_for(ec);
+    if (info.is_directory()) co_return reply{550, "Is a directory"};
+    co_return reply{213, std::to_string(info.size)};
+  }
+};
+
+/// RFC 3659 3: "The MDTM command can be used to determine when a file in the server
+/// NVFS was last modified." Always UTC.
+struct mdtm {
+  static constexpr std::string_view verb = "MDTM";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::read;
+  static constexpr std::string_view usage = "Missing filename";
+  static constexpr std::string_view feature = "MDTM";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+    if (ec) co_return reply_for(ec);
+    co_return reply{213, format_timestamp(info.mtime)};
+  }
+};
+
+}  // namespace coftp::commands

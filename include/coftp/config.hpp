@@ -1,0 +1,22 @@
+// coftp/config.hpp - version and compile-time limits.
+//
+// Every limit can be overridden by defining the macro before including any
+// coftp header (as cpp-httplib does with CPPHTTPLIB_*).
+#pragma once
+
+#define COFTP_VERSION "0.1.0"
+
+/// Longest command line accepted, CRLF included. Longer lines get `500` and are dropped.
+#ifndef COFTP_MAX_LINE_LENGTH
+#define COFTP_MAX_LINE_LENGTH 4096
+#endif
+
+/// Size of one chunk of a data transfer (buffer allocated only while a transfer runs).
+#ifndef COFTP_TRANSFER_CHUNK
+#define COFTP_TRANSFER_CHUNK (256 * 1024)
+#endif
+
+/// Lines a client may pipeline while a transfer runs before the server stops reading them.
+#ifndef COFTP_MAX_PENDING_COMMANDS
+#define COFTP_MAX_PENDING_COMMANDS 16
+#endif

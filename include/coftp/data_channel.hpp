@@ -1,0 +1,121 @@
+// coftp/data_channel.hpp - passive data connections (RFC 959 PASV, RFC 2428 EPSV).
+//
+// PASV/EPSV open a listener; the next transfer accepts exactly one connection on it,
+// only from the control connection's peer address (RFC 2577 "port stealing"), within
+// the data timeout, and then the listener is closed. A new PASV/EPSV replaces the
+// previous listener.
+#pragma once
+
+#include <coftp/detail/io.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <optional>
+#include <random>
+#include <system_error>
+#include <utility>
+
+namespace coftp {
+
+/// The passive listener of one session.
+class data_channel {
+ public:
+  using tcp = asio::ip::tcp;
+
+  explicit data_channel(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+
+  /// Opens a listener on `local` (port from [min, max], or any when min == 0) and
+  /// returns the port. Closes a previous listener first.
+  std::pair<std::error_code, std::uint16_t> listen(const asio::ip::address& local, std::uint16_t min,
+                                                   std::uint16_t max) {
+    close();
+    std::error_code ec;
+    tcp::acceptor acc(ex_);
+    tcp::endpoint ep(local, 0);
+    acc.open(ep.protocol(), ec);
+    if (ec) return {ec, 0};
+    if (min == 0 || max < min) {
+      acc.bind(ep, ec);
+    } else {
+      // Start at a random port of the range so that sessions spread over it.
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      std::uint32_t span = std::uint32_t(max) - min + 1;
+      std::uint32_t first = rng() % span;
+      for (std::uint32_t i = 0; i < span; ++i) {
+        ep.port(static_cast<std::uint16_t>(min + (first + i) % span));
+        acc.bind(ep, ec);
+        if (ec != asio::error::address_in_use && ec != asio::error::access_denied) break;
+      }
+    }
+    if (!ec) acc.listen(1, ec);
+    if (ec) return {ec, 0};
+    auto port = acc.local_endpoint(ec).port();
+    listener_.emplace(std::move(acc));
+    return {ec, port};
+  }
+
+  /// True between PASV/EPSV and the transfer that uses the listener.
+  bool ready() const noexcept { return listener_.has_value(); }
+
+  /// Accepts the data connection from `peer`, waiting at most `timeout`. Connections
+  /// from other addresses are closed and not counted. The listener is closed after.
+  ///
+  /// @par Cancellation
+  /// Cancelling the awaiting coroutine (as ABOR does) completes it with an error.
+  asio::awaitable<std::pair<std::error_code, tcp::socket>> accept(asio::ip::address peer,
+                                                                  std::chrono::steady_clock::duration timeout) {
+    using namespace asio::experimental::awaitable_operators;
+    if (!listener_) co_return std::pair{std::error_code(asio::error::not_connected), tcp::socket(ex_)};
+    auto until = std::chrono::steady_clock::now() + timeout;
+    asio::steady_timer timer(ex_);
+    std::error_code result = asio::error::timed_out;
+    for (int attempts = 0; attempts < 64; ++attempts) {
+      timer.expires_at(until);
+      auto r = co_await (listener_->async_accept(detail::nothrow) || timer.async_wait(detail::nothrow));
+      if (r.index() == 1) break;
+      auto [ec, sock] = std::move(std::get<0>(r));
+      if (ec) {
+        result = ec;
+        break;
+      }
+      std::error_code ignored;
+      auto remote = sock.remote_endpoint(ignored);
+      if (!ignored && same_address(remote.address(), peer)) {
+        close();
+        sock.set_option(tcp::no_delay(true), ignored);
+        co_return std::pair{std::error_code{}, std::move(sock)};
+      }
+      sock.close(ignored);  // someone else's connection: refuse and keep waiting
+    }
+    close();
+    co_return std::pair{result, tcp::socket(ex_)};
+  }
+
+  void close() noexcept {
+    if (listener_) {
+      std::error_code ignored;
+      listener_->close(ignored);
+      listener_.reset();
+    }
+  }
+
+  /// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
+  static bool same_address(asio::ip::address a, asio::ip::address b) {
+    auto norm = [](asio::ip::address x) {
+      if (x.is_v6() && x.to_v6().is_v4_mapped())
+        return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, x.to_v6()));
+      return x;
+    };
+    return norm(a) == norm(b);
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  std::optional<tcp::acceptor> listener_;
+};
+
+}  // namespace coftp

@@ -1,0 +1,49 @@
+// coftp/detail/io.hpp - small Asio helpers shared by the control and data connections.
+#pragma once
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+
+namespace coftp::detail {
+
+/// Completion token that reports errors as values: `auto [ec, n] = co_await op(nothrow);`.
+/// Connection resets, EOF and timeouts are normal for a server, not exceptions.
+inline constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// A deadline on socket operations: when it passes, the socket's pending operations
+/// are cancelled (they complete with operation_aborted) and `expired()` turns true.
+///
+/// One timer, re-armed per operation. The handler checks the expiry itself because a
+/// re-arm cannot recall a handler that was already queued (Asio's timeouts example).
+class deadline {
+ public:
+  explicit deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+
+  /// Arms the deadline `d` from now for the operations of `socket`.
+  void arm(std::chrono::steady_clock::duration d, asio::ip::tcp::socket& socket) {
+    expired_ = false;
+    timer_.expires_after(d);
+    timer_.async_wait([this, &socket](std::error_code ec) {
+      // On destruction or re-arm the handler runs with operation_aborted and
+      // must not touch `this`, which may be gone.
+      if (ec) return;
+      if (timer_.expiry() > std::chrono::steady_clock::now()) return;
+      expired_ = true;
+      std::error_code ignored;
+      socket.cancel(ignored);
+    });
+  }
+  /// Stops watching; pending handlers become no-ops.
+  void disarm() { timer_.expires_at(std::chrono::steady_clock::time_point::max()); }
+  bool expired() const noexcept { return expired_; }
+
+ private:
+  asio::steady_timer timer_;
+  bool expired_ = false;
+};
+
+}  // namespace coftp::detail

@@ -1,0 +1,58 @@
+// coftp/observer.hpp - events a server reports to the embedding program.
+//
+// An observer policy is any class with the member functions of `null_observer`; derive
+// from it and hide the ones you care about (no virtual calls). Calls come from the
+// session's strand: with several threads, an observer shared by sessions must be
+// thread-safe. PASS arguments are masked before an observer sees them.
+#pragma once
+
+#include <coftp/command.hpp>
+#include <coftp/reply.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace coftp {
+
+/// Identifies one control connection in events.
+struct session_info {
+  std::uint64_t id = 0;
+  std::string remote_address{};  ///< textual IP
+  std::uint16_t remote_port = 0;
+};
+
+/// How a transfer ended.
+enum class transfer_outcome {
+  completed,        ///< all bytes moved and stored
+  aborted,          ///< the client sent ABOR (or QUIT) during the transfer
+  connection_lost,  ///< the data connection broke
+  timed_out,        ///< the data connection stalled or never came
+  storage_error,    ///< the backend failed to read or store
+};
+
+/// Direction of a transfer.
+enum class transfer_direction { download, upload, listing };
+
+/// A finished transfer.
+struct transfer_event {
+  transfer_direction direction = transfer_direction::download;
+  transfer_outcome outcome = transfer_outcome::completed;
+  std::string path{};  ///< virtual path as the user sees it
+  std::string user{};
+  std::uint64_t bytes = 0;
+  std::chrono::steady_clock::duration duration{};
+};
+
+/// Receives nothing; the default policy and the base for custom observers.
+struct null_observer {
+  void on_connect(const session_info&) {}
+  void on_command(const session_info&, const command&) {}  ///< PASS arrives masked
+  void on_reply(const session_info&, const reply&) {}
+  void on_login(const session_info&, std::string_view /*user*/, bool /*success*/) {}
+  void on_transfer(const session_info&, const transfer_event&) {}
+  void on_disconnect(const session_info&) {}
+};
+
+}  // namespace coftp

@@ -1,0 +1,235 @@
+// coftp/server.hpp - the listener: accepts control connections, enforces session
+// limits, runs each session on its own strand, and stops gracefully.
+#pragma once
+
+#include <coftp/auth.hpp>
+#include <coftp/commands.hpp>
+#include <coftp/detail/io.hpp>
+#include <coftp/observer.hpp>
+#include <coftp/options.hpp>
+#include <coftp/session.hpp>
+#include <coftp/storage.hpp>
+#include <coftp/storage/local_fs.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/write.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace coftp {
+
+/// The policies of the default server. Derive and override what you need:
+///
+/// @code
+/// struct my_policies : coftp::default_policies {
+///   using storage  = coftp::memory_fs;
+///   using commands = coftp::default_commands::with<site_hello>;
+/// };
+/// @endcode
+struct default_policies {
+  using storage = local_fs;                ///< a storage_backend
+  using authenticator = user_table;        ///< an authenticator
+  using observer = null_observer;          ///< receives events
+  using commands = default_commands;       ///< a command_table
+};
+
+/// An FTP server over the policies `P`.
+///
+/// The constructor binds the listening socket (and throws std::system_error if it
+/// cannot), so `endpoint()` tells the real port at once; `start()` begins accepting.
+/// Run the io_context on as many threads as you like: each session has its own strand.
+///
+/// @par Lifetimes
+/// The server, and the io_context, must outlive every session: destroy the server only
+/// after the io_context has stopped running (`stop()` then `io.run()` returning).
+template <class P>
+class basic_server {
+ public:
+  using policies = P;
+  using storage_type = typename P::storage;
+  using authenticator_type = typename P::authenticator;
+  using observer_type = typename P::observer;
+  using session_type = basic_session<P>;
+  using tcp = asio::ip::tcp;
+
+  static_assert(storage_backend<storage_type>, "P::storage must model coftp::storage_backend");
+  static_assert(authenticator<authenticator_type>, "P::authenticator must model coftp::authenticator");
+
+  basic_server(asio::io_context& io, server_options options, storage_type storage,
+               authenticator_type auth = {}, observer_type observer = {})
+      : io_(io),
+        options_(std::move(options)),
+        storage_(std::move(storage)),
+        auth_(std::move(auth)),
+        observer_(std::move(observer)),
+        accept_strand_(asio::make_strand(io)),
+        acceptor_(accept_strand_) {
+    tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    endpoint_ = acceptor_.local_endpoint();
+  }
+
+  basic_server(const basic_server&) = delete;
+  basic_server& operator=(const basic_server&) = delete;
+
+  /// The address and port the server listens on.
+  tcp::endpoint endpoint() const { return endpoint_; }
+
+  /// Starts accepting connections.
+  void start() {
+    asio::co_spawn(accept_strand_, accept_loop(), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+  }
+
+  /// Stops gracefully: no new connections; idle sessions get "421" at once; running
+  /// transfers may finish within `options().shutdown_grace`, then their sessions are
+  /// cut. Thread-safe. When the last session has ended, the io_context runs out of
+  /// work.
+  void stop() {
+    asio::post(accept_strand_, [this] {
+      if (stopping_) return;
+      stopping_ = true;
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      for_each_session([](session_type& s) { s.request_stop(); });
+      grace_ = std::make_unique<asio::steady_timer>(accept_strand_, options_.shutdown_grace);
+      grace_->async_wait([this](std::error_code ec) {
+        if (!ec) for_each_session([](session_type& s) { s.force_stop(); });
+      });
+    });
+  }
+
+  /// Sessions currently running.
+  std::size_t session_count() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+  }
+
+  const server_options& options() const noexcept { return options_; }
+  storage_type& storage() noexcept { return storage_; }
+  authenticator_type& authenticator() noexcept { return auth_; }
+  observer_type& observer() noexcept { return observer_; }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause(accept_strand_);
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), detail::nothrow);
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (ec) {
+        // Out of descriptors (EMFILE) or memory: pause and retry, never give up
+        // (Asio's throttling_proxy example).
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(detail::nothrow);
+        continue;
+      }
+      admit(std::move(socket));
+    }
+    // Nothing else keeps the grace timer alive once every session ended early.
+    if (stopping_) check_drained();
+  }
+
+  void admit(tcp::socket socket) {
+    std::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    std::string address = remote.address().to_string();
+    std::shared_ptr<session_type> session;
+    {
+      std::lock_guard lock(mutex_);
+      auto& per_address = per_address_[address];
+      if (sessions_.size() >= options_.max_sessions || per_address >= options_.max_sessions_per_address) {
+        if (per_address == 0) per_address_.erase(address);
+        refuse(std::move(socket));
+        return;
+      }
+      ++per_address;
+      auto id = ++next_id_;
+      socket.set_option(tcp::no_delay(true), ec);
+      session = std::make_shared<session_type>(*this, std::move(socket), id);
+      sessions_.emplace(id, session);
+    }
+    auto id = session->info().id;
+    auto ex = session->executor();
+    asio::co_spawn(ex, run_session(std::move(session)), [this, id, address](std::exception_ptr) {
+      // An exception (bad_alloc, a bug) ends that session only; the socket closes
+      // with the session.
+      unregister(id, address);
+    });
+  }
+
+  asio::awaitable<void> run_session(std::shared_ptr<session_type> session) {
+    co_await session->run();
+  }
+
+  // "421 Service not available" (RFC 959 4.2) for a connection over the limits.
+  void refuse(tcp::socket socket) {
+    auto s = std::make_shared<tcp::socket>(std::move(socket));
+    static const std::string text = "421 Too many connections, try again later\r\n";
+    asio::async_write(*s, asio::buffer(text), [s](std::error_code, std::size_t) {
+      std::error_code ignored;
+      s->shutdown(tcp::socket::shutdown_both, ignored);
+      s->close(ignored);
+    });
+  }
+
+  void unregister(std::uint64_t id, const std::string& address) {
+    {
+      std::lock_guard lock(mutex_);
+      sessions_.erase(id);
+      if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
+        per_address_.erase(it);
+    }
+    asio::post(accept_strand_, [this] { check_drained(); });
+  }
+
+  // Once stopping and empty, drop the grace timer so that the io_context can finish.
+  void check_drained() {
+    if (!stopping_ || !grace_) return;
+    if (session_count() == 0) grace_->cancel();
+  }
+
+  template <class F>
+  void for_each_session(F f) {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, weak] : sessions_) {
+      if (auto s = weak.lock()) asio::post(s->executor(), [s, f] { f(*s); });
+    }
+  }
+
+  asio::io_context& io_;
+  server_options options_;
+  storage_type storage_;
+  authenticator_type auth_;
+  observer_type observer_;
+  asio::strand<asio::io_context::executor_type> accept_strand_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint endpoint_;
+  std::unique_ptr<asio::steady_timer> grace_;
+  bool stopping_ = false;  // touched on accept_strand_ only
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<session_type>> sessions_;
+  std::unordered_map<std::string, std::size_t> per_address_;
+  std::uint64_t next_id_ = 0;
+};
+
+/// The default server: local_fs storage, a user table, no observer.
+using server = basic_server<default_policies>;
+
+}  // namespace coftp

@@ -1,0 +1,512 @@
+// coftp/session.hpp - one FTP session: per-connection state and the coroutine that
+// plays the protocol's script (RFC 959 section 5.4): greeting, then command, reply,
+// command, reply... until QUIT or disconnect.
+//
+// Handlers see the session through its public members: login state, working
+// directory, path resolution, TYPE, the passive listener and the transfer
+// primitives (send, receive, listing). They never see a socket.
+#pragma once
+
+#include <coftp/auth.hpp>
+#include <coftp/command.hpp>
+#include <coftp/config.hpp>
+#include <coftp/control_stream.hpp>
+#include <coftp/data_channel.hpp>
+#include <coftp/detail/ascii.hpp>
+#include <coftp/detail/io.hpp>
+#include <coftp/observer.hpp>
+#include <coftp/options.hpp>
+#include <coftp/path.hpp>
+#include <coftp/reply.hpp>
+#include <coftp/storage.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/write.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace coftp {
+
+template <class Policies>
+class basic_server;
+
+/// A path as the user sees it and as the storage knows it.
+struct resolved_path {
+  std::string virtual_path;  ///< relative to the user's "/" (what PWD and 257 show)
+  std::string storage_path;  ///< the user's home joined in front (what the backend gets)
+};
+
+/// How a transfer ended, and the reply owed when it did not complete.
+struct transfer_result {
+  transfer_outcome outcome = transfer_outcome::completed;
+  std::uint64_t bytes = 0;
+  reply failure;  ///< 425, 426, 451 or 452 when outcome != completed
+
+  transfer_result() = default;
+  transfer_result(transfer_outcome o, std::uint64_t n, reply f = {}) : outcome(o), bytes(n), failure(std::move(f)) {}
+
+  bool ok() const noexcept { return outcome == transfer_outcome::completed; }
+};
+
+/// One control connection and its state.
+template <class Policies>
+class basic_session {
+ public:
+  using policies = Policies;
+  using server_type = basic_server<Policies>;
+  using storage_type = typename Policies::storage;
+  using commands = typename Policies::commands;
+  using tcp = asio::ip::tcp;
+
+  basic_session(server_type& server, tcp::socket socket, std::uint64_t id)
+      : server_(server),
+        control_(std::move(socket)),
+        data_(control_.get_executor()),
+        idle_(control_.get_executor()) {
+    info_.id = id;
+    std::error_code ec;
+    auto remote = control_.lowest_layer().remote_endpoint(ec);
+    if (!ec) {
+      info_.remote_address = remote.address().to_string();
+      info_.remote_port = remote.port();
+    }
+  }
+
+  basic_session(const basic_session&) = delete;
+  basic_session& operator=(const basic_session&) = delete;
+
+  /// Plays the session until QUIT, disconnect, idle timeout or server stop.
+  ///
+  /// @par Lifetimes
+  /// The session must outlive the returned awaitable; the server keeps it in a
+  /// shared_ptr for exactly that long.
+  asio::awaitable<void> run() {
+    server_.observer().on_connect(info_);
+    co_await write_reply({220, server_.options().greeting});
+    while (!quit_ && !control_lost_ && !stopping_) {
+      std::string line;
+      if (deferred_) {
+        line = std::move(*deferred_);
+        deferred_.reset();
+      } else {
+        if (!control_.has_buffered_line()) control_.shrink();
+        reading_ = true;
+        idle_.arm(server_.options().idle_timeout, control_.lowest_layer());
+        auto [ec, got] = co_await control_.read_line();
+        idle_.disarm();
+        reading_ = false;
+        if (ec == error::line_too_long) {
+          co_await write_reply({500, "Command line too long"});
+          continue;
+        }
+        if (ec) {
+          if (idle_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
+          else if (!stopping_) control_lost_ = true;
+          break;
+        }
+        line = std::move(got);
+      }
+      co_await execute(line);
+    }
+    if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
+    data_.close();
+    control_.close();
+    server_.observer().on_disconnect(info_);
+  }
+
+  // ---- what handlers use ------------------------------------------------------------
+
+  const server_options& options() const noexcept { return server_.options(); }
+  asio::any_io_executor executor() { return control_.get_executor(); }
+  storage_type& storage() noexcept { return server_.storage(); }
+  const session_info& info() const noexcept { return info_; }
+
+  bool logged_in() const noexcept { return user_.has_value(); }
+  /// The logged-in user (a read-only nobody before login).
+  const coftp::user& user() const noexcept {
+    static const coftp::user nobody{"", "/", permissions::none};
+    return user_ ? *user_ : nobody;
+  }
+
+  /// USER: remembers the name and logs out any previous user (RFC 959 4.1.1).
+  void begin_login(std::string name) {
+    reset_state();
+    pending_user_ = std::move(name);
+  }
+  const std::optional<std::string>& pending_user() const noexcept { return pending_user_; }
+
+  /// PASS: asks the authenticator; on failure waits the configured delay.
+  asio::awaitable<bool> finish_login(std::string_view password) {
+    std::string name = pending_user_.value_or("");
+    pending_user_.reset();
+    credentials c{name, password, info_.remote_address};
+    auto who = co_await server_.authenticator().authenticate(c);
+    server_.observer().on_login(info_, name, who.has_value());
+    if (!who) {
+      asio::steady_timer pause(control_.get_executor(), server_.options().login_failure_delay);
+      co_await pause.async_wait(detail::nothrow);
+      co_return false;
+    }
+    user_ = std::move(who);
+    cwd_ = "/";
+    co_return true;
+  }
+
+  const std::string& cwd() const noexcept { return cwd_; }
+  void set_cwd(std::string virtual_path) { cwd_ = std::move(virtual_path); }
+
+  /// Resolves a client's path argument against the working directory and the user's
+  /// home. Nullopt for arguments that are no path at all (NUL, CR, LF).
+  std::optional<resolved_path> resolve(std::string_view arg) const {
+    auto v = resolve_path(cwd_, arg);
+    if (!v) return std::nullopt;
+    auto s = join_under(user().home, *v);
+    return resolved_path{std::move(*v), std::move(s)};
+  }
+
+  bool ascii() const noexcept { return ascii_; }
+  void set_ascii(bool on) noexcept { ascii_ = on; }
+
+  /// RNFR's source, cleared by any command other than RNTO.
+  std::optional<resolved_path>& rename_from() noexcept { return rename_from_; }
+
+  /// Ends the session after the current reply (QUIT).
+  void quit() noexcept { quit_ = true; }
+
+  /// Sends a reply now, before the handler's final one (150, 250- lines...).
+  asio::awaitable<void> write_reply(reply r) {
+    if (control_lost_) co_return;
+    server_.observer().on_reply(info_, r);
+    auto ec = co_await control_.write(r);
+    if (ec) control_lost_ = true;
+  }
+
+  /// PASV (extended = false) and EPSV (extended = true): opens a passive listener on
+  /// the control connection's local address and returns the 227 or 229 reply.
+  reply open_passive(bool extended) {
+    std::error_code ec;
+    auto local = control_.lowest_layer().local_endpoint(ec);
+    if (ec) return {425, "Cannot open passive connection"};
+    auto addr = local.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    if (!extended && addr.is_v6())
+      return {425, "PASV is not available on an IPv6 connection, use EPSV"};
+    const auto& o = server_.options();
+    auto [lec, port] = data_.listen(addr, o.passive_port_min, o.passive_port_max);
+    if (lec) return {425, "Cannot open passive connection"};
+    if (extended) return {229, "Entering Extended Passive Mode (|||" + std::to_string(port) + "|)"};
+    auto shown = addr.to_v4();
+    if (!o.passive_address.empty()) {
+      std::error_code pec;
+      auto announced = asio::ip::make_address_v4(o.passive_address, pec);
+      if (!pec) shown = announced;
+    }
+    auto b = shown.to_bytes();
+    return {227, "Entering Passive Mode (" + std::to_string(b[0]) + "," + std::to_string(b[1]) + "," +
+                     std::to_string(b[2]) + "," + std::to_string(b[3]) + "," + std::to_string(port >> 8) +
+                     "," + std::to_string(port & 0xff) + ")"};
+  }
+
+  /// True after PASV/EPSV until a transfer uses the listener.
+  bool data_ready() const noexcept { return data_.ready(); }
+
+  /// Sends the content of `reader` on the data connection (RETR), converting line
+  /// endings under TYPE A. `preliminary` is the 150 reply sent once the data
+  /// connection is up. ABOR and QUIT on the control connection cut the transfer.
+  template <class Reader>
+  asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
+    transfer_start_ = std::chrono::steady_clock::now();
+    auto body = send_body(reader, std::move(preliminary));
+    auto r = co_await watched(std::move(body));
+    report(transfer_direction::download, path, r);
+    co_return r;
+  }
+
+  /// Receives the data connection's bytes into `writer` and commits it (STOR).
+  template <class Writer>
+  asio::awaitable<transfer_result> receive(Writer& writer, reply preliminary, std::string_view path) {
+    transfer_start_ = std::chrono::steady_clock::now();
+    auto body = receive_body(writer, std::move(preliminary));
+    auto r = co_await watched(std::move(body));
+    report(transfer_direction::upload, path, r);
+    co_return r;
+  }
+
+  /// Sends `text` (a listing, already in network form) on the data connection.
+  asio::awaitable<transfer_result> send_text(std::string text, reply preliminary, std::string_view path) {
+    transfer_start_ = std::chrono::steady_clock::now();
+    auto body = send_text_body(std::move(text), std::move(preliminary));
+    auto r = co_await watched(std::move(body));
+    report(transfer_direction::listing, path, r);
+    co_return r;
+  }
+
+  // ---- what the server uses -----------------------------------------------------------
+
+  /// Asks the session to end: at once when it waits for a command, after the running
+  /// transfer otherwise. Call on the session's executor.
+  void request_stop() {
+    stopping_ = true;
+    if (reading_) control_.cancel();
+  }
+
+  /// Ends the session now, cutting any transfer. Call on the session's executor.
+  void force_stop() {
+    stopping_ = true;
+    data_.close();
+    if (active_data_) {
+      std::error_code ignored;
+      active_data_->close(ignored);
+    }
+    control_.cancel();
+  }
+
+ private:
+  // Runs one command line.
+  asio::awaitable<void> execute(const std::string& line) {
+    command cmd = parse_command(line);
+    if (cmd.verb == "PASS") {
+      command masked{cmd.verb, "****", cmd.error};
+      server_.observer().on_command(info_, masked);
+    } else {
+      server_.observer().on_command(info_, cmd);
+    }
+    if (!cmd.ok()) {
+      co_await write_reply(reply_for_parse_error(cmd.error));
+      co_return;
+    }
+    if (rename_from_ && cmd.verb != "RNTO") rename_from_.reset();
+    auto r = co_await commands::dispatch(*this, cmd);
+    if (!r.empty()) co_await write_reply(std::move(r));
+    if (abort_requested_) {
+      abort_requested_ = false;
+      co_await write_reply({226, "Abort successful"});
+    }
+    if (quit_requested_) {
+      quit_requested_ = false;
+      co_await write_reply({221, "Goodbye"});
+      quit_ = true;
+    }
+  }
+
+  static reply reply_for_parse_error(parse_error e) {
+    switch (e) {
+      case parse_error::nul_byte: return {501, "NUL byte in command line"};
+      case parse_error::bad_encoding: return {501, "Invalid characters in argument (UTF-8 expected)"};
+      case parse_error::empty: return {500, "Empty command"};
+      default: return {500, "Unknown command"};
+    }
+  }
+
+  // Logging out (USER again, and later REIN) goes through one place.
+  void reset_state() {
+    user_.reset();
+    pending_user_.reset();
+    cwd_ = "/";
+    ascii_ = true;
+    rename_from_.reset();
+    data_.close();
+  }
+
+  // Runs a transfer body while reading the control connection: ABOR and QUIT cut
+  // the transfer; any other command waits until the transfer is over.
+  asio::awaitable<transfer_result> watched(asio::awaitable<transfer_result> body) {
+    using namespace asio::experimental::awaitable_operators;
+    transfer_result result;
+    try {
+      auto r = co_await (std::move(body) || watch_control());
+      if (r.index() == 0) result = std::get<0>(std::move(r));
+      else result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
+    } catch (const std::system_error&) {
+      result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
+    }
+    active_data_ = nullptr;
+    if (stopping_ && !result.ok()) result.failure = {426, "Server shutting down; transfer aborted"};
+    co_return result;
+  }
+
+  asio::awaitable<void> watch_control() {
+    for (;;) {
+      auto [ec, line] = co_await control_.read_line();
+      if (ec == error::line_too_long) continue;
+      if (ec) {
+        if (ec != asio::error::operation_aborted) control_lost_ = true;
+        co_return;
+      }
+      command cmd = parse_command(line);
+      if (cmd.verb == "ABOR" || cmd.verb == "QUIT") {
+        server_.observer().on_command(info_, cmd);
+        (cmd.verb == "ABOR" ? abort_requested_ : quit_requested_) = true;
+        co_return;
+      }
+      // Keep the command for after the transfer and stop reading: commands are
+      // answered in order, and the transfer's own reply comes first.
+      deferred_ = std::move(line);
+      asio::steady_timer forever(control_.get_executor(), std::chrono::steady_clock::time_point::max());
+      co_await forever.async_wait(detail::nothrow);
+      co_return;
+    }
+  }
+
+  // Accepts the data connection and sends the 150 reply.
+  asio::awaitable<std::pair<transfer_result, tcp::socket>> open_data(reply preliminary) {
+    std::error_code ec;
+    auto peer = control_.lowest_layer().remote_endpoint(ec).address();
+    auto [aec, sock] = co_await data_.accept(peer, server_.options().data_timeout);
+    if (aec) {
+      co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},
+                          std::move(sock)};
+    }
+    co_await write_reply(std::move(preliminary));
+    co_return std::pair{transfer_result{}, std::move(sock)};
+  }
+
+  static transfer_result broken(transfer_outcome o, std::uint64_t bytes) {
+    if (o == transfer_outcome::timed_out)
+      return {o, bytes, {426, "Data connection timed out; transfer aborted"}};
+    return {o, bytes, {426, "Connection closed; transfer aborted"}};
+  }
+
+  static transfer_result storage_failed(std::error_code ec, std::uint64_t bytes) {
+    if (classify(ec) == storage_errc::no_space)
+      return {transfer_outcome::storage_error, bytes, {452, "Insufficient storage space"}};
+    return {transfer_outcome::storage_error, bytes, {451, "Local error in processing"}};
+  }
+
+  // Writes all of `buf` to the data connection within the data timeout.
+  asio::awaitable<std::error_code> data_write(tcp::socket& sock, detail::deadline& dl, asio::const_buffer buf) {
+    dl.arm(server_.options().data_timeout, sock);
+    auto [ec, n] = co_await asio::async_write(sock, buf, detail::nothrow);
+    (void)n;
+    dl.disarm();
+    co_return ec;
+  }
+
+  static void finish_data(tcp::socket& sock) {
+    std::error_code ignored;
+    sock.shutdown(tcp::socket::shutdown_send, ignored);
+    sock.close(ignored);
+  }
+
+  template <class Reader>
+  asio::awaitable<transfer_result> send_body(Reader& reader, reply preliminary) {
+    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    if (!opened.ok()) co_return opened;
+    active_data_ = &sock;
+    detail::deadline dl(control_.get_executor());
+    std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
+    std::string converted;
+    detail::ascii_encoder encoder;
+    std::uint64_t bytes = 0;
+    for (;;) {
+      auto [rec, n] = co_await reader.read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK));
+      if (rec) co_return storage_failed(rec, bytes);
+      if (n == 0) break;
+      asio::const_buffer out(buf.get(), n);
+      if (ascii_) {
+        encoder.convert(std::string_view(buf.get(), n), converted);
+        out = asio::buffer(converted);
+      }
+      auto wec = co_await data_write(sock, dl, out);
+      if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
+      bytes += n;
+    }
+    finish_data(sock);
+    co_return transfer_result{transfer_outcome::completed, bytes, {}};
+  }
+
+  template <class Writer>
+  asio::awaitable<transfer_result> receive_body(Writer& writer, reply preliminary) {
+    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    if (!opened.ok()) co_return opened;
+    active_data_ = &sock;
+    detail::deadline dl(control_.get_executor());
+    std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
+    std::string converted;
+    detail::ascii_decoder decoder;
+    std::uint64_t bytes = 0;
+    for (;;) {
+      dl.arm(server_.options().data_timeout, sock);
+      auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK), detail::nothrow);
+      dl.disarm();
+      if (ec == asio::error::eof) break;
+      if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
+      bytes += n;
+      asio::const_buffer in(buf.get(), n);
+      if (ascii_) {
+        decoder.convert(std::string_view(buf.get(), n), converted);
+        in = asio::buffer(converted);
+      }
+      auto wec = co_await writer.write(in);
+      if (wec) co_return storage_failed(wec, bytes);
+    }
+    if (ascii_) {
+      decoder.finish(converted);
+      if (!converted.empty()) {
+        auto wec = co_await writer.write(asio::buffer(converted));
+        if (wec) co_return storage_failed(wec, bytes);
+      }
+    }
+    finish_data(sock);
+    auto cec = co_await writer.commit();
+    if (cec) co_return storage_failed(cec, bytes);
+    co_return transfer_result{transfer_outcome::completed, bytes, {}};
+  }
+
+  asio::awaitable<transfer_result> send_text_body(std::string text, reply preliminary) {
+    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    if (!opened.ok()) co_return opened;
+    active_data_ = &sock;
+    detail::deadline dl(control_.get_executor());
+    auto ec = co_await data_write(sock, dl, asio::buffer(text));
+    if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, 0);
+    finish_data(sock);
+    co_return transfer_result{transfer_outcome::completed, text.size(), {}};
+  }
+
+  void report(transfer_direction dir, std::string_view path, const transfer_result& r) {
+    transfer_event ev;
+    ev.direction = dir;
+    ev.outcome = abort_requested_ || quit_requested_ ? transfer_outcome::aborted : r.outcome;
+    ev.path = std::string(path);
+    ev.user = user().name;
+    ev.bytes = r.bytes;
+    ev.duration = std::chrono::steady_clock::now() - transfer_start_;
+    server_.observer().on_transfer(info_, ev);
+  }
+
+  server_type& server_;
+  control_stream control_;
+  data_channel data_;
+  detail::deadline idle_;
+  session_info info_;
+
+  std::optional<coftp::user> user_;
+  std::optional<std::string> pending_user_;
+  std::string cwd_ = "/";
+  bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
+  std::optional<resolved_path> rename_from_;
+
+  std::optional<std::string> deferred_;  // a command that arrived during a transfer
+  tcp::socket* active_data_ = nullptr;
+  std::chrono::steady_clock::time_point transfer_start_{};
+  bool reading_ = false;
+  bool quit_ = false;
+  bool quit_requested_ = false;   // QUIT during a transfer
+  bool abort_requested_ = false;  // ABOR during a transfer
+  bool control_lost_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace coftp

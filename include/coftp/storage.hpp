@@ -1,0 +1,94 @@
+// coftp/storage.hpp - the storage backend concept and what it trades in.
+//
+// A backend stores the files a server serves: a directory on disk (local_fs),
+// RAM (memory_fs), or a remote store. Every operation is an awaitable so that a
+// remote backend can do real asynchronous I/O; a local backend simply completes.
+//
+// Paths handed to a backend are normalized virtual paths ("/", "/a/b.txt"): no
+// ".", "..", empty components or trailing slash. The sandbox rule (never above
+// "/") is enforced by path.hpp before a backend sees a path; a backend that maps
+// paths onto something with links of its own (local_fs) must still keep them
+// beneath its root.
+#pragma once
+
+#include <coftp/error.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace coftp {
+
+/// What kind of entry a file_info describes.
+enum class file_type { regular, directory, symlink, other };
+
+/// One directory entry, or the result of `stat`.
+struct file_info {
+  std::string name;  ///< last path component ("" for "/")
+  file_type type = file_type::regular;
+  std::uint64_t size = 0;
+  std::chrono::system_clock::time_point mtime{};
+  unsigned mode = 0;       ///< POSIX permission bits (0 when the backend has none)
+  std::uint64_t nlink = 1;
+
+  bool is_directory() const noexcept { return type == file_type::directory; }
+  bool is_regular() const noexcept { return type == file_type::regular; }
+};
+
+/// How `open_write` treats an existing file.
+enum class write_mode {
+  replace,  ///< new content replaces the old one atomically on commit (STOR)
+  append,   ///< new content is added at the end (APPE)
+};
+
+/// A result carrying an error code and, when there is no error, a value.
+template <class T>
+using result = std::pair<std::error_code, T>;
+
+/// The requirements on a storage backend.
+///
+/// - `stat(path)`: the entry at `path`.
+/// - `list(path)`: the entries of directory `path`, in any order; a file is an error
+///   (`not_a_directory`).
+/// - `open_read(path, offset)`: a reader positioned at `offset`.
+/// - `open_write(path, mode)`: a writer. Nothing it writes is visible at `path` until
+///   `commit()` completes; a writer destroyed without a successful commit leaves the
+///   previous file exactly as it was. A missing parent directory is `not_found`.
+/// - `make_directory`, `remove_directory` (only when empty), `remove_file`, `rename`
+///   (fails with `already_exists` when the target exists).
+///
+/// A reader offers `read_some(buffer)` (0 bytes and no error at the end), `size()` (the
+/// total size of the file) and `native_handle()` (a readable file descriptor positioned
+/// nowhere in particular, or -1: lets the session use zero-copy paths such as sendfile).
+/// A writer offers `write(buffer)` (all of it, or an error) and `commit()`.
+template <class S>
+concept storage_backend =
+    requires(S& s, const std::string& path, std::uint64_t offset, write_mode mode,
+             typename S::reader& r, typename S::writer& w, asio::mutable_buffer mb,
+             asio::const_buffer cb) {
+      typename S::reader;
+      typename S::writer;
+      { s.stat(path) } -> std::same_as<asio::awaitable<result<file_info>>>;
+      { s.list(path) } -> std::same_as<asio::awaitable<result<std::vector<file_info>>>>;
+      { s.open_read(path, offset) } -> std::same_as<asio::awaitable<result<typename S::reader>>>;
+      { s.open_write(path, mode) } -> std::same_as<asio::awaitable<result<typename S::writer>>>;
+      { s.make_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
+      { s.remove_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
+      { s.remove_file(path) } -> std::same_as<asio::awaitable<std::error_code>>;
+      { s.rename(path, path) } -> std::same_as<asio::awaitable<std::error_code>>;
+      { r.read_some(mb) } -> std::same_as<asio::awaitable<result<std::size_t>>>;
+      { r.size() } -> std::convertible_to<std::uint64_t>;
+      { r.native_handle() } -> std::convertible_to<int>;
+      { w.write(cb) } -> std::same_as<asio::awaitable<std::error_code>>;
+      { w.commit() } -> std::same_as<asio::awaitable<std::error_code>>;
+    } && std::movable<typename S::reader> && std::movable<typename S::writer> &&
+    std::default_initializable<typename S::reader> && std::default_initializable<typename S::writer>;
+
+}  // namespace coftp
