@@ -26,7 +26,15 @@ class control_stream {
  public:
   using socket_type = asio::ip::tcp::socket;
 
-  explicit control_stream(socket_type socket) : socket_(std::move(socket)) {}
+  explicit control_stream(socket_type socket) : socket_(std::move(socket)) {
+    // Clients send ABOR as TCP urgent data: Python's ftplib sends "ABOR\r\n" with
+    // MSG_OOB, others the Telnet Synch "IAC DM" (RFC 959 4.1.3). Without SO_OOBINLINE
+    // the kernel takes the urgent byte (the LF, or the DM) out of the stream, so the
+    // line never ends and ABOR is glued to the next command.
+    using oob_inline = asio::detail::socket_option::boolean<ASIO_OS_DEF(SOL_SOCKET), ASIO_OS_DEF(SO_OOBINLINE)>;
+    std::error_code ignored;
+    socket_.set_option(oob_inline(true), ignored);
+  }
 
   /// The TCP socket underneath (for addresses, options, cancellation).
   socket_type& lowest_layer() noexcept { return socket_; }

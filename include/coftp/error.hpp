@@ -54,6 +54,8 @@ class storage_category_impl final : public std::error_category {
   // may return errno values as they are.
   bool equivalent(const std::error_code& code, int condition) const noexcept override {
     if (code.category() == *this) return code.value() == condition;
+    // Success (errno 0) is no storage error, io_error included.
+    if (!code) return false;
     if (code.category() != std::system_category() && code.category() != std::generic_category())
       return false;
     return from_errno(code.value()) == condition;

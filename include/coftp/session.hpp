@@ -328,7 +328,8 @@ class basic_session {
       auto r = co_await (std::move(body) || watch_control());
       if (r.index() == 0) result = std::get<0>(std::move(r));
       else result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
-    } catch (const std::system_error&) {
+    } catch (const std::exception&) {
+      // Asio 1.22's || can rethrow the cancelled branch's operation_aborted.
       result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
     }
     active_data_ = nullptr;

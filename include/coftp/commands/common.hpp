@@ -19,21 +19,24 @@ namespace coftp {
 inline reply reply_for(const std::error_code& ec,
                        std::initializer_list<std::pair<storage_errc, std::string_view>> overrides = {}) {
   auto kind = classify(ec);
-  for (const auto& [k, text] : overrides)
-    if (k == kind) return {kind == storage_errc::no_space ? 452 : kind == storage_errc::io_error ? 451 : 550,
-                           std::string(text)};
+  reply r{451, "Local error in processing"};
   switch (kind) {
-    case storage_errc::not_found: return {550, "File not found"};
-    case storage_errc::not_a_directory: return {550, "Not a directory"};
-    case storage_errc::is_a_directory: return {550, "Is a directory"};
-    case storage_errc::already_exists: return {550, "Already exists"};
-    case storage_errc::not_empty: return {550, "Directory not empty"};
-    case storage_errc::permission_denied: return {550, "Permission denied"};
-    case storage_errc::no_space: return {452, "Insufficient storage space"};
-    case storage_errc::invalid_name: return {553, "File name not allowed"};
+    case storage_errc::not_found: r = {550, "File not found"}; break;
+    case storage_errc::not_a_directory: r = {550, "Not a directory"}; break;
+    case storage_errc::is_a_directory: r = {550, "Is a directory"}; break;
+    case storage_errc::already_exists: r = {550, "Already exists"}; break;
+    case storage_errc::not_empty: r = {550, "Directory not empty"}; break;
+    case storage_errc::permission_denied: r = {550, "Permission denied"}; break;
+    case storage_errc::no_space: r = {452, "Insufficient storage space"}; break;
+    case storage_errc::invalid_name: r = {553, "File name not allowed"}; break;
     case storage_errc::io_error: break;
   }
-  return {451, "Local error in processing"};
+  for (const auto& [k, text] : overrides)
+    if (k == kind) {
+      r.text = text;
+      break;
+    }
+  return r;
 }
 
 namespace detail {

@@ -119,6 +119,9 @@ struct size {
     auto [ec, info] = co_await s.storage().stat(p->storage_path);
     if (ec) co_return reply_for(ec);
     if (info.is_directory()) co_return reply{550, "Is a directory"};
+    // A symlink the backend could not resolve (dangling, or leading out of the root)
+    // has nothing RETR could send; its own size would tell the length of a host path.
+    if (!info.is_regular()) co_return reply{550, "File not found"};
     co_return reply{213, std::to_string(info.size)};
   }
 };

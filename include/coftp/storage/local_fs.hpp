@@ -1,0 +1,692 @@
+// coftp/storage/local_fs.hpp - local_fs: a storage backend serving a directory tree on
+// disk, sandboxed beneath a root directory (Linux).
+//
+// Sandbox: every path is resolved from the root's file descriptor with openat2(2) and
+// RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, so no symlink, ".." or /proc magic link inside
+// the tree can lead out of the root, however the tree changes meanwhile. A symlink that
+// stays beneath the root works as usual. Kernels without openat2 (before 5.6) get a walk
+// that opens one component at a time with O_NOFOLLOW and refuses every symlink.
+// Operations on a final name (mkdir, rmdir, unlink, rename, an upload's temporary file)
+// open the parent directory beneath the root and use the *at() calls on the last
+// component, so they never follow a symlink in that last component either.
+//
+// Uploads (write_mode::replace) are written aside, in an O_TMPFILE or a hidden
+// ".coftp-upload.<random>" file in the target's directory, and renamed over the target on
+// commit: a reader sees the old file or the new one, never a part, and an abandoned
+// upload leaves nothing behind. Error codes are errno values or storage_errc; they never
+// carry host paths.
+#pragma once
+
+#include <coftp/error.hpp>
+#include <coftp/path.hpp>
+#include <coftp/storage.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437  // the same number on every architecture
+#endif
+
+namespace coftp {
+
+namespace detail::lfs {
+
+/// Owns a file descriptor.
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+  /// Closes now and returns close(2)'s errno (0 on success): a deferred write error
+  /// (NFS, quota) shows up here.
+  int close() noexcept {
+    if (fd_ < 0) return 0;
+    // On Linux the descriptor is gone even when close reports EINTR: never retry.
+    if (::close(std::exchange(fd_, -1)) != 0 && errno != EINTR) return errno;
+    return 0;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+inline std::error_code sys_error(int e) noexcept { return {e, std::system_category()}; }
+inline std::error_code last_error() noexcept { return sys_error(errno); }
+
+// Set once openat2 answered ENOSYS: no point asking again.
+inline std::atomic<bool> openat2_missing{false};
+
+// The path beneath the root for a normalized virtual path ("/" -> ".", "/a/b" -> "a/b").
+// Refuses what a normalized path cannot contain, so that even a careless caller cannot
+// make the component walk step on "..".
+inline std::error_code relative_path(std::string_view path, std::string& out) {
+  if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos)
+    return make_error_code(storage_errc::invalid_name);
+  if (path == "/") {
+    out = ".";
+    return {};
+  }
+  std::string_view rest = path.substr(1);
+  for (std::size_t i = 0;;) {
+    std::size_t j = rest.find('/', i);
+    std::string_view part = rest.substr(i, j == std::string_view::npos ? j : j - i);
+    if (part.empty() || part == "." || part == "..") return make_error_code(storage_errc::invalid_name);
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+  }
+  out.assign(rest);
+  return {};
+}
+
+inline bool is_symlink_at(int dir, const char* name) noexcept {
+  struct ::stat st;
+  return ::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+// The fallback without openat2: one component at a time, O_NOFOLLOW everywhere, so any
+// symlink is refused (ELOOP), even one that would stay beneath the root. A final symlink
+// is returned only to a caller that asked for O_PATH | O_NOFOLLOW itself (stat).
+inline std::error_code walk_open(int root, const std::string& rel, int flags, ::mode_t mode,
+                                 unique_fd& out) {
+  const bool caller_nofollow = (flags & O_NOFOLLOW) != 0;
+  unique_fd held;
+  int dir = root;
+  for (std::size_t i = 0;;) {
+    std::size_t j = rel.find('/', i);
+    const bool last = j == std::string::npos;
+    const std::string part = rel.substr(i, last ? j : j - i);
+    int fd = last ? ::openat(dir, part.c_str(), flags | O_NOFOLLOW, mode)
+                  : ::openat(dir, part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      // O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR: report the symlink as such.
+      if (e == ENOTDIR && is_symlink_at(dir, part.c_str())) e = ELOOP;
+      return sys_error(e);
+    }
+    unique_fd opened(fd);
+    if (last) {
+      struct ::stat st;
+      if (!caller_nofollow && (flags & O_PATH) && ::fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+        return sys_error(ELOOP);
+      out = std::move(opened);
+      return {};
+    }
+    held = std::move(opened);
+    dir = held.get();
+    i = j + 1;
+  }
+}
+
+// Opens `rel` beneath `root`: openat2 with RESOLVE_BENEATH (always from the root, with the
+// whole relative path: RESOLVE_BENEATH is relative to the dirfd), else the walk above.
+inline std::error_code open_beneath(int root, const std::string& rel, int flags, ::mode_t mode,
+                                    bool walk, unique_fd& out) {
+  if (!walk && !openat2_missing.load(std::memory_order_relaxed)) {
+    ::open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags);
+    // openat2 insists on mode 0 unless a file may be created.
+    const bool creates = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+    how.mode = creates ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    for (int attempt = 0;; ++attempt) {
+      long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
+      if (fd >= 0) {
+        out = unique_fd(static_cast<int>(fd));
+        return {};
+      }
+      const int e = errno;
+      // EAGAIN: a concurrent rename raced a ".." lookup; the kernel asks us to retry.
+      if ((e == EAGAIN || e == EINTR) && attempt < 8) continue;
+      if (e != ENOSYS) return sys_error(e);
+      openat2_missing.store(true, std::memory_order_relaxed);
+      break;
+    }
+  }
+  return walk_open(root, rel, flags, mode, out);
+}
+
+inline file_info info_from(const struct ::stat& st, std::string name) {
+  file_info fi;
+  fi.name = std::move(name);
+  if (S_ISREG(st.st_mode)) fi.type = file_type::regular;
+  else if (S_ISDIR(st.st_mode)) fi.type = file_type::directory;
+  else if (S_ISLNK(st.st_mode)) fi.type = file_type::symlink;
+  else fi.type = file_type::other;
+  fi.size = st.st_size < 0 ? 0 : static_cast<std::uint64_t>(st.st_size);
+  fi.mtime = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  fi.mode = static_cast<unsigned>(st.st_mode & 07777);
+  fi.nlink = static_cast<std::uint64_t>(st.st_nlink);
+  return fi;
+}
+
+// ".coftp-upload.<16 hex digits>": unique enough with O_EXCL / linkat's EEXIST retries.
+inline std::string temp_name() {
+  static std::atomic<std::uint64_t> counter{0};
+  std::uint64_t r = 0;
+  if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r))
+    r = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (static_cast<std::uint64_t>(::getpid()) << 40);
+  r ^= counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r));
+  return std::string(".coftp-upload.") + hex;
+}
+
+inline void clear_nonblock(int fd) noexcept {
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+}  // namespace detail::lfs
+
+/// A storage backend serving a directory on disk, sandboxed beneath it (Linux only).
+///
+/// Copies are cheap and share the root directory's descriptor; one instance may serve all
+/// sessions on any number of threads at once (there is no lock: every operation is a few
+/// system calls relative to the root descriptor). Symlinks beneath the root are followed
+/// while they stay beneath it; one leading out is reported by `stat`/`list` as
+/// `file_type::symlink` and refused (`permission_denied`) by anything that would go
+/// through it. Non-regular files (FIFOs, devices, sockets) cannot be opened.
+///
+/// The I/O is plain synchronous POSIX I/O inside coroutines that complete at once: fast
+/// on a local disk; offload to a thread pool for slow network file systems.
+///
+/// @par Cancellation
+/// None: every operation completes at once, without suspending.
+///
+/// @par Lifetimes
+/// The awaitables refer to `*this`: keep the object (or the copy used) alive until they
+/// complete. Readers and writers own their descriptors and may outlive the backend.
+class local_fs {
+ public:
+  /// Reads one file; returned by `open_read`.
+  class reader {
+   public:
+    reader() = default;
+
+    /// Reads at the current position; 0 bytes and no error at the end of the file.
+    asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf) { co_return read_now(buf); }
+
+    /// The current size of the file (0 for a default-constructed reader).
+    std::uint64_t size() const noexcept {
+      struct ::stat st;
+      if (!fd_ || ::fstat(fd_.get(), &st) != 0 || st.st_size < 0) return 0;
+      return static_cast<std::uint64_t>(st.st_size);
+    }
+
+    /// The file descriptor (-1 if none). Reads use pread: its file offset is not used.
+    int native_handle() const noexcept { return fd_.get(); }
+
+    /// The offset the next `read_some` reads at.
+    std::uint64_t position() const noexcept { return pos_; }
+
+   private:
+    friend class local_fs;
+    reader(detail::lfs::unique_fd fd, std::uint64_t pos) noexcept : fd_(std::move(fd)), pos_(pos) {}
+    result<std::size_t> read_now(asio::mutable_buffer buf);
+
+    detail::lfs::unique_fd fd_;
+    std::uint64_t pos_ = 0;
+  };
+
+  /// Writes one file; returned by `open_write`. Destroyed without a successful `commit()`
+  /// it leaves the previous file untouched (replace mode).
+  class writer {
+   public:
+    writer() = default;
+    writer(writer&& o) noexcept
+        : fd_(std::move(o.fd_)),
+          dir_(std::move(o.dir_)),
+          name_(std::move(o.name_)),
+          temp_(std::exchange(o.temp_, std::string())),
+          append_(o.append_),
+          failed_(o.failed_) {}
+    writer& operator=(writer&& o) noexcept {
+      if (this != &o) {
+        discard();
+        fd_ = std::move(o.fd_);
+        dir_ = std::move(o.dir_);
+        name_ = std::move(o.name_);
+        temp_ = std::exchange(o.temp_, std::string());
+        append_ = o.append_;
+        failed_ = o.failed_;
+      }
+      return *this;
+    }
+    ~writer() { discard(); }
+
+    /// Writes all of `buf`, or fails. After a failure every later call fails the same way.
+    asio::awaitable<std::error_code> write(asio::const_buffer buf) { co_return write_now(buf); }
+
+    /// Replace mode: moves the new content into place atomically. Append mode: closes the
+    /// file (the data was appended in place as it was written).
+    asio::awaitable<std::error_code> commit() { co_return commit_now(); }
+
+   private:
+    friend class local_fs;
+    std::error_code write_now(asio::const_buffer buf);
+    std::error_code commit_now();
+    void discard() noexcept {
+      fd_.reset();
+      if (!temp_.empty() && dir_) ::unlinkat(dir_.get(), temp_.c_str(), 0);
+      temp_.clear();
+    }
+
+    detail::lfs::unique_fd fd_;   // the data being written
+    detail::lfs::unique_fd dir_;  // replace: the target's directory
+    std::string name_;            // replace: the target's name in dir_
+    std::string temp_;            // a named temporary entry in dir_, removed unless committed
+    bool append_ = false;
+    std::error_code failed_;
+  };
+
+  /// Which fallbacks to take even where the system offers better (lets tests cover them).
+  struct fallbacks {
+    bool walk_paths = false;        ///< resolve without openat2, refusing every symlink
+    bool named_temp_files = false;  ///< upload into a hidden named file, not an O_TMPFILE
+  };
+
+  /// Serves the directory `root`. Throws std::system_error if it cannot be opened as a
+  /// directory (the message does not repeat the path).
+  explicit local_fs(std::filesystem::path root);
+
+  /// Forces fallbacks on this copy; for tests. Not to be called while the copy is in use.
+  void force_fallbacks(fallbacks f) noexcept { fallbacks_ = f; }
+
+  /// The entry at `path`. A symlink resolving beneath the root is described by its
+  /// target's data under the link's name; any other symlink as `file_type::symlink`.
+  asio::awaitable<result<file_info>> stat(std::string path) const { co_return stat_now(path); }
+
+  /// The entries of the directory `path` (no "." or ".."), in no particular order.
+  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return list_now(path); }
+
+  /// Opens the regular file `path` for reading at `offset` (past the end reads nothing).
+  asio::awaitable<result<reader>> open_read(std::string path, std::uint64_t offset) const {
+    co_return open_read_now(path, offset);
+  }
+
+  /// Opens `path` for writing. Replace mode writes aside and renames on commit; the
+  /// replaced file's permission bits are kept (set-id bits dropped), a new file gets 0644
+  /// minus the umask. Append mode creates the file if needed and appends in place: as
+  /// with every FTP server, an append is not atomic (a reader may see it grow, a failed
+  /// APPE leaves what was written). Parents are never created (`not_found`). A symlink as
+  /// the target is replaced itself when it is dangling or resolves beneath the root, and
+  /// refused when it leads out.
+  asio::awaitable<result<writer>> open_write(std::string path, write_mode mode) const {
+    co_return open_write_now(path, mode);
+  }
+
+  /// Creates the directory `path` (0755 minus the umask); `already_exists` if taken.
+  asio::awaitable<std::error_code> make_directory(std::string path) const { co_return make_directory_now(path); }
+
+  /// Removes the empty directory `path`.
+  asio::awaitable<std::error_code> remove_directory(std::string path) const {
+    co_return remove_directory_now(path);
+  }
+
+  /// Removes the file (or symlink, never its target) `path`.
+  asio::awaitable<std::error_code> remove_file(std::string path) const { co_return remove_file_now(path); }
+
+  /// Renames `from` to `to`, never replacing an existing `to` (`already_exists`).
+  asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
+    co_return rename_now(from, to);
+  }
+
+ private:
+  std::error_code open_at_root(const std::string& rel, int flags, ::mode_t mode,
+                               detail::lfs::unique_fd& out) const {
+    return detail::lfs::open_beneath(root_->get(), rel, flags, mode, fallbacks_.walk_paths, out);
+  }
+  std::error_code open_parent(const std::string& rel, detail::lfs::unique_fd& dir, std::string& name) const;
+
+  result<file_info> stat_now(std::string_view path) const;
+  result<std::vector<file_info>> list_now(std::string_view path) const;
+  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
+  result<writer> open_write_now(std::string_view path, write_mode mode) const;
+  std::error_code make_directory_now(std::string_view path) const;
+  std::error_code remove_directory_now(std::string_view path) const;
+  std::error_code remove_file_now(std::string_view path) const;
+  std::error_code rename_now(std::string_view from, std::string_view to) const;
+
+  std::shared_ptr<const detail::lfs::unique_fd> root_;
+  fallbacks fallbacks_;
+};
+
+static_assert(storage_backend<local_fs>);
+
+// ---------------------------------------------------------------------------------------
+// Implementation.
+
+inline local_fs::local_fs(std::filesystem::path root) {
+  detail::lfs::unique_fd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw std::system_error(errno, std::system_category(), "coftp::local_fs: cannot open the root directory");
+  root_ = std::make_shared<const detail::lfs::unique_fd>(std::move(fd));
+}
+
+inline result<std::size_t> local_fs::reader::read_now(asio::mutable_buffer buf) {
+  if (!fd_) return {make_error_code(storage_errc::io_error), 0};
+  if (buf.size() == 0 || pos_ > static_cast<std::uint64_t>(std::numeric_limits<::off_t>::max())) return {{}, 0};
+  for (;;) {
+    ssize_t n = ::pread(fd_.get(), buf.data(), buf.size(), static_cast<::off_t>(pos_));
+    if (n >= 0) {
+      pos_ += static_cast<std::uint64_t>(n);
+      return {{}, static_cast<std::size_t>(n)};
+    }
+    if (errno != EINTR) return {detail::lfs::last_error(), 0};
+  }
+}
+
+inline std::error_code local_fs::writer::write_now(asio::const_buffer buf) {
+  if (!fd_) return make_error_code(storage_errc::io_error);
+  if (failed_) return failed_;
+  auto p = static_cast<const char*>(buf.data());
+  std::size_t left = buf.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failed_ = detail::lfs::last_error();
+      return failed_;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+inline std::error_code local_fs::writer::commit_now() {
+  using detail::lfs::sys_error;
+  if (!fd_) return make_error_code(storage_errc::io_error);
+  if (failed_) return failed_;
+  if (append_) {
+    const int e = fd_.close();
+    return e ? sys_error(e) : std::error_code();
+  }
+  if (temp_.empty()) {
+    // An O_TMPFILE has no name yet: give it a temporary one, then rename that over the
+    // target (linkat cannot replace an existing name).
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
+    for (int attempt = 0;; ++attempt) {
+      std::string name = detail::lfs::temp_name();
+      if (::linkat(AT_FDCWD, proc.c_str(), dir_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        temp_ = std::move(name);
+        break;
+      }
+      const int e = errno;
+      if (e == EEXIST && attempt < 16) continue;
+      // /proc went away since open_write: AT_EMPTY_PATH works if we hold CAP_DAC_READ_SEARCH.
+      if (e == ENOENT && ::linkat(fd_.get(), "", dir_.get(), name.c_str(), AT_EMPTY_PATH) == 0) {
+        temp_ = std::move(name);
+        break;
+      }
+      fd_.reset();
+      return sys_error(e);
+    }
+  }
+  if (const int e = fd_.close()) {
+    discard();
+    return sys_error(e);
+  }
+  if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0) {
+    auto ec = detail::lfs::last_error();
+    discard();
+    return ec;
+  }
+  temp_.clear();
+  dir_.reset();
+  return {};
+}
+
+inline std::error_code local_fs::open_parent(const std::string& rel, detail::lfs::unique_fd& dir,
+                                             std::string& name) const {
+  const auto slash = rel.rfind('/');
+  const std::string parent = slash == std::string::npos ? std::string(".") : rel.substr(0, slash);
+  name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  return open_at_root(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, dir);
+}
+
+inline result<file_info> local_fs::stat_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return {ec, {}};
+  unique_fd fd;
+  if (auto ec = open_at_root(rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, fd)) return {ec, {}};
+  struct ::stat st;
+  if (::fstat(fd.get(), &st) != 0) return {last_error(), {}};
+  if (S_ISLNK(st.st_mode)) {
+    unique_fd target;
+    struct ::stat tst;
+    if (!open_at_root(rel, O_PATH | O_CLOEXEC, 0, target) && ::fstat(target.get(), &tst) == 0) st = tst;
+  }
+  return {{}, info_from(st, std::string(file_name(path)))};
+}
+
+inline result<std::vector<file_info>> local_fs::list_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return {ec, {}};
+  unique_fd fd;
+  if (auto ec = open_at_root(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, fd)) return {ec, {}};
+  ::DIR* dir = ::fdopendir(fd.get());
+  if (!dir) return {last_error(), {}};
+  fd.release();  // owned by dir now
+  std::unique_ptr<::DIR, int (*)(::DIR*)> guard(dir, ::closedir);
+
+  std::vector<file_info> out;
+  for (;;) {
+    errno = 0;
+    const ::dirent* e = ::readdir(dir);
+    if (!e) {
+      if (errno != 0) return {last_error(), {}};
+      break;
+    }
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct ::stat st;
+    if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    if (S_ISLNK(st.st_mode)) {
+      // Resolve from the root with the whole path: a link to "../x" may stay beneath it.
+      std::string child = rel == "." ? std::string(name) : rel + '/' + std::string(name);
+      unique_fd target;
+      struct ::stat tst;
+      if (!open_at_root(child, O_PATH | O_CLOEXEC, 0, target) && ::fstat(target.get(), &tst) == 0) st = tst;
+    }
+    out.push_back(info_from(st, std::string(name)));
+  }
+  return {{}, std::move(out)};
+}
+
+inline result<local_fs::reader> local_fs::open_read_now(std::string_view path, std::uint64_t offset) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return {ec, reader{}};
+  unique_fd fd;
+  // O_NONBLOCK: opening a FIFO must not hang the thread (it is refused just below).
+  if (auto ec = open_at_root(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, fd)) {
+    if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
+    return {ec, reader{}};
+  }
+  struct ::stat st;
+  if (::fstat(fd.get(), &st) != 0) return {last_error(), reader{}};
+  if (S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), reader{}};
+  if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), reader{}};
+  clear_nonblock(fd.get());
+  return {std::error_code(), reader(std::move(fd), offset)};
+}
+
+inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, write_mode mode) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return {ec, writer{}};
+  if (rel == ".") return {make_error_code(storage_errc::is_a_directory), writer{}};
+  writer w;
+
+  if (mode == write_mode::append) {
+    unique_fd fd;
+    if (auto ec = open_at_root(rel, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644, fd)) {
+      // ENXIO: a FIFO without a reader (or a device without its driver): not a file to serve.
+      if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
+      return {ec, writer{}};
+    }
+    struct ::stat st;
+    if (::fstat(fd.get(), &st) != 0) return {last_error(), writer{}};
+    if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
+    clear_nonblock(fd.get());
+    w.fd_ = std::move(fd);
+    w.append_ = true;
+    return {std::error_code(), std::move(w)};
+  }
+
+  if (auto ec = open_parent(rel, w.dir_, w.name_)) return {ec, writer{}};
+  struct ::stat st;
+  bool exists = ::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (!exists && errno != ENOENT) return {last_error(), writer{}};
+  if (exists && S_ISLNK(st.st_mode)) {
+    // The rename will replace the link itself; still, a link leading out of the root is
+    // refused rather than silently replaced, like every other use of it.
+    unique_fd target;
+    auto ec = open_at_root(rel, O_PATH | O_CLOEXEC, 0, target);
+    if (ec && ec.value() == ENOENT) exists = false;  // dangling beneath the root
+    else if (ec) return {ec, writer{}};
+    else if (::fstat(target.get(), &st) != 0) return {last_error(), writer{}};
+  }
+  if (exists && S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
+  // Keep the replaced file's permissions, without set-user/group-ID bits: an upload must
+  // never turn into a set-ID program.
+  const bool keep_mode = exists && S_ISREG(st.st_mode);
+  const ::mode_t old_mode = st.st_mode & 0777;
+
+  if (!fallbacks_.named_temp_files && ::access("/proc/self/fd", F_OK) == 0) {
+    int fd = ::openat(w.dir_.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) w.fd_ = unique_fd(fd);
+    else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return {last_error(), writer{}};
+  }
+  if (!w.fd_) {  // no O_TMPFILE here: a hidden named file, removed unless committed
+    for (int attempt = 0;; ++attempt) {
+      std::string name = temp_name();
+      int fd = ::openat(w.dir_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        w.fd_ = unique_fd(fd);
+        w.temp_ = std::move(name);
+        break;
+      }
+      if (errno != EEXIST || attempt >= 16) return {last_error(), writer{}};
+    }
+  }
+  if (keep_mode && ::fchmod(w.fd_.get(), old_mode) != 0) return {last_error(), writer{}};
+  return {std::error_code(), std::move(w)};
+}
+
+inline std::error_code local_fs::make_directory_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  if (rel == ".") return make_error_code(storage_errc::already_exists);
+  unique_fd dir;
+  std::string name;
+  if (auto ec = open_parent(rel, dir, name)) return ec;
+  if (::mkdirat(dir.get(), name.c_str(), 0755) != 0) return last_error();
+  return {};
+}
+
+inline std::error_code local_fs::remove_directory_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  if (rel == ".") return make_error_code(storage_errc::permission_denied);
+  unique_fd dir;
+  std::string name;
+  if (auto ec = open_parent(rel, dir, name)) return ec;
+  struct ::stat st;
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return last_error();
+  if (!S_ISDIR(st.st_mode)) return make_error_code(storage_errc::not_a_directory);
+  if (::unlinkat(dir.get(), name.c_str(), AT_REMOVEDIR) != 0) {
+    if (errno == EEXIST) return make_error_code(storage_errc::not_empty);  // POSIX allows either
+    return last_error();
+  }
+  return {};
+}
+
+inline std::error_code local_fs::remove_file_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  if (rel == ".") return make_error_code(storage_errc::is_a_directory);
+  unique_fd dir;
+  std::string name;
+  if (auto ec = open_parent(rel, dir, name)) return ec;
+  // unlinkat says EISDIR or EPERM for a directory, depending on the system: ask first.
+  struct ::stat st;
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return last_error();
+  if (S_ISDIR(st.st_mode)) return make_error_code(storage_errc::is_a_directory);
+  if (::unlinkat(dir.get(), name.c_str(), 0) != 0) return last_error();
+  return {};
+}
+
+inline std::error_code local_fs::rename_now(std::string_view from, std::string_view to) const {
+  using namespace detail::lfs;
+  std::string rel_from, rel_to;
+  if (auto ec = relative_path(from, rel_from)) return ec;
+  if (auto ec = relative_path(to, rel_to)) return ec;
+  if (rel_from == ".") return make_error_code(storage_errc::permission_denied);
+  unique_fd from_dir, to_dir;
+  std::string from_name, to_name;
+  if (auto ec = open_parent(rel_from, from_dir, from_name)) return ec;
+  struct ::stat st;
+  if (::fstatat(from_dir.get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return last_error();
+  if (rel_to == "." || rel_to == rel_from) return make_error_code(storage_errc::already_exists);
+  if (is_within(to, from)) return make_error_code(storage_errc::invalid_name);
+  if (auto ec = open_parent(rel_to, to_dir, to_name)) return ec;
+  if (::renameat2(from_dir.get(), from_name.c_str(), to_dir.get(), to_name.c_str(), RENAME_NOREPLACE) == 0)
+    return {};
+  const int e = errno;
+  if (e != EINVAL && e != ENOSYS) return sys_error(e);
+  // No RENAME_NOREPLACE on this file system (or kernel): check, then rename. A racing
+  // creation of `to` in between would be replaced: the best that can be done here.
+  if (::fstatat(to_dir.get(), to_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return make_error_code(storage_errc::already_exists);
+  if (errno != ENOENT) return last_error();
+  if (::renameat(from_dir.get(), from_name.c_str(), to_dir.get(), to_name.c_str()) != 0) return last_error();
+  return {};
+}
+
+}  // namespace coftp

@@ -1,0 +1,414 @@
+// coftp/storage/memory_fs.hpp - memory_fs: a storage backend keeping its whole tree in
+// RAM; the reference backend, the test double, and handy for embedding.
+//
+// It follows local_fs's error semantics exactly (same storage_errc for the same
+// situation), so the storage contract suite runs over both.
+#pragma once
+
+#include <coftp/error.hpp>
+#include <coftp/path.hpp>
+#include <coftp/storage.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace coftp {
+
+/// A storage backend holding files and directories in memory.
+///
+/// Copies share the same tree (a `std::shared_ptr` to it, guarded by a mutex), so one
+/// instance may serve all sessions on any number of threads. File contents are immutable
+/// snapshots: a reader keeps reading the content it opened even if the file is replaced or
+/// removed meanwhile. A writer accumulates privately; `commit()` swaps the content in
+/// (replace) or appends it to the content current at commit time (append): nothing is
+/// visible before. Directories report mode 0755, files 0644; mtime is the last change.
+///
+/// @par Example
+/// @code
+/// coftp::memory_fs fs{{"/a.txt", "hello"}, {"/dir/b.txt", "x"}};   // "/dir" is created too
+/// @endcode
+///
+/// @par Cancellation
+/// None: every operation completes at once, without suspending.
+///
+/// @par Lifetimes
+/// The awaitables refer to `*this`: keep the object (or the copy used) alive until they
+/// complete. Readers and writers may outlive it.
+class memory_fs {
+  struct state;
+
+ public:
+  /// Reads one file's snapshot; returned by `open_read`.
+  class reader {
+   public:
+    reader() = default;
+
+    /// Copies the next bytes into `buf`; 0 bytes and no error at the end.
+    asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf) { co_return read_now(buf); }
+
+    /// The size of the snapshot being read.
+    std::uint64_t size() const noexcept { return data_ ? data_->size() : 0; }
+
+    /// Always -1: there is no descriptor behind a memory file.
+    int native_handle() const noexcept { return -1; }
+
+   private:
+    friend class memory_fs;
+    reader(std::shared_ptr<const std::string> data, std::uint64_t pos) noexcept
+        : data_(std::move(data)), pos_(pos) {}
+    result<std::size_t> read_now(asio::mutable_buffer buf) noexcept {
+      if (!data_ || pos_ >= data_->size()) return {{}, 0};
+      const std::size_t n = std::min<std::uint64_t>(buf.size(), data_->size() - pos_);
+      std::memcpy(buf.data(), data_->data() + pos_, n);
+      pos_ += n;
+      return {{}, n};
+    }
+
+    std::shared_ptr<const std::string> data_;
+    std::uint64_t pos_ = 0;
+  };
+
+  /// Accumulates one upload; returned by `open_write`. Nothing is visible before `commit()`.
+  class writer {
+   public:
+    writer() = default;
+
+    /// Appends `buf` to the pending content.
+    asio::awaitable<std::error_code> write(asio::const_buffer buf) { co_return write_now(buf); }
+
+    /// Publishes the pending content (replace or append, as opened). Fails if the parent
+    /// directory went away or the name became a directory meanwhile.
+    asio::awaitable<std::error_code> commit() { co_return commit_now(); }
+
+   private:
+    friend class memory_fs;
+    writer(std::shared_ptr<state> st, std::string path, write_mode mode)
+        : state_(std::move(st)), path_(std::move(path)), mode_(mode) {}
+    std::error_code write_now(asio::const_buffer buf) {
+      if (!state_) return make_error_code(storage_errc::io_error);
+      data_.append(static_cast<const char*>(buf.data()), buf.size());
+      return {};
+    }
+    std::error_code commit_now();
+
+    std::shared_ptr<state> state_;  // null once committed
+    std::string path_;
+    write_mode mode_ = write_mode::replace;
+    std::string data_;
+  };
+
+  /// An empty tree: only "/".
+  memory_fs() : state_(std::make_shared<state>()) {}
+
+  /// A tree holding `files` ({path, content} pairs) and the directories above them.
+  /// Throws std::invalid_argument for a path that is not absolute or collides with another.
+  memory_fs(std::initializer_list<std::pair<std::string, std::string>> files);
+
+  /// The entry at `path`.
+  asio::awaitable<result<file_info>> stat(std::string path) const { co_return stat_now(path); }
+
+  /// The entries of the directory `path`, sorted by name.
+  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return list_now(path); }
+
+  /// Opens the file `path` for reading at `offset` (past the end reads nothing).
+  asio::awaitable<result<reader>> open_read(std::string path, std::uint64_t offset) const {
+    co_return open_read_now(path, offset);
+  }
+
+  /// Opens `path` for writing; the parent must exist, `path` must not be a directory.
+  asio::awaitable<result<writer>> open_write(std::string path, write_mode mode) const {
+    co_return open_write_now(path, mode);
+  }
+
+  /// Creates the directory `path`; `already_exists` if the name is taken.
+  asio::awaitable<std::error_code> make_directory(std::string path) const { co_return make_directory_now(path); }
+
+  /// Removes the empty directory `path`.
+  asio::awaitable<std::error_code> remove_directory(std::string path) const {
+    co_return remove_directory_now(path);
+  }
+
+  /// Removes the file `path`.
+  asio::awaitable<std::error_code> remove_file(std::string path) const { co_return remove_file_now(path); }
+
+  /// Renames `from` (a directory with its whole subtree) to `to`, which must not exist.
+  asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
+    co_return rename_now(from, to);
+  }
+
+ private:
+  using clock = std::chrono::system_clock;
+
+  struct node {
+    file_type type = file_type::regular;
+    std::shared_ptr<const std::string> data;  // files only
+    clock::time_point mtime{};
+  };
+
+  // Keyed by the full normalized path; "/" is always present. The entries beneath "/d"
+  // are the contiguous key range ["/d/", "/d0"): '0' follows '/' in ASCII. (Siblings
+  // such as "/d.txt" sort between "/d" and "/d/", so the range starts at "/d/".)
+  using node_map = std::map<std::string, node, std::less<>>;
+
+  struct state {
+    std::mutex mutex;
+    node_map nodes;
+    state() { nodes.emplace("/", node{file_type::directory, nullptr, clock::now()}); }
+  };
+
+  static bool valid(std::string_view path) noexcept;
+  static std::string subtree_end(std::string_view dir) { return std::string(dir) + char('/' + 1); }
+  static std::error_code find(node_map& nodes, std::string_view path, node*& out);
+  static std::error_code find_parent_dir(node_map& nodes, std::string_view path, node*& out);
+  static file_info info(std::string_view name, const node& n);
+
+  result<file_info> stat_now(std::string_view path) const;
+  result<std::vector<file_info>> list_now(std::string_view path) const;
+  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
+  result<writer> open_write_now(std::string_view path, write_mode mode) const;
+  std::error_code make_directory_now(std::string_view path) const;
+  std::error_code remove_directory_now(std::string_view path) const;
+  std::error_code remove_file_now(std::string_view path) const;
+  std::error_code rename_now(std::string_view from, std::string_view to) const;
+
+  std::shared_ptr<state> state_;
+};
+
+static_assert(storage_backend<memory_fs>);
+
+// ---------------------------------------------------------------------------------------
+// Implementation.
+
+inline memory_fs::memory_fs(std::initializer_list<std::pair<std::string, std::string>> files)
+    : memory_fs() {
+  auto& nodes = state_->nodes;
+  const auto now = clock::now();
+  for (const auto& [raw, content] : files) {
+    auto path = resolve_path("/", raw);
+    if (raw.empty() || raw.front() != '/' || !path || *path == "/")
+      throw std::invalid_argument("coftp::memory_fs: bad file path");
+    for (std::size_t pos = path->find('/', 1); pos != std::string::npos; pos = path->find('/', pos + 1)) {
+      auto [it, added] = nodes.try_emplace(path->substr(0, pos), node{file_type::directory, nullptr, now});
+      if (!added && it->second.type != file_type::directory)
+        throw std::invalid_argument("coftp::memory_fs: a file is used as a directory");
+    }
+    auto [it, added] =
+        nodes.try_emplace(*path, node{file_type::regular, std::make_shared<const std::string>(content), now});
+    if (!added) throw std::invalid_argument("coftp::memory_fs: path given twice or used as a directory");
+  }
+}
+
+inline bool memory_fs::valid(std::string_view path) noexcept {
+  if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos) return false;
+  if (path == "/") return true;
+  for (std::size_t i = 1;;) {
+    std::size_t j = path.find('/', i);
+    std::string_view part = path.substr(i, j == std::string_view::npos ? j : j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (j == std::string_view::npos) return true;
+    i = j + 1;
+  }
+}
+
+// Reports a missing entry as a kernel path walk would: the first missing component makes
+// it not_found, a file used as a directory on the way not_a_directory.
+inline std::error_code memory_fs::find(node_map& nodes, std::string_view path, node*& out) {
+  if (auto it = nodes.find(path); it != nodes.end()) {
+    out = &it->second;
+    return {};
+  }
+  for (std::size_t pos = path.find('/', 1); pos != std::string_view::npos; pos = path.find('/', pos + 1)) {
+    auto it = nodes.find(path.substr(0, pos));
+    if (it == nodes.end()) return make_error_code(storage_errc::not_found);
+    if (it->second.type != file_type::directory) return make_error_code(storage_errc::not_a_directory);
+  }
+  return make_error_code(storage_errc::not_found);
+}
+
+inline std::error_code memory_fs::find_parent_dir(node_map& nodes, std::string_view path, node*& out) {
+  if (auto ec = find(nodes, parent_path(path), out)) return ec;
+  if (out->type != file_type::directory) return make_error_code(storage_errc::not_a_directory);
+  return {};
+}
+
+inline file_info memory_fs::info(std::string_view name, const node& n) {
+  file_info fi;
+  fi.name = std::string(name);
+  fi.type = n.type;
+  fi.size = n.data ? n.data->size() : 0;
+  fi.mtime = n.mtime;
+  fi.mode = n.type == file_type::directory ? 0755 : 0644;
+  fi.nlink = n.type == file_type::directory ? 2 : 1;
+  return fi;
+}
+
+inline result<file_info> memory_fs::stat_now(std::string_view path) const {
+  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
+  std::lock_guard lock(state_->mutex);
+  node* n = nullptr;
+  if (auto ec = find(state_->nodes, path, n)) return {ec, {}};
+  return {{}, info(file_name(path), *n)};
+}
+
+inline result<std::vector<file_info>> memory_fs::list_now(std::string_view path) const {
+  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* n = nullptr;
+  if (auto ec = find(nodes, path, n)) return {ec, {}};
+  if (n->type != file_type::directory) return {make_error_code(storage_errc::not_a_directory), {}};
+  const std::string prefix = path == "/" ? std::string("/") : std::string(path) + '/';
+  std::vector<file_info> out;
+  for (auto it = nodes.lower_bound(prefix); it != nodes.end() && it->first.starts_with(prefix);) {
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    if (rest.empty()) {  // "/" itself
+      ++it;
+      continue;
+    }
+    if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+      // Inside a child directory's subtree: jump past all of it.
+      it = nodes.lower_bound(subtree_end(prefix + std::string(rest.substr(0, slash))));
+      continue;
+    }
+    out.push_back(info(rest, it->second));
+    ++it;
+  }
+  return {{}, std::move(out)};
+}
+
+inline result<memory_fs::reader> memory_fs::open_read_now(std::string_view path, std::uint64_t offset) const {
+  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
+  std::lock_guard lock(state_->mutex);
+  node* n = nullptr;
+  if (auto ec = find(state_->nodes, path, n)) return {ec, {}};
+  if (n->type == file_type::directory) return {make_error_code(storage_errc::is_a_directory), {}};
+  return {{}, reader(n->data, offset)};
+}
+
+inline result<memory_fs::writer> memory_fs::open_write_now(std::string_view path, write_mode mode) const {
+  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
+  if (path == "/") return {make_error_code(storage_errc::is_a_directory), {}};
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* parent = nullptr;
+  if (auto ec = find_parent_dir(nodes, path, parent)) return {ec, {}};
+  if (auto it = nodes.find(path); it != nodes.end() && it->second.type == file_type::directory)
+    return {make_error_code(storage_errc::is_a_directory), {}};
+  return {{}, writer(state_, std::string(path), mode)};
+}
+
+inline std::error_code memory_fs::writer::commit_now() {
+  if (!state_) return make_error_code(storage_errc::io_error);
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* parent = nullptr;
+  if (auto ec = find_parent_dir(nodes, path_, parent)) return ec;
+  const auto now = clock::now();
+  auto it = nodes.find(path_);
+  if (it != nodes.end() && it->second.type == file_type::directory)
+    return make_error_code(storage_errc::is_a_directory);
+  if (it == nodes.end()) {
+    it = nodes.emplace(path_, node{file_type::regular, nullptr, now}).first;
+    parent->mtime = now;
+  }
+  if (mode_ == write_mode::append && it->second.data && !it->second.data->empty())
+    data_.insert(0, *it->second.data);
+  it->second.data = std::make_shared<const std::string>(std::move(data_));
+  it->second.mtime = now;
+  data_.clear();
+  state_.reset();
+  return {};
+}
+
+inline std::error_code memory_fs::make_directory_now(std::string_view path) const {
+  if (!valid(path)) return make_error_code(storage_errc::invalid_name);
+  if (path == "/") return make_error_code(storage_errc::already_exists);
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* parent = nullptr;
+  if (auto ec = find_parent_dir(nodes, path, parent)) return ec;
+  const auto now = clock::now();
+  if (!nodes.try_emplace(std::string(path), node{file_type::directory, nullptr, now}).second)
+    return make_error_code(storage_errc::already_exists);
+  parent->mtime = now;
+  return {};
+}
+
+inline std::error_code memory_fs::remove_directory_now(std::string_view path) const {
+  if (!valid(path)) return make_error_code(storage_errc::invalid_name);
+  if (path == "/") return make_error_code(storage_errc::permission_denied);
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* n = nullptr;
+  if (auto ec = find(nodes, path, n)) return ec;
+  if (n->type != file_type::directory) return make_error_code(storage_errc::not_a_directory);
+  const std::string prefix = std::string(path) + '/';
+  if (auto it = nodes.lower_bound(prefix); it != nodes.end() && it->first.starts_with(prefix))
+    return make_error_code(storage_errc::not_empty);
+  nodes.erase(nodes.find(path));
+  nodes.find(parent_path(path))->second.mtime = clock::now();
+  return {};
+}
+
+inline std::error_code memory_fs::remove_file_now(std::string_view path) const {
+  if (!valid(path)) return make_error_code(storage_errc::invalid_name);
+  if (path == "/") return make_error_code(storage_errc::is_a_directory);
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* n = nullptr;
+  if (auto ec = find(nodes, path, n)) return ec;
+  if (n->type == file_type::directory) return make_error_code(storage_errc::is_a_directory);
+  nodes.erase(nodes.find(path));
+  nodes.find(parent_path(path))->second.mtime = clock::now();
+  return {};
+}
+
+inline std::error_code memory_fs::rename_now(std::string_view from, std::string_view to) const {
+  if (!valid(from) || !valid(to)) return make_error_code(storage_errc::invalid_name);
+  if (from == "/") return make_error_code(storage_errc::permission_denied);
+  std::lock_guard lock(state_->mutex);
+  auto& nodes = state_->nodes;
+  node* n = nullptr;
+  if (auto ec = find(nodes, from, n)) return ec;
+  if (to == "/" || to == from) return make_error_code(storage_errc::already_exists);
+  if (is_within(to, from)) return make_error_code(storage_errc::invalid_name);
+  node* to_parent = nullptr;
+  if (auto ec = find_parent_dir(nodes, to, to_parent)) return ec;
+  if (nodes.find(to) != nodes.end()) return make_error_code(storage_errc::already_exists);
+
+  // Take the entry and its subtree out, then put them back under the new prefix.
+  std::vector<std::pair<std::string, node>> moved;
+  auto self = nodes.find(from);
+  moved.emplace_back(std::string(to), std::move(self->second));
+  nodes.erase(self);
+  if (moved.front().second.type == file_type::directory) {
+    // Not ["/d", "/d0"): "/d.txt" sorts between "/d" and "/d/".
+    auto first = nodes.lower_bound(std::string(from) + '/');
+    auto last = nodes.lower_bound(subtree_end(from));
+    for (auto it = first; it != last; ++it)
+      moved.emplace_back(std::string(to) + it->first.substr(from.size()), std::move(it->second));
+    nodes.erase(first, last);
+  }
+  for (auto& [key, value] : moved) nodes.emplace(std::move(key), std::move(value));
+  const auto now = clock::now();
+  nodes.find(parent_path(from))->second.mtime = now;
+  nodes.find(parent_path(to))->second.mtime = now;
+  return {};
+}
+
+}  // namespace coftp
