@@ -3,6 +3,7 @@
 
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
+#include <coftp/storage.hpp>
 
 namespace coftp::commands {
 

@@ -1,0 +1,1142 @@
+// tests/test_unit.cpp - pure tests of coftp's sans-I/O core: command parsing, reply
+// formatting, virtual paths, LIST lines, TYPE A conversion, error mapping, the command
+// table and the authentication policies. No sockets; awaitables run on run_sync.
+#include <doctest/doctest.h>
+
+#include <coftp/auth.hpp>
+#include <coftp/command.hpp>
+#include <coftp/command_table.hpp>
+#include <coftp/commands.hpp>
+#include <coftp/commands/common.hpp>
+#include <coftp/detail/ascii.hpp>
+#include <coftp/error.hpp>
+#include <coftp/listing.hpp>
+#include <coftp/path.hpp>
+#include <coftp/reply.hpp>
+
+#include "run_sync.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <future>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+// Splits a wire reply into its lines, checking that each ends in CRLF and that no CR
+// or LF appears anywhere else.
+std::vector<std::string> wire_lines(const std::string& wire) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < wire.size()) {
+    auto end = wire.find("\r\n", pos);
+    REQUIRE_MESSAGE(end != std::string::npos, "reply does not end in CRLF: ", wire);
+    auto line = wire.substr(pos, end - pos);
+    CHECK_MESSAGE(line.find_first_of("\r\n") == std::string::npos, "bare CR or LF in: ", line);
+    lines.push_back(line);
+    pos = end + 2;
+  }
+  return lines;
+}
+
+// True if `p` is a normalized virtual path: starts with "/", no empty, "." or ".."
+// component, no trailing slash unless it is "/".
+bool is_normalized(std::string_view p) {
+  if (p.empty() || p.front() != '/') return false;
+  if (p == "/") return true;
+  if (p.back() == '/') return false;
+  std::size_t i = 1;
+  while (i <= p.size()) {
+    auto j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    auto part = p.substr(i, j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+
+std::chrono::system_clock::time_point at(long long epoch_seconds) {
+  return std::chrono::system_clock::time_point(std::chrono::seconds(epoch_seconds));
+}
+
+std::string list_line(const coftp::file_info& f, std::chrono::system_clock::time_point now) {
+  std::string out;
+  coftp::format_list_line(out, f, now);
+  return out;
+}
+
+// Feeds `in` to the decoder in the given chunk sizes and returns everything it emitted,
+// finish() included.
+std::string decode_chunks(std::string_view in, const std::vector<std::size_t>& sizes) {
+  coftp::detail::ascii_decoder dec;
+  std::string all, out;
+  std::size_t pos = 0;
+  for (auto n : sizes) {
+    dec.convert(in.substr(pos, n), out);
+    all += out;
+    pos += std::min(n, in.size() - pos);
+  }
+  dec.convert(in.substr(pos), out);
+  all += out;
+  dec.finish(out);
+  all += out;
+  return all;
+}
+
+// True if the table type T lists exactly the handler H.
+template <class T, class H>
+struct table_has;
+template <class... Hs, class H>
+struct table_has<coftp::command_table<Hs...>, H> : std::bool_constant<(std::is_same_v<Hs, H> || ...)> {};
+
+// Handlers for the table tests. run() exists so that dispatch can call them.
+template <std::string_view const& Verb, coftp::needs N>
+struct echo {
+  static constexpr std::string_view verb = Verb;
+  static constexpr coftp::needs requires_ = N;
+  template <class Session>
+  static asio::awaitable<coftp::reply> run(Session&, std::string_view arg) {
+    co_return coftp::reply{200, std::string(Verb) + ":" + std::string(arg)};
+  }
+};
+
+struct my_retr {
+  static constexpr std::string_view verb = "RETR";
+  static constexpr coftp::needs requires_ = coftp::needs::login;
+};
+
+struct site_xyz {
+  static constexpr std::string_view verb = "SITE";
+  static constexpr coftp::needs requires_ = coftp::needs::login | coftp::needs::argument;
+  static constexpr std::string_view feature = "XYZ";
+  static constexpr std::string_view usage = "Missing SITE command";
+  template <class Session>
+  static asio::awaitable<coftp::reply> run(Session&, std::string_view arg) {
+    co_return coftp::reply{200, "SITE " + std::string(arg)};
+  }
+};
+
+constexpr std::string_view noop_verb = "NOOP";
+constexpr std::string_view dele_verb = "DELE";
+constexpr std::string_view list_verb = "LIST";
+
+// Just what dispatch's guards look at.
+struct fake_session {
+  bool logged_in_ = false;
+  coftp::user user_;
+  bool logged_in() const { return logged_in_; }
+  const coftp::user& user() const { return user_; }
+};
+
+using guard_table = coftp::command_table<echo<noop_verb, coftp::needs::none>,
+                                         echo<dele_verb, coftp::needs::login | coftp::needs::argument |
+                                                             coftp::needs::write>,
+                                         echo<list_verb, coftp::needs::login | coftp::needs::read>,
+                                         site_xyz>;
+
+coftp::reply dispatch(fake_session& s, std::string_view line) {
+  auto cmd = coftp::parse_command(line);
+  REQUIRE(cmd.ok());
+  return run_sync(guard_table::dispatch(s, cmd));
+}
+
+std::optional<coftp::user> login(auto& auth, std::string_view name, std::string_view pass) {
+  coftp::credentials c{name, pass, "127.0.0.1"};
+  auto u = run_sync(auth.authenticate(c));
+  return u;
+}
+
+}  // namespace
+
+TEST_SUITE("unit") {
+
+// =======================================================================================
+// command.hpp
+
+TEST_CASE("parse_command: verbs, arguments and line endings") {
+  SUBCASE("verb is case-folded") {
+    auto c = coftp::parse_command("ReTr file.txt\r\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "RETR");
+    CHECK(c.argument == "file.txt");
+  }
+  SUBCASE("argument keeps inner and trailing spaces") {
+    auto c = coftp::parse_command("STOR my  file.txt  \r\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "STOR");
+    CHECK(c.argument == "my  file.txt  ");
+  }
+  SUBCASE("argument case is kept") {
+    auto c = coftp::parse_command("cwd /Pub/MiXeD\r\n");
+    CHECK(c.verb == "CWD");
+    CHECK(c.argument == "/Pub/MiXeD");
+  }
+  SUBCASE("CRLF ending") {
+    auto c = coftp::parse_command("NOOP\r\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "NOOP");
+    CHECK(c.argument.empty());
+  }
+  SUBCASE("bare LF ending") {
+    auto c = coftp::parse_command("noop\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "NOOP");
+    CHECK(c.argument.empty());
+    auto d = coftp::parse_command("DELE a b\n");
+    CHECK(d.ok());
+    CHECK(d.argument == "a b");
+  }
+  SUBCASE("no ending at all") {
+    auto c = coftp::parse_command("PWD");
+    CHECK(c.ok());
+    CHECK(c.verb == "PWD");
+  }
+  SUBCASE("a verb with a trailing space has an empty argument") {
+    auto c = coftp::parse_command("LIST \r\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "LIST");
+    CHECK(c.argument.empty());
+  }
+  SUBCASE("empty and blank lines") {
+    for (auto line : {""sv, "\r\n"sv, "\n"sv, "   \r\n"sv, " "sv}) {
+      CAPTURE(line);
+      auto c = coftp::parse_command(line);
+      CHECK_FALSE(c.ok());
+      CHECK(c.error == coftp::parse_error::empty);
+    }
+  }
+  SUBCASE("verb of 15 letters is accepted, 16 is too long") {
+    auto ok = coftp::parse_command("ABCDEFGHIJKLMNO x\r\n");
+    CHECK(ok.ok());
+    CHECK(ok.verb == "ABCDEFGHIJKLMNO");
+    auto bad = coftp::parse_command("ABCDEFGHIJKLMNOP x\r\n");
+    CHECK(bad.error == coftp::parse_error::bad_verb);
+    auto huge = coftp::parse_command(std::string(4000, 'A') + "\r\n");
+    CHECK(huge.error == coftp::parse_error::bad_verb);
+  }
+  SUBCASE("verb with non-letters") {
+    for (auto line : {"RE1R a\r\n"sv, "RETR/ a\r\n"sv, "-X\r\n"sv, "R\xC3\x89TR a\r\n"sv, "NO_OP\r\n"sv,
+                      "\tNOOP\r\n"sv, "12\r\n"sv}) {
+      CAPTURE(line);
+      auto c = coftp::parse_command(line);
+      CHECK(c.error == coftp::parse_error::bad_verb);
+      CHECK_FALSE(c.ok());
+    }
+  }
+  SUBCASE("NUL byte in argument or verb") {
+    auto a = coftp::parse_command("RETR a\0b\r\n"sv);
+    CHECK(a.error == coftp::parse_error::nul_byte);
+    auto v = coftp::parse_command("RE\0TR a\r\n"sv);
+    CHECK(v.error == coftp::parse_error::nul_byte);
+    auto end = coftp::parse_command("NOOP\0\r\n"sv);
+    CHECK(end.error == coftp::parse_error::nul_byte);
+  }
+  SUBCASE("CR or LF inside the argument") {
+    CHECK(coftp::parse_command("RETR a\rb\r\n").error == coftp::parse_error::bad_encoding);
+    CHECK(coftp::parse_command("RETR a\nb\r\n").error == coftp::parse_error::bad_encoding);
+    CHECK(coftp::parse_command("RETR a\r\nDELE b\r\n").error == coftp::parse_error::bad_encoding);
+  }
+}
+
+TEST_CASE("parse_command: UTF-8 arguments (RFC 2640)") {
+  SUBCASE("valid multi-byte UTF-8 is accepted") {
+    for (auto name : {"r\xC3\xA9sum\xC3\xA9.txt"sv,     // 2 bytes: é
+                      "\xE6\x97\xA5\xE6\x9C\xAC"sv,     // 3 bytes: 日本
+                      "\xF0\x9F\x98\x80.png"sv,         // 4 bytes: U+1F600
+                      "\xF4\x8F\xBF\xBF"sv,             // U+10FFFF, the last code point
+                      "\xEF\xBF\xBD"sv,                 // U+FFFD
+                      "\xED\x9F\xBF"sv,                 // U+D7FF, just below the surrogates
+                      "\xEE\x80\x80"sv,                 // U+E000, just above them
+                      "\xC2\x80"sv, "\xE0\xA0\x80"sv}) {  // smallest 2- and 3-byte forms
+      CAPTURE(name);
+      auto c = coftp::parse_command("STOR "s + std::string(name) + "\r\n");
+      CHECK(c.ok());
+      CHECK(c.argument == name);
+    }
+  }
+  SUBCASE("invalid UTF-8 is refused") {
+    for (auto bad : {"\xC0\xAF"sv,               // overlong '/'
+                     "\xC1\xBF"sv,               // overlong 2-byte
+                     "\xE0\x80\xAF"sv,           // overlong 3-byte '/'
+                     "\xF0\x80\x80\xAF"sv,       // overlong 4-byte '/'
+                     "\xED\xA0\x80"sv,           // U+D800, a surrogate
+                     "\xED\xBF\xBF"sv,           // U+DFFF
+                     "\xE2\x82"sv,               // truncated 3-byte sequence
+                     "a\xC3"sv,                  // truncated at the end
+                     "\xF0\x9F\x98"sv,           // truncated 4-byte sequence
+                     "\xC3x"sv,                  // lead byte followed by ASCII
+                     "\xF4\x90\x80\x80"sv,       // U+110000, past the last code point
+                     "\xF5\x80\x80\x80"sv,       // lead byte never valid
+                     "\xF8\x88\x80\x80\x80"sv,   // 5-byte form
+                     "\x80"sv,                   // lone continuation byte
+                     "\xBF\xBF"sv,               // continuation bytes only
+                     "\xFE"sv}) {
+      CAPTURE(bad);
+      auto c = coftp::parse_command("RETR x"s + std::string(bad) + "y\r\n");
+      CHECK(c.error == coftp::parse_error::bad_encoding);
+      CHECK_FALSE(c.ok());
+      CHECK(coftp::detail::valid_utf8(bad) == false);
+    }
+  }
+}
+
+TEST_CASE("parse_command: telnet IAC sequences (RFC 854)") {
+  SUBCASE("IAC IP IAC DM before ABOR") {
+    auto c = coftp::parse_command("\xFF\xF4\xFF\xF2" "ABOR\r\n");
+    CHECK(c.ok());
+    CHECK(c.verb == "ABOR");
+    CHECK(c.argument.empty());
+  }
+  SUBCASE("IAC IAC stands for one 0xFF byte") {
+    std::string s = "a\xFF\xFF" "b";
+    coftp::detail::strip_telnet(s);
+    CHECK(s == "a\xFF" "b");
+    // 0xFF alone is not UTF-8: the parser says so rather than passing it on.
+    auto c = coftp::parse_command("RETR a\xFF\xFF" "b\r\n");
+    CHECK(c.verb == "RETR");
+    CHECK(c.error == coftp::parse_error::bad_encoding);
+  }
+  SUBCASE("IAC WILL/WONT/DO/DONT and their option byte are stripped") {
+    for (auto opt : {"\xFF\xFB\x01"sv, "\xFF\xFC\x01"sv, "\xFF\xFD\x03"sv, "\xFF\xFE\x18"sv,
+                     "\xFF\xFB\xFF"sv}) {
+      CAPTURE(opt);
+      auto c = coftp::parse_command(std::string(opt) + "NOOP\r\n");
+      CHECK(c.ok());
+      CHECK(c.verb == "NOOP");
+      auto d = coftp::parse_command("CWD pu" + std::string(opt) + "b\r\n");
+      CHECK(d.ok());
+      CHECK(d.argument == "pub");
+    }
+  }
+  SUBCASE("IAC at the very end is dropped") {
+    auto c = coftp::parse_command("NOOP\xFF");
+    CHECK(c.ok());
+    CHECK(c.verb == "NOOP");
+    auto d = coftp::parse_command("NOOP\xFF\r\n");
+    CHECK(d.ok());
+    CHECK(d.verb == "NOOP");
+  }
+}
+
+// =======================================================================================
+// reply.hpp
+
+TEST_CASE("format_reply") {
+  SUBCASE("single line") {
+    CHECK(coftp::format_reply({200, "OK"}) == "200 OK\r\n");
+    CHECK(coftp::format_reply({331, "Username OK, need password"}) == "331 Username OK, need password\r\n");
+    CHECK(coftp::format_reply({226, ""}) == "226 \r\n");
+  }
+  SUBCASE("appends to the buffer") {
+    std::string out = "150 x\r\n";
+    coftp::format_reply(out, {226, "Transfer complete"});
+    CHECK(out == "150 x\r\n226 Transfer complete\r\n");
+  }
+  SUBCASE("multi-line framing: 211- first, 211 last") {
+    auto wire = coftp::format_reply({211, "Features:\n SIZE\n MDTM\n UTF8\nEnd"});
+    CHECK(wire == "211-Features:\r\n SIZE\r\n MDTM\r\n UTF8\r\n211 End\r\n");
+    auto lines = wire_lines(wire);
+    REQUIRE(lines.size() == 5);
+    CHECK(lines.front().starts_with("211-"));
+    CHECK(lines.back().starts_with("211 "));
+  }
+  SUBCASE("two lines") {
+    CHECK(coftp::format_reply({214, "Help\nOK"}) == "214-Help\r\n214 OK\r\n");
+  }
+  SUBCASE("inner lines starting with digits are indented") {
+    auto wire = coftp::format_reply({211, "Status:\n211 looks like the end\n123 numbers\nplain\nEnd"});
+    CHECK(wire == "211-Status:\r\n 211 looks like the end\r\n 123 numbers\r\nplain\r\n211 End\r\n");
+    auto lines = wire_lines(wire);
+    for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+      CAPTURE(lines[i]);
+      CHECK_FALSE((!lines[i].empty() && lines[i][0] >= '0' && lines[i][0] <= '9'));
+    }
+  }
+  SUBCASE("CR and LF never leak inside a line") {
+    CHECK(coftp::format_reply({500, "bad\rtext"}) == "500 badtext\r\n");
+    CHECK(coftp::format_reply({211, "a\r\nb"}) == "211-a\r\n211 b\r\n");
+    auto wire = coftp::format_reply({211, "x\r\r\n\ry\r\n\nz\r"});
+    auto lines = wire_lines(wire);
+    REQUIRE(lines.size() == 4);
+    CHECK(lines.front() == "211-x");
+    CHECK(lines.back() == "211 z");
+  }
+  SUBCASE("every line ends in CRLF, only one closing line") {
+    auto wire = coftp::format_reply({250, "one\ntwo\n250 three\n\nfour"});
+    auto lines = wire_lines(wire);
+    int closing = 0;
+    for (auto& l : lines)
+      if (l.starts_with("250 ")) ++closing;
+    CHECK(closing == 1);
+    CHECK(lines.back() == "250 four");
+  }
+  SUBCASE("reply helpers") {
+    CHECK(coftp::reply{}.empty());
+    CHECK_FALSE(coftp::reply{200, "OK"}.empty());
+    CHECK(coftp::reply{150, ""}.positive());
+    CHECK(coftp::reply{350, ""}.positive());
+    CHECK_FALSE(coftp::reply{450, ""}.positive());
+    CHECK_FALSE(coftp::reply{550, ""}.positive());
+  }
+}
+
+// =======================================================================================
+// path.hpp
+
+TEST_CASE("resolve_path: hostile inputs stay beneath /") {
+  struct row {
+    std::string_view cwd, arg, want;
+  };
+  const row rows[] = {
+      {"/", "..", "/"},
+      {"/", "../../etc/passwd", "/etc/passwd"},
+      {"/pub", "../../etc/passwd", "/etc/passwd"},
+      {"/pub", "/../..", "/"},
+      {"/", "a/../../b", "/b"},
+      {"/pub", "./././", "/pub"},
+      {"/", "//a//b/", "/a/b"},
+      {"/", "a/./b/..", "/a"},
+      {"/a/b", "..", "/a"},
+      {"/a/b", "../..", "/"},
+      {"/a/b", "../../../../..", "/"},
+      {"/a/b", "../../../../../c", "/c"},
+      {"/a/b", "", "/a/b"},
+      {"/a/b", ".", "/a/b"},
+      {"/a/b", "/", "/"},
+      {"/a/b", "c", "/a/b/c"},
+      {"/a/b", "/c/", "/c"},
+      {"/dir", "../dir2/./x/", "/dir2/x"},
+      {"/", "a/..", "/"},
+      {"/", "a/../..", "/"},
+      {"/", "my file.txt", "/my file.txt"},
+      {"/pub", " lead and trail ", "/pub/ lead and trail "},
+      {"/", " ", "/ "},
+      {"/", "\"quoted\" name", "/\"quoted\" name"},
+      {"/", "it's", "/it's"},
+      {"/", "...", "/..."},
+      {"/", "....", "/...."},
+      {"/", "../.../..", "/"},
+      {"/", "..a", "/..a"},
+      {"/", "a..", "/a.."},
+      {"/", ".hidden", "/.hidden"},
+      {"/", "a\\..\\..\\b", "/a\\..\\..\\b"},
+      {"/", "..\\..\\windows", "/..\\..\\windows"},
+      {"/", "C:\\x", "/C:\\x"},
+      {"/", "%2e%2e/%2e%2e", "/%2e%2e/%2e%2e"},
+      {"/", "r\xC3\xA9sum\xC3\xA9", "/r\xC3\xA9sum\xC3\xA9"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.cwd);
+    CAPTURE(r.arg);
+    auto got = coftp::resolve_path(r.cwd, r.arg);
+    REQUIRE(got.has_value());
+    CHECK(*got == r.want);
+    CHECK(is_normalized(*got));
+    CHECK(coftp::is_within(*got, "/"));
+  }
+}
+
+TEST_CASE("resolve_path: NUL, CR and LF are refused") {
+  for (auto arg : {"a\0b"sv, "\0"sv, "a\rb"sv, "a\nb"sv, "\r"sv, "\n"sv, "../\0/etc"sv, "x\r\n"sv}) {
+    CAPTURE(arg);
+    CHECK_FALSE(coftp::resolve_path("/", arg).has_value());
+    CHECK_FALSE(coftp::resolve_path("/pub", arg).has_value());
+  }
+}
+
+TEST_CASE("resolve_path: very long paths") {
+  SUBCASE("many components") {
+    std::string arg;
+    for (int i = 0; i < 5000; ++i) arg += "a/";
+    auto got = coftp::resolve_path("/", arg);
+    REQUIRE(got);
+    CHECK(got->size() == 10000);
+    CHECK(is_normalized(*got));
+  }
+  SUBCASE("many .. never climb above /") {
+    std::string arg;
+    for (int i = 0; i < 10000; ++i) arg += "../";
+    arg += "etc/passwd";
+    auto got = coftp::resolve_path("/home/user", arg);
+    REQUIRE(got);
+    CHECK(*got == "/etc/passwd");
+  }
+  SUBCASE("down and back up") {
+    std::string arg;
+    for (int i = 0; i < 3000; ++i) arg += "d/";
+    for (int i = 0; i < 3001; ++i) arg += "../";
+    auto got = coftp::resolve_path("/x", arg);
+    REQUIRE(got);
+    CHECK(*got == "/");
+  }
+  SUBCASE("one huge component") {
+    std::string name(100000, 'n');
+    auto got = coftp::resolve_path("/", name);
+    REQUIRE(got);
+    CHECK(*got == "/" + name);
+  }
+}
+
+TEST_CASE("resolve_path: random inputs are always normalized and beneath /") {
+  std::mt19937 rng(20240601);
+  const char alphabet[] = {'.', '.', '.', '/', '/', 'a', 'b', ' ', '\\'};
+  const std::string_view cwds[] = {"/", "/a", "/a/b", "/..x/y"};
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string arg;
+    auto len = std::uniform_int_distribution<int>(0, 24)(rng);
+    for (int i = 0; i < len; ++i)
+      arg += alphabet[std::uniform_int_distribution<std::size_t>(0, sizeof alphabet - 1)(rng)];
+    auto cwd = cwds[std::uniform_int_distribution<std::size_t>(0, 3)(rng)];
+    auto got = coftp::resolve_path(cwd, arg);
+    REQUIRE(got);
+    if (!is_normalized(*got) || !coftp::is_within(*got, "/")) {
+      CAPTURE(cwd);
+      CAPTURE(arg);
+      CAPTURE(*got);
+      FAIL("not normalized");
+    }
+    // Resolving a normalized path again changes nothing.
+    auto again = coftp::resolve_path("/", *got);
+    REQUIRE(again);
+    CHECK(*again == *got);
+  }
+}
+
+TEST_CASE("is_within compares whole components") {
+  SUBCASE("prefix of a component is not containment") {
+    CHECK_FALSE(coftp::is_within("/srv/ftp2", "/srv/ftp"));
+    CHECK_FALSE(coftp::is_within("/srv/ftp2/a", "/srv/ftp"));
+    CHECK_FALSE(coftp::is_within("/srv/ftp.old", "/srv/ftp"));
+    CHECK_FALSE(coftp::is_within("/srv/ft", "/srv/ftp"));
+  }
+  SUBCASE("the directory itself and beneath it") {
+    CHECK(coftp::is_within("/srv/ftp", "/srv/ftp"));
+    CHECK(coftp::is_within("/srv/ftp/a", "/srv/ftp"));
+    CHECK(coftp::is_within("/srv/ftp/a/b/c", "/srv/ftp"));
+  }
+  SUBCASE("above or beside") {
+    CHECK_FALSE(coftp::is_within("/srv", "/srv/ftp"));
+    CHECK_FALSE(coftp::is_within("/", "/srv/ftp"));
+    CHECK_FALSE(coftp::is_within("/other", "/srv/ftp"));
+  }
+  SUBCASE("everything normalized is within /") {
+    CHECK(coftp::is_within("/", "/"));
+    CHECK(coftp::is_within("/a", "/"));
+    CHECK(coftp::is_within("/a/b", "/"));
+    CHECK_FALSE(coftp::is_within("", "/"));
+    CHECK_FALSE(coftp::is_within("a", "/"));
+  }
+}
+
+TEST_CASE("parent_path, file_name, join_under, quote_path") {
+  SUBCASE("parent_path") {
+    CHECK(coftp::parent_path("/") == "/");
+    CHECK(coftp::parent_path("/a") == "/");
+    CHECK(coftp::parent_path("/a/b") == "/a");
+    CHECK(coftp::parent_path("/a/b/c.txt") == "/a/b");
+    CHECK(coftp::parent_path("/my dir/x y") == "/my dir");
+  }
+  SUBCASE("file_name") {
+    CHECK(coftp::file_name("/") == "");
+    CHECK(coftp::file_name("/a") == "a");
+    CHECK(coftp::file_name("/a/b c.txt") == "b c.txt");
+    CHECK(coftp::file_name("/a/...") == "...");
+  }
+  SUBCASE("join_under") {
+    CHECK(coftp::join_under("/home/u", "/a") == "/home/u/a");
+    CHECK(coftp::join_under("/home/u", "/a/b") == "/home/u/a/b");
+    CHECK(coftp::join_under("/home/u", "/") == "/home/u");
+    CHECK(coftp::join_under("/", "/a") == "/a");
+    CHECK(coftp::join_under("/", "/") == "/");
+    // The result of joining a resolved path stays within the root, by components.
+    auto p = coftp::resolve_path("/", "../../etc/passwd");
+    REQUIRE(p);
+    auto joined = coftp::join_under("/srv/ftp", *p);
+    CHECK(joined == "/srv/ftp/etc/passwd");
+    CHECK(coftp::is_within(joined, "/srv/ftp"));
+    auto up = coftp::resolve_path("/", "..");
+    REQUIRE(up);
+    CHECK(coftp::is_within(coftp::join_under("/srv/ftp", *up), "/srv/ftp"));
+  }
+  SUBCASE("quote_path doubles quotes (RFC 959 appendix II)") {
+    CHECK(coftp::quote_path("/pub") == "\"/pub\"");
+    CHECK(coftp::quote_path("/") == "\"/\"");
+    CHECK(coftp::quote_path("/a\"b") == "\"/a\"\"b\"");
+    CHECK(coftp::quote_path("/\"\"") == "\"/\"\"\"\"\"");
+    CHECK(coftp::quote_path("/with space") == "\"/with space\"");
+  }
+}
+
+// =======================================================================================
+// listing.hpp
+
+TEST_CASE("format_timestamp is YYYYMMDDHHMMSS in UTC") {
+  CHECK(coftp::format_timestamp(at(0)) == "19700101000000");
+  CHECK(coftp::format_timestamp(at(1700000000)) == "20231114221320");
+  CHECK(coftp::format_timestamp(at(951782400)) == "20000229000000");
+  CHECK(coftp::format_timestamp(at(1700000000) + std::chrono::milliseconds(999)) == "20231114221320");
+  CHECK(coftp::format_timestamp(at(1700000000)).size() == 14);
+}
+
+TEST_CASE("format_list_line") {
+  const auto now = at(1700000000);  // Tue Nov 14 22:13:20 UTC 2023
+  using coftp::file_type;
+
+  SUBCASE("recent file shows HH:MM") {
+    coftp::file_info f{"a.txt", file_type::regular, 1234, now - std::chrono::hours(24), 0644, 1};
+    CHECK(list_line(f, now) == "-rw-r--r--   1 ftp      ftp              1234 Nov 13 22:13 a.txt\r\n");
+  }
+  SUBCASE("five months old still shows the time") {
+    coftp::file_info f{"a", file_type::regular, 1, now - std::chrono::days(150), 0644, 1};
+    auto line = list_line(f, now);
+    CHECK(line.find(':') != std::string::npos);
+    CHECK(line.find("2023") == std::string::npos);
+  }
+  SUBCASE("file older than six months shows the year") {
+    coftp::file_info f{"old.txt", file_type::regular, 7, at(1577923200), 0644, 1};  // 2020-01-02
+    CHECK(list_line(f, now) == "-rw-r--r--   1 ftp      ftp                 7 Jan  2  2020 old.txt\r\n");
+    coftp::file_info g{"g", file_type::regular, 7, now - std::chrono::days(200), 0644, 1};
+    auto line = list_line(g, now);
+    CHECK(line.find(" 2023 g\r\n") != std::string::npos);
+    CHECK(line.find(':') == std::string::npos);
+  }
+  SUBCASE("future file shows the year") {
+    coftp::file_info f{"future", file_type::regular, 0, now + std::chrono::hours(24), 0644, 1};
+    CHECK(list_line(f, now) == "-rw-r--r--   1 ftp      ftp                 0 Nov 15  2023 future\r\n");
+  }
+  SUBCASE("directory: 'd' and its mode bits") {
+    coftp::file_info d{"pub", file_type::directory, 4096, now - std::chrono::hours(1), 0750, 3};
+    CHECK(list_line(d, now) == "drwxr-x---   3 ftp      ftp              4096 Nov 14 21:13 pub\r\n");
+  }
+  SUBCASE("mode 0 gets a default per type") {
+    coftp::file_info f{"f", file_type::regular, 0, now, 0, 1};
+    CHECK(list_line(f, now).starts_with("-rw-r--r-- "));
+    coftp::file_info d{"d", file_type::directory, 0, now, 0, 2};
+    CHECK(list_line(d, now).starts_with("drwxr-xr-x "));
+  }
+  SUBCASE("symlink 'l'") {
+    coftp::file_info l{"link", file_type::symlink, 4, now, 0777, 1};
+    CHECK(list_line(l, now).starts_with("lrwxrwxrwx "));
+  }
+  SUBCASE("other kinds of file") {
+    coftp::file_info o{"fifo", file_type::other, 0, now, 0600, 1};
+    CHECK(list_line(o, now).starts_with("-rw------- "));
+  }
+  SUBCASE("setuid, setgid and sticky letters") {
+    auto perms = [&](unsigned mode, file_type t = file_type::regular) {
+      coftp::file_info f{"x", t, 0, now, mode, 1};
+      return list_line(f, now).substr(0, 10);
+    };
+    CHECK(perms(04755) == "-rwsr-xr-x");
+    CHECK(perms(04644) == "-rwSr--r--");
+    CHECK(perms(02755) == "-rwxr-sr-x");
+    CHECK(perms(02745) == "-rwxr-Sr-x");
+    CHECK(perms(01777, file_type::directory) == "drwxrwxrwt");
+    CHECK(perms(01776, file_type::directory) == "drwxrwxrwT");
+    CHECK(perms(07777) == "-rwsrwsrwt");
+    CHECK(perms(07000) == "---S--S--T");
+    CHECK(perms(0000 | 0001) == "---------x");
+  }
+  SUBCASE("size column is right-aligned; large sizes fit") {
+    coftp::file_info small{"s", file_type::regular, 5, now, 0644, 1};
+    coftp::file_info big{"b", file_type::regular, 1099511627776ull, now, 0644, 1};  // 1 TiB
+    auto ls = list_line(small, now);
+    auto lb = list_line(big, now);
+    CHECK(ls.find("           5 Nov 14 22:13 s\r\n") != std::string::npos);
+    CHECK(lb.find(" 1099511627776 Nov 14 22:13 b\r\n") != std::string::npos);
+    // The date starts at the same column for both (sizes up to 12 digits).
+    coftp::file_info eleven{"e", file_type::regular, 99999999999ull, now, 0644, 1};
+    CHECK(list_line(eleven, now).find("Nov") == ls.find("Nov"));
+  }
+  SUBCASE("name with spaces is kept whole; one line, CRLF ending") {
+    coftp::file_info f{"my file .txt", file_type::regular, 1, now, 0644, 1};
+    auto line = list_line(f, now);
+    CHECK(line.ends_with(" my file .txt\r\n"));
+    CHECK(line.find('\n') == line.size() - 1);
+    CHECK(line.find('\r') == line.size() - 2);
+  }
+  SUBCASE("appends to the buffer") {
+    std::string out;
+    coftp::format_list_line(out, {"a", file_type::regular, 1, now, 0644, 1}, now);
+    coftp::format_list_line(out, {"b", file_type::regular, 2, now, 0644, 1}, now);
+    CHECK(out.ends_with(" a\r\n") == false);
+    CHECK(out.find(" a\r\n") != std::string::npos);
+    CHECK(out.ends_with(" b\r\n"));
+  }
+}
+
+// =======================================================================================
+// detail/ascii.hpp
+
+TEST_CASE("TYPE A conversion") {
+  SUBCASE("encoder: LF becomes CRLF") {
+    coftp::detail::ascii_encoder enc;
+    std::string out;
+    enc.convert("a\nb\n", out);
+    CHECK(out == "a\r\nb\r\n");
+    enc.convert("", out);
+    CHECK(out.empty());
+    enc.convert("\n\n", out);
+    CHECK(out == "\r\n\r\n");
+    enc.convert("no newline", out);
+    CHECK(out == "no newline");
+    enc.convert("cr\rkept\r\n", out);  // a CR in local text is data, sent as is
+    CHECK(out == "cr\rkept\r\r\n");
+  }
+  SUBCASE("decoder: CRLF becomes LF, lone CR kept") {
+    coftp::detail::ascii_decoder dec;
+    std::string out;
+    dec.convert("a\r\nb\r\n", out);
+    CHECK(out == "a\nb\n");
+    dec.convert("a\rb", out);
+    CHECK(out == "a\rb");
+    dec.convert("\r\r\n", out);
+    CHECK(out == "\r\n");
+    dec.convert("bare\nlf", out);
+    CHECK(out == "bare\nlf");
+    dec.finish(out);
+    CHECK(out.empty());
+  }
+  SUBCASE("decoder: CR at the end of one chunk, LF at the start of the next") {
+    coftp::detail::ascii_decoder dec;
+    std::string out;
+    dec.convert("line\r", out);
+    CHECK(out == "line");
+    dec.convert("\nnext", out);
+    CHECK(out == "\nnext");
+    dec.finish(out);
+    CHECK(out.empty());
+  }
+  SUBCASE("decoder: held CR followed by something else is kept") {
+    coftp::detail::ascii_decoder dec;
+    std::string out;
+    dec.convert("a\r", out);
+    CHECK(out == "a");
+    dec.convert("", out);  // an empty chunk keeps the CR pending
+    CHECK(out.empty());
+    dec.convert("b", out);
+    CHECK(out == "\rb");
+    dec.convert("\r", out);
+    CHECK(out.empty());
+    dec.convert("\r", out);
+    CHECK(out == "\r");
+    dec.convert("\n", out);
+    CHECK(out == "\n");
+  }
+  SUBCASE("decoder: CR at the very end is flushed by finish()") {
+    coftp::detail::ascii_decoder dec;
+    std::string out;
+    dec.convert("end\r", out);
+    CHECK(out == "end");
+    dec.finish(out);
+    CHECK(out == "\r");
+    dec.finish(out);
+    CHECK(out.empty());
+  }
+  SUBCASE("random round trip over random chunk splits") {
+    std::mt19937 rng(7);
+    const char alphabet[] = {'\r', '\n', '\r', '\n', 'a', 'z', '\0', '\xFF', ' '};
+    coftp::detail::ascii_encoder enc;
+    for (int iter = 0; iter < 500; ++iter) {
+      std::string text;
+      auto len = std::uniform_int_distribution<int>(0, 300)(rng);
+      for (int i = 0; i < len; ++i)
+        text += alphabet[std::uniform_int_distribution<std::size_t>(0, sizeof alphabet - 1)(rng)];
+
+      // Encode in random chunks (the encoder is stateless).
+      std::string wire, out;
+      for (std::size_t pos = 0; pos < text.size();) {
+        auto n = std::uniform_int_distribution<std::size_t>(0, 17)(rng);
+        enc.convert(std::string_view(text).substr(pos, n), out);
+        wire += out;
+        pos += n;
+      }
+      // On the wire every LF is preceded by CR.
+      bool crlf_only = true;
+      for (std::size_t i = 0; i < wire.size(); ++i)
+        if (wire[i] == '\n' && (i == 0 || wire[i - 1] != '\r')) crlf_only = false;
+      CHECK(crlf_only);
+
+      // Decode in different random chunks, including empty ones and 1-byte ones.
+      std::vector<std::size_t> sizes;
+      for (std::size_t total = 0; total < wire.size();) {
+        auto n = std::uniform_int_distribution<std::size_t>(0, 9)(rng);
+        sizes.push_back(n);
+        total += n;
+      }
+      auto back = decode_chunks(wire, sizes);
+      if (back != text) {
+        CAPTURE(iter);
+        CAPTURE(text.size());
+        FAIL("round trip changed the text");
+      }
+    }
+    CHECK(decode_chunks("a\r\nb\r", {2, 0, 1}) == "a\nb\r");
+    CHECK(decode_chunks("a\r\nb\r", {1, 1, 1, 1, 1}) == "a\nb\r");
+  }
+}
+
+// =======================================================================================
+// error.hpp, commands/common.hpp
+
+TEST_CASE("error mapping") {
+  using coftp::storage_errc;
+  SUBCASE("classify errno values") {
+    struct row {
+      int err;
+      storage_errc want;
+    };
+    const row rows[] = {
+        {ENOENT, storage_errc::not_found},         {ENOTDIR, storage_errc::not_a_directory},
+        {EISDIR, storage_errc::is_a_directory},    {EEXIST, storage_errc::already_exists},
+        {ENOTEMPTY, storage_errc::not_empty},      {EACCES, storage_errc::permission_denied},
+        {EPERM, storage_errc::permission_denied},  {ELOOP, storage_errc::permission_denied},
+        {EXDEV, storage_errc::permission_denied},  {EROFS, storage_errc::permission_denied},
+        {ENOSPC, storage_errc::no_space},          {EDQUOT, storage_errc::no_space},
+        {EFBIG, storage_errc::no_space},           {ENAMETOOLONG, storage_errc::invalid_name},
+        {EINVAL, storage_errc::invalid_name},      {EIO, storage_errc::io_error},
+        {EBADF, storage_errc::io_error},           {ENOMEM, storage_errc::io_error},
+    };
+    for (const auto& r : rows) {
+      CAPTURE(r.err);
+      CHECK(coftp::classify(std::error_code(r.err, std::system_category())) == r.want);
+      CHECK(coftp::classify(std::error_code(r.err, std::generic_category())) == r.want);
+      CHECK(std::error_code(r.err, std::system_category()) == r.want);
+    }
+  }
+  SUBCASE("classify storage_errc and foreign codes") {
+    for (int e = int(storage_errc::not_found); e <= int(storage_errc::io_error); ++e) {
+      auto kind = static_cast<storage_errc>(e);
+      CAPTURE(e);
+      CHECK(coftp::classify(coftp::make_error_code(kind)) == kind);
+      CHECK(coftp::make_error_code(kind) == kind);
+      CHECK_FALSE(coftp::storage_category().message(e).empty());
+    }
+    CHECK(coftp::classify(coftp::make_error_code(coftp::error::idle_timeout)) == storage_errc::io_error);
+    CHECK(coftp::classify(std::make_error_code(std::future_errc::no_state)) == storage_errc::io_error);
+  }
+  SUBCASE("a system ENOENT compares equal to storage_errc::not_found") {
+    std::error_code ec(ENOENT, std::system_category());
+    CHECK(ec == storage_errc::not_found);
+    CHECK(ec != storage_errc::is_a_directory);
+    CHECK(ec != storage_errc::io_error);
+    CHECK(std::error_code(ENOENT, std::generic_category()) == storage_errc::not_found);
+    CHECK(std::make_error_code(std::errc::no_such_file_or_directory) == storage_errc::not_found);
+    CHECK(std::make_error_code(std::errc::no_space_on_device) == storage_errc::no_space);
+  }
+  SUBCASE("success is equal to no storage_errc") {
+    std::error_code ok;
+    for (int e = int(storage_errc::not_found); e <= int(storage_errc::io_error); ++e) {
+      CAPTURE(e);
+      CHECK(ok != static_cast<storage_errc>(e));
+      CHECK(std::error_code(0, std::generic_category()) != static_cast<storage_errc>(e));
+    }
+  }
+  SUBCASE("codes of another category are not storage errors") {
+    auto ec = coftp::make_error_code(coftp::error::line_too_long);
+    CHECK(ec != storage_errc::io_error);
+    CHECK(ec != storage_errc::not_found);
+    CHECK(ec == coftp::error::line_too_long);
+    CHECK(std::string(ec.category().name()) == "coftp");
+    CHECK(ec.message() == "command line too long");
+  }
+  SUBCASE("reply_for: one table of codes") {
+    auto code_of = [](std::error_code ec) { return coftp::reply_for(ec).code; };
+    CHECK(code_of(std::error_code(ENOENT, std::system_category())) == 550);
+    CHECK(coftp::reply_for(std::error_code(ENOENT, std::system_category())).text == "File not found");
+    CHECK(code_of(coftp::make_error_code(storage_errc::not_a_directory)) == 550);
+    CHECK(code_of(coftp::make_error_code(storage_errc::is_a_directory)) == 550);
+    CHECK(code_of(coftp::make_error_code(storage_errc::already_exists)) == 550);
+    CHECK(code_of(coftp::make_error_code(storage_errc::not_empty)) == 550);
+    CHECK(code_of(std::error_code(EACCES, std::system_category())) == 550);
+    CHECK(coftp::reply_for(std::error_code(EACCES, std::system_category())).text == "Permission denied");
+    CHECK(code_of(std::error_code(ENOSPC, std::system_category())) == 452);
+    CHECK(code_of(coftp::make_error_code(storage_errc::no_space)) == 452);
+    CHECK(code_of(coftp::make_error_code(storage_errc::invalid_name)) == 553);
+    CHECK(code_of(std::error_code(ENAMETOOLONG, std::system_category())) == 553);
+    CHECK(code_of(std::error_code(EIO, std::system_category())) == 451);
+    CHECK(code_of(coftp::make_error_code(storage_errc::io_error)) == 451);
+    CHECK(code_of(coftp::make_error_code(coftp::error::idle_timeout)) == 451);
+  }
+  SUBCASE("reply_for: overrides change the text, never the code") {
+    auto r = coftp::reply_for(coftp::make_error_code(storage_errc::not_found),
+                              {{storage_errc::not_found, "Directory not found"}});
+    CHECK(r.code == 550);
+    CHECK(r.text == "Directory not found");
+    auto other = coftp::reply_for(std::error_code(EISDIR, std::system_category()),
+                                  {{storage_errc::not_found, "Directory not found"}});
+    CHECK(other.code == 550);
+    CHECK(other.text == "Is a directory");
+    auto two = coftp::reply_for(std::error_code(EISDIR, std::system_category()),
+                                {{storage_errc::not_found, "Nope"}, {storage_errc::is_a_directory, "Use RMD"}});
+    CHECK(two.text == "Use RMD");
+    auto full = coftp::reply_for(coftp::make_error_code(storage_errc::no_space), {{storage_errc::no_space, "Full"}});
+    CHECK(full.code == 452);
+    CHECK(full.text == "Full");
+    auto io = coftp::reply_for(std::error_code(EIO, std::system_category()), {{storage_errc::io_error, "Broken"}});
+    CHECK(io.code == 451);
+    auto name = coftp::reply_for(coftp::make_error_code(storage_errc::invalid_name),
+                                 {{storage_errc::invalid_name, "Bad name"}});
+    CHECK(name.code == 553);
+    CHECK(name.text == "Bad name");
+  }
+  SUBCASE("listing_path skips ls options") {
+    CHECK(coftp::detail::listing_path("") == "");
+    CHECK(coftp::detail::listing_path("-la") == "");
+    CHECK(coftp::detail::listing_path("-la /pub") == "/pub");
+    CHECK(coftp::detail::listing_path("-l -a  my dir") == "my dir");
+    CHECK(coftp::detail::listing_path("my -file") == "my -file");
+    CHECK(coftp::detail::upper("opts utf8 On") == "OPTS UTF8 ON");
+  }
+}
+
+// =======================================================================================
+// command_table.hpp, commands.hpp
+
+TEST_CASE("command table") {
+  using coftp::default_commands;
+  using coftp::commands::dele;
+
+  SUBCASE("default_commands") {
+    CHECK(default_commands::contains("RETR"));
+    CHECK(default_commands::contains("STOR"));
+    CHECK(default_commands::contains("DELE"));
+    CHECK(default_commands::contains("FEAT"));
+    CHECK_FALSE(default_commands::contains("retr"));  // verbs arrive upper case
+    CHECK_FALSE(default_commands::contains("XYZZY"));
+    static_assert(default_commands::contains("USER"));
+    auto verbs = default_commands::verbs();
+    CHECK(verbs.size() == default_commands::size);
+    auto sorted = verbs;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());  // no duplicate verb
+  }
+  SUBCASE("with<X> replaces the handler of the same verb") {
+    using t = default_commands::with<my_retr>;
+    static_assert(t::size == default_commands::size);
+    static_assert(table_has<t, my_retr>::value);
+    static_assert(!table_has<t, coftp::commands::retr>::value);
+    static_assert(table_has<default_commands, coftp::commands::retr>::value);
+    CHECK(t::contains("RETR"));
+    CHECK(t::contains("STOR"));
+  }
+  SUBCASE("with<X> adds a new verb") {
+    using t = default_commands::with<site_xyz>;
+    static_assert(t::size == default_commands::size + 1);
+    CHECK(t::contains("SITE"));
+    CHECK_FALSE(default_commands::contains("SITE"));
+    using both = default_commands::with<site_xyz, my_retr>;
+    static_assert(both::size == default_commands::size + 1);
+    static_assert(table_has<both, my_retr>::value && table_has<both, site_xyz>::value);
+  }
+  SUBCASE("without<dele> removes DELE") {
+    using t = default_commands::without<dele>;
+    static_assert(t::size == default_commands::size - 1);
+    static_assert(!table_has<t, dele>::value);
+    CHECK_FALSE(t::contains("DELE"));
+    CHECK(t::contains("RETR"));
+    using t2 = default_commands::without<dele, coftp::commands::mkd>;
+    CHECK_FALSE(t2::contains("MKD"));
+    CHECK(t2::contains("XMKD"));
+  }
+  SUBCASE("features() is sorted and lists the extensions") {
+    auto f = default_commands::features();
+    CHECK(std::is_sorted(f.begin(), f.end()));
+    CHECK(std::adjacent_find(f.begin(), f.end()) == f.end());
+    for (auto want : {"SIZE"sv, "MDTM"sv, "EPSV"sv, "PASV"sv, "UTF8"sv, "TVFS"sv}) {
+      CAPTURE(want);
+      CHECK(std::find(f.begin(), f.end(), want) != f.end());
+    }
+  }
+  SUBCASE("a custom handler's feature appears, a removed one disappears") {
+    using t = default_commands::with<site_xyz>::without<coftp::commands::size>;
+    auto f = t::features();
+    CHECK(std::is_sorted(f.begin(), f.end()));
+    CHECK(std::find(f.begin(), f.end(), "XYZ"sv) != f.end());
+    CHECK(std::find(f.begin(), f.end(), "SIZE"sv) == f.end());
+    CHECK(std::find(f.begin(), f.end(), "MDTM"sv) != f.end());
+    auto base = default_commands::features();
+    CHECK(std::find(base.begin(), base.end(), "XYZ"sv) == base.end());
+    CHECK(f.size() == base.size());  // one in, one out
+    using no_opts = default_commands::without<coftp::commands::opts>;
+    auto g = no_opts::features();
+    CHECK(std::find(g.begin(), g.end(), "UTF8"sv) == g.end());
+  }
+  SUBCASE("needs flags") {
+    using coftp::needs;
+    constexpr auto n = needs::login | needs::write;
+    static_assert(coftp::has(n, needs::login) && coftp::has(n, needs::write));
+    static_assert(!coftp::has(n, needs::argument) && !coftp::has(n, needs::read));
+    static_assert(coftp::command_handler<site_xyz> && coftp::command_handler<dele>);
+    CHECK(coftp::detail::is_known_verb("STOU"));
+    CHECK(coftp::detail::is_known_verb("XPWD"));
+    CHECK_FALSE(coftp::detail::is_known_verb("FOO"));
+  }
+}
+
+TEST_CASE("dispatch checks the declared guards") {
+  fake_session s;
+  SUBCASE("no guard") {
+    auto r = dispatch(s, "NOOP\r\n");
+    CHECK(r.code == 200);
+    CHECK(r.text == "NOOP:");
+  }
+  SUBCASE("login required") {
+    CHECK(dispatch(s, "LIST\r\n").code == 530);
+    CHECK(dispatch(s, "DELE a\r\n").code == 530);
+    CHECK(dispatch(s, "SITE x\r\n").code == 530);
+  }
+  SUBCASE("missing argument: 501 with the handler's usage") {
+    s.logged_in_ = true;
+    s.user_.perms = coftp::permissions::all;
+    auto r = dispatch(s, "SITE\r\n");
+    CHECK(r.code == 501);
+    CHECK(r.text == "Missing SITE command");
+    CHECK(dispatch(s, "DELE\r\n").code == 501);
+    auto ok = dispatch(s, "SITE chmod 644 x\r\n");
+    CHECK(ok.code == 200);
+    CHECK(ok.text == "SITE chmod 644 x");
+  }
+  SUBCASE("permissions") {
+    s.logged_in_ = true;
+    s.user_.perms = coftp::permissions::read;
+    auto r = dispatch(s, "DELE a\r\n");
+    CHECK(r.code == 550);
+    CHECK(r.text == "Permission denied");
+    CHECK(dispatch(s, "LIST\r\n").code == 200);
+    s.user_.perms = coftp::permissions::none;
+    CHECK(dispatch(s, "LIST\r\n").code == 550);
+    s.user_.perms = coftp::permissions::write;
+    CHECK(dispatch(s, "LIST\r\n").code == 550);
+    CHECK(dispatch(s, "DELE a\r\n").code == 200);
+  }
+  SUBCASE("unknown verb 500, known but missing 502") {
+    CHECK(dispatch(s, "XYZZY\r\n").code == 500);
+    CHECK(dispatch(s, "FOO bar\r\n").code == 500);
+    CHECK(dispatch(s, "STOU\r\n").code == 502);
+    CHECK(dispatch(s, "RETR a\r\n").code == 502);
+  }
+}
+
+// =======================================================================================
+// auth.hpp
+
+TEST_CASE("authentication policies") {
+  using coftp::permissions;
+  SUBCASE("user_table: right and wrong passwords, unknown user") {
+    coftp::user_table t;
+    t.add("alice", "s3cret");
+    auto u = login(t, "alice", "s3cret");
+    REQUIRE(u);
+    CHECK(u->name == "alice");
+    CHECK(u->home == "/");
+    CHECK(u->perms == permissions::all);
+    for (auto wrong : {"s3cre"sv, "s3cret "sv, "S3CRET"sv, ""sv, "s3cret\0"sv}) {
+      CAPTURE(wrong);
+      CHECK_FALSE(login(t, "alice", wrong));
+    }
+    CHECK_FALSE(login(t, "bob", "s3cret"));
+    CHECK_FALSE(login(t, "Alice", "s3cret"));
+    CHECK_FALSE(login(t, "", ""));
+  }
+  SUBCASE("user_table: permissions and home of a user; add replaces") {
+    coftp::user_table t;
+    t.add("reader", "pw", permissions::read, "/pub");
+    auto u = login(t, "reader", "pw");
+    REQUIRE(u);
+    CHECK(u->perms == permissions::read);
+    CHECK(u->home == "/pub");
+    t.add("reader", "new", permissions::all);
+    CHECK_FALSE(login(t, "reader", "pw"));
+    auto v = login(t, "reader", "new");
+    REQUIRE(v);
+    CHECK(v->perms == permissions::all);
+  }
+  SUBCASE("user_table: anonymous only when allowed, and read-only") {
+    coftp::user_table t;
+    t.add("alice", "pw");
+    CHECK_FALSE(t.anonymous_allowed());
+    CHECK_FALSE(login(t, "anonymous", "me@example.com"));
+    CHECK_FALSE(login(t, "ftp", ""));
+    t.allow_anonymous("/pub");
+    CHECK(t.anonymous_allowed());
+    for (auto name : {"anonymous"sv, "ftp"sv}) {
+      CAPTURE(name);
+      auto u = login(t, name, "whatever");
+      REQUIRE(u);
+      CHECK(u->name == name);
+      CHECK(u->perms == permissions::read);
+      CHECK_FALSE(coftp::allows(u->perms, permissions::write));
+      CHECK(u->home == "/pub");
+    }
+    CHECK_FALSE(login(t, "Anonymous", "x"));
+    CHECK_FALSE(login(t, "guest", "x"));
+    CHECK(login(t, "alice", "pw"));
+  }
+  SUBCASE("user_table: copies share users") {
+    coftp::user_table a;
+    coftp::user_table b = a;
+    a.add("carol", "pw");
+    CHECK(login(b, "carol", "pw"));
+    b.allow_anonymous();
+    CHECK(a.anonymous_allowed());
+    CHECK(a.check({"carol", "pw", ""}));
+    CHECK_FALSE(a.check({"carol", "px", ""}));
+  }
+  SUBCASE("anonymous_only") {
+    coftp::anonymous_only a{"/srv"};
+    auto u = login(a, "anonymous", "x");
+    REQUIRE(u);
+    CHECK(u->perms == permissions::read);
+    CHECK(u->home == "/srv");
+    CHECK(login(a, "ftp", ""));
+    CHECK_FALSE(login(a, "alice", "pw"));
+    CHECK_FALSE(login(a, "root", ""));
+  }
+  SUBCASE("accept_any") {
+    coftp::accept_any a;
+    auto u = login(a, "anyone", "anything");
+    REQUIRE(u);
+    CHECK(u->name == "anyone");
+    CHECK(u->perms == permissions::all);
+    CHECK(u->home == "/");
+  }
+  SUBCASE("permissions helpers") {
+    CHECK(coftp::allows(permissions::all, permissions::write));
+    CHECK(coftp::allows(permissions::all, permissions::read | permissions::write));
+    CHECK_FALSE(coftp::allows(permissions::read, permissions::write));
+    CHECK_FALSE(coftp::allows(permissions::read, permissions::all));
+    CHECK(coftp::allows(permissions::none, permissions::none));
+  }
+  SUBCASE("constant_time_equal") {
+    using coftp::detail::constant_time_equal;
+    CHECK(constant_time_equal("", ""));
+    CHECK(constant_time_equal("secret", "secret"));
+    CHECK_FALSE(constant_time_equal("secret", "secreT"));
+    CHECK_FALSE(constant_time_equal("secret", "secret2"));
+    CHECK_FALSE(constant_time_equal("secret2", "secret"));
+    CHECK_FALSE(constant_time_equal("", "a"));
+    CHECK_FALSE(constant_time_equal("a", ""));
+    CHECK_FALSE(constant_time_equal("a\0"sv, "a"sv));  // same bytes padded with NUL
+    CHECK_FALSE(constant_time_equal("a"sv, "a\0"sv));
+    CHECK(constant_time_equal("a\0b"sv, "a\0b"sv));
+    CHECK_FALSE(constant_time_equal("\xFF", "\x7F"));
+  }
+}
+
+}  // TEST_SUITE("unit")
