@@ -60,4 +60,5 @@ done
 
 failed=$(find "$logs" -name '*.log' | wc -l)
 echo "$((count - failed))/$count headers compile alone ($(( $(date +%s) - start ))s)"
+echo "headers: $((count - failed)) passed, $failed failed"
 exit $status
