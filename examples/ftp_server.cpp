@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Threads running the sessions")->check(CLI::Range(1u, 256u))->capture_default_str();
   app.add_option("--idle-timeout", idle, "Seconds before an idle session is closed")->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-sessions-per-address", opts.max_sessions_per_address,
+                 "Maximum concurrent sessions from one client address")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_flag("--quiet", quiet, "Do not print the session log");
   try {
     app.parse(argc, argv);

@@ -25,7 +25,11 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/post.hpp>
 #include <asio/write.hpp>
+
+#include <sys/sendfile.h>
+#include <cerrno>
 
 #include <chrono>
 #include <cstdint>
@@ -406,6 +410,14 @@ class basic_session {
     if (!opened.ok()) co_return opened;
     active_data_ = &sock;
     detail::deadline dl(control_.get_executor());
+    if constexpr (requires { reader.position(); }) {
+      // Zero copy when the backend has a descriptor and no conversion is needed.
+      if (!ascii_ && reader.native_handle() >= 0) {
+        auto r = co_await send_zero_copy(sock, dl, reader.native_handle(), reader.position());
+        if (r.ok()) finish_data(sock);
+        co_return r;
+      }
+    }
     std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
     std::string converted;
     detail::ascii_encoder encoder;
@@ -425,6 +437,39 @@ class basic_session {
     }
     finish_data(sock);
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
+  }
+
+  // sendfile(2) from `fd` at `offset` to the end of the file. The socket is made
+  // non-blocking; on EAGAIN the coroutine waits for writability. After every full
+  // chunk it yields, so that ABOR (read by watch_control on the same strand) and other
+  // sessions on the same thread get their turn during a fast transfer.
+  asio::awaitable<transfer_result> send_zero_copy(tcp::socket& sock, detail::deadline& dl, int fd,
+                                                  std::uint64_t offset) {
+    std::error_code ec;
+    sock.native_non_blocking(true, ec);
+    if (ec) co_return broken(transfer_outcome::connection_lost, 0);
+    auto off = static_cast<off_t>(offset);
+    std::uint64_t bytes = 0;
+    for (;;) {
+      ssize_t n = ::sendfile(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
+      if (n > 0) {
+        bytes += static_cast<std::uint64_t>(n);
+        if (static_cast<std::size_t>(n) == COFTP_TRANSFER_CHUNK) co_await asio::post(sock.get_executor(), asio::use_awaitable);
+        continue;
+      }
+      if (n == 0) break;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        dl.arm(server_.options().data_timeout, sock);
+        auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, detail::nothrow);
+        dl.disarm();
+        if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
+        continue;
+      }
+      if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) co_return broken(transfer_outcome::connection_lost, bytes);
+      co_return storage_failed(std::error_code(errno, std::system_category()), bytes);
+    }
+    co_return transfer_result{transfer_outcome::completed, bytes};
   }
 
   template <class Writer>
