@@ -451,7 +451,7 @@ class basic_session {
     auto off = static_cast<off_t>(offset);
     std::uint64_t bytes = 0;
     for (;;) {
-      ssize_t n = ::sendfile(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
+      ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
       if (n > 0) {
         bytes += static_cast<std::uint64_t>(n);
         if (static_cast<std::size_t>(n) == COFTP_TRANSFER_CHUNK) co_await asio::post(sock.get_executor(), asio::use_awaitable);

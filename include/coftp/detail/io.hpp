@@ -6,9 +6,42 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/types.h>
+#include <time.h>
 
 namespace coftp::detail {
+
+/// sendfile(2) without SIGPIPE. sendfile has no MSG_NOSIGNAL: to a peer that reset the
+/// connection it raises SIGPIPE, whose default action kills the whole process (one
+/// client vanishing mid-RETR would end the server). SIGPIPE is blocked for this thread
+/// around the call, and the one the call raised is consumed before unblocking. Returns
+/// what sendfile returns, with its errno (EPIPE then).
+inline ssize_t sendfile_nosignal(int out_fd, int in_fd, off_t* offset, std::size_t count) noexcept {
+  sigset_t pipe_only, old_mask, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
+  sigemptyset(&pending);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t n = ::sendfile(out_fd, in_fd, offset, count);
+  const int saved = errno;
+  if (n < 0 && saved == EPIPE && !already_pending) {
+    const timespec zero{0, 0};
+    while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = saved;
+  return n;
+}
 
 /// Completion token that reports errors as values: `auto [ec, n] = co_await op(nothrow);`.
 /// Connection resets, EOF and timeouts are normal for a server, not exceptions.

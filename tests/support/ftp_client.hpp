@@ -1,0 +1,447 @@
+// tests/support/ftp_client.hpp - a small synchronous FTP client for loopback tests.
+//
+// Every read and write is bounded: the sockets carry SO_RCVTIMEO/SO_SNDTIMEO and are
+// read and written with recv(2)/send(2) on the native handle, so a server that says
+// nothing makes the test fail with `ftp_timeout` instead of hanging. (Asio's own
+// synchronous read_some ignores SO_RCVTIMEO: on EAGAIN it polls with no timeout.)
+// Connects are bounded the same way (non-blocking connect plus poll).
+//
+// Replies are parsed per RFC 959 4.2: "xyz text" is a single-line reply; "xyz-text"
+// opens a multi-line reply that ends with the first line starting with "xyz ". A reply
+// is returned as its lines joined with '\n', line endings removed:
+// "211-Features:\n SIZE\n211 End".
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+namespace coftp_test {
+
+/// A read, write or connect that did not complete within the client's timeout.
+struct ftp_timeout : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// The server closed the control connection where a reply was expected.
+struct ftp_closed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// A reply that breaks RFC 959's syntax (no code, no CRLF, an unterminated multi-line reply).
+struct ftp_protocol_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// A connected TCP socket with blocking, time-bounded reads and writes.
+class blocking_socket {
+ public:
+  using tcp = asio::ip::tcp;
+
+  /// Connects to `to`, from `from` if given (e.g. 127.0.0.2 to play another host).
+  /// Throws std::system_error (e.g. connection_refused) or ftp_timeout.
+  blocking_socket(asio::io_context& io, const tcp::endpoint& to, std::chrono::milliseconds timeout,
+                  std::optional<asio::ip::address> from = std::nullopt)
+      : sock_(io), timeout_(timeout) {
+    sock_.open(to.protocol());
+    if (from) sock_.bind(tcp::endpoint(*from, 0));
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    int fd = sock_.native_handle();
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+      throw std::system_error(errno, std::system_category(), "setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+    connect(to);
+  }
+
+  blocking_socket(blocking_socket&&) = default;
+  blocking_socket& operator=(blocking_socket&&) = default;
+
+  /// Reads at most `n` bytes; 0 at EOF. Throws ftp_timeout, or std::system_error
+  /// (e.g. connection_reset).
+  std::size_t read_some(char* p, std::size_t n) {
+    for (;;) {
+      auto got = ::recv(sock_.native_handle(), p, n, 0);
+      if (got >= 0) return static_cast<std::size_t>(got);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        throw ftp_timeout("ftp_client: no data within " + std::to_string(timeout_.count()) + " ms");
+      throw std::system_error(errno, std::system_category(), "recv");
+    }
+  }
+
+  /// Reads until EOF (at most `limit` bytes, else ftp_protocol_error); `expected` is
+  /// a size hint.
+  std::string read_all(std::size_t limit = std::size_t(1) << 31, std::size_t expected = 0) {
+    std::string out;
+    if (expected <= limit) out.reserve(expected);
+    char buf[65536];
+    for (;;) {
+      auto n = read_some(buf, sizeof buf);
+      if (n == 0) return out;
+      out.append(buf, n);
+      if (out.size() > limit) throw ftp_protocol_error("ftp_client: more data than expected");
+    }
+  }
+
+  /// Reads exactly `n` bytes unless EOF comes first.
+  std::string read_exactly(std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t have = 0;
+    while (have < n) {
+      auto got = read_some(out.data() + have, n - have);
+      if (got == 0) break;
+      have += got;
+    }
+    out.resize(have);
+    return out;
+  }
+
+  /// Writes all of `bytes`. Throws ftp_timeout or std::system_error (e.g. broken_pipe).
+  void write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      auto n = ::send(sock_.native_handle(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          throw ftp_timeout("ftp_client: could not write within " + std::to_string(timeout_.count()) + " ms");
+        throw std::system_error(errno, std::system_category(), "send");
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  /// Sends FIN: the peer reads EOF (ends a STOR).
+  void shutdown_send() {
+    std::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  /// Closes abruptly: SO_LINGER 0 makes the kernel send RST instead of FIN, as a
+  /// killed client would look to a server reading from it.
+  void reset() {
+    if (!sock_.is_open()) return;
+    ::linger l{1, 0};
+    ::setsockopt(sock_.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close();
+  }
+
+  void close() {
+    std::error_code ignored;
+    sock_.close(ignored);
+  }
+
+  bool is_open() const { return sock_.is_open(); }
+  tcp::endpoint local_endpoint() const { return sock_.local_endpoint(); }
+  tcp::endpoint remote_endpoint() const { return sock_.remote_endpoint(); }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+ private:
+  void connect(const tcp::endpoint& to) {
+    sock_.native_non_blocking(true);
+    int fd = sock_.native_handle();
+    if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) != 0) {
+      if (errno != EINPROGRESS) throw std::system_error(errno, std::system_category(), "connect");
+      pollfd p{fd, POLLOUT, 0};
+      int r;
+      do r = ::poll(&p, 1, static_cast<int>(timeout_.count()));
+      while (r < 0 && errno == EINTR);
+      if (r == 0) throw ftp_timeout("ftp_client: connect timed out");
+      if (r < 0) throw std::system_error(errno, std::system_category(), "poll");
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) throw std::system_error(err, std::system_category(), "connect");
+    }
+    sock_.native_non_blocking(false);
+  }
+
+  tcp::socket sock_;
+  std::chrono::milliseconds timeout_;
+};
+
+/// How the client asks for a data connection.
+enum class passive_mode { pasv, epsv };
+
+/// Settings of an ftp_client.
+struct client_options {
+  std::chrono::milliseconds timeout{10000};           ///< bound on every read, write, connect
+  std::optional<asio::ip::address> local_address;     ///< bind the control socket here
+  bool read_greeting = true;                          ///< read the 220 in the constructor
+};
+
+/// A synchronous FTP client for tests: exact reply lines, bounded waits.
+///
+/// @par Example
+/// @code
+/// ftp_client c{srv.endpoint()};
+/// CHECK(c.login("test", "secret") == "230 Login successful");
+/// CHECK(c.retr("a.txt") == "hello");
+/// CHECK(c.last_reply() == "226 Transfer complete");
+/// @endcode
+class ftp_client {
+ public:
+  using tcp = asio::ip::tcp;
+
+  explicit ftp_client(const tcp::endpoint& server, client_options o = {})
+      : opts_(std::move(o)), control_(io_, server, opts_.timeout, opts_.local_address) {
+    if (opts_.read_greeting) greeting_ = read_reply();
+  }
+
+  ftp_client(const ftp_client&) = delete;
+  ftp_client& operator=(const ftp_client&) = delete;
+
+  /// The reply read by the constructor (normally "220 ...", or "421 ..." when refused).
+  const std::string& greeting() const noexcept { return greeting_; }
+
+  /// Sends `line` + CRLF and returns the complete reply.
+  std::string command(std::string_view line) {
+    std::string out(line);
+    out += "\r\n";
+    control_.write_all(out);
+    return read_reply();
+  }
+
+  /// Sends bytes as they are on the control connection (no CRLF added).
+  void send_raw(std::string_view bytes) { control_.write_all(bytes); }
+
+  /// Reads one complete reply (multi-line replies joined with '\n').
+  std::string read_reply() {
+    std::string first = read_line();
+    if (first.size() < 3 || !is_digit(first[0]) || !is_digit(first[1]) || !is_digit(first[2]) ||
+        (first.size() > 3 && first[3] != ' ' && first[3] != '-'))
+      throw ftp_protocol_error("ftp_client: not a reply line: " + first);
+    std::string text = first;
+    if (first.size() > 3 && first[3] == '-') {
+      std::string closing = first.substr(0, 3) + ' ';
+      for (int lines = 0;; ++lines) {
+        if (lines > 10000) throw ftp_protocol_error("ftp_client: endless multi-line reply");
+        std::string line = read_line();
+        text += '\n';
+        text += line;
+        if (line.starts_with(closing) || line == first.substr(0, 3)) break;
+      }
+    }
+    last_reply_ = text;
+    return text;
+  }
+
+  /// USER then PASS; returns the last reply (the PASS reply, or USER's if it was not 331).
+  std::string login(std::string_view user, std::string_view pass) {
+    auto r = command("USER " + std::string(user));
+    if (!r.starts_with("331")) return r;
+    return command("PASS " + std::string(pass));
+  }
+
+  /// Sends PASV or EPSV and connects the data socket to the announced port (from
+  /// `from` if given). Returns the reply; the data socket is open only after 227/229.
+  std::string open_passive(passive_mode m = passive_mode::pasv,
+                           std::optional<asio::ip::address> from = std::nullopt) {
+    auto r = command(m == passive_mode::pasv ? "PASV" : "EPSV");
+    data_.reset();
+    auto ep = m == passive_mode::pasv ? parse_227(r) : parse_229(r);
+    if (ep) data_.emplace(io_, *ep, opts_.timeout, from);
+    return r;
+  }
+
+  /// The address in a "227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)" reply.
+  static std::optional<tcp::endpoint> parse_227(std::string_view r) {
+    if (!r.starts_with("227 ")) return std::nullopt;
+    auto open = r.find('(');
+    auto close = r.find(')', open);
+    if (open == std::string_view::npos || close == std::string_view::npos) return std::nullopt;
+    unsigned v[6];
+    std::size_t i = open + 1;
+    for (int k = 0; k < 6; ++k) {
+      unsigned x = 0;
+      std::size_t digits = 0;
+      while (i < close && is_digit(r[i]) && digits < 3) x = x * 10 + unsigned(r[i++] - '0'), ++digits;
+      if (digits == 0 || x > 255) return std::nullopt;
+      v[k] = x;
+      if (k < 5 && (i >= close || r[i++] != ',')) return std::nullopt;
+    }
+    if (i != close) return std::nullopt;
+    asio::ip::address_v4::bytes_type b{static_cast<unsigned char>(v[0]), static_cast<unsigned char>(v[1]),
+                                       static_cast<unsigned char>(v[2]), static_cast<unsigned char>(v[3])};
+    return tcp::endpoint(asio::ip::address_v4(b), static_cast<std::uint16_t>(v[4] * 256 + v[5]));
+  }
+
+  /// The endpoint of a "229 Entering Extended Passive Mode (|||port|)" reply: the
+  /// control connection's server address with the announced port.
+  std::optional<tcp::endpoint> parse_229(std::string_view r) const {
+    if (!r.starts_with("229 ")) return std::nullopt;
+    auto open = r.find("(|||");
+    if (open == std::string_view::npos) return std::nullopt;
+    std::size_t i = open + 4;
+    unsigned long port = 0;
+    std::size_t digits = 0;
+    while (i < r.size() && is_digit(r[i]) && digits < 5) port = port * 10 + unsigned(r[i++] - '0'), ++digits;
+    if (digits == 0 || port == 0 || port > 65535 || r.substr(i, 2) != "|)") return std::nullopt;
+    return tcp::endpoint(control_.remote_endpoint().address(), static_cast<std::uint16_t>(port));
+  }
+
+  /// PASV/EPSV, the command, the data read to EOF, the final reply (see last_reply()).
+  /// Returns "" without reading data when the command is refused at once.
+  std::string download(std::string_view cmd, passive_mode m = passive_mode::pasv) {
+    preliminary_.clear();
+    auto p = open_passive(m);
+    if (!data_) return {};
+    auto r = command(cmd);
+    if (!r.starts_with("1")) {
+      data_.reset();
+      return {};
+    }
+    preliminary_ = r;
+    std::string bytes;
+    try {
+      bytes = data_->read_all(std::size_t(1) << 31, announced_size(r));
+    } catch (const std::system_error&) {
+      // The server cut the data connection (reset): the final reply tells why.
+    }
+    data_.reset();
+    read_reply();
+    return bytes;
+  }
+
+  /// PASV/EPSV, the command, `bytes` written and the data connection closed; returns
+  /// the final reply.
+  std::string upload(std::string_view cmd, std::string_view bytes, passive_mode m = passive_mode::pasv) {
+    preliminary_.clear();
+    auto p = open_passive(m);
+    if (!data_) return p;
+    auto r = command(cmd);
+    if (!r.starts_with("1")) {
+      data_.reset();
+      return r;
+    }
+    preliminary_ = r;
+    try {
+      data_->write_all(bytes);
+      data_->shutdown_send();
+      // Wait for the server's close so that no RST can cut the last bytes.
+      char sink[256];
+      while (data_->read_some(sink, sizeof sink) != 0) {
+      }
+    } catch (const std::system_error&) {
+      // The server cut the data connection (reset, broken pipe): the final reply tells why.
+    }
+    data_.reset();
+    return read_reply();
+  }
+
+  std::string retr(std::string_view path, passive_mode m = passive_mode::pasv) {
+    return download("RETR " + std::string(path), m);
+  }
+  std::string stor(std::string_view path, std::string_view bytes, passive_mode m = passive_mode::pasv) {
+    return upload("STOR " + std::string(path), bytes, m);
+  }
+  std::string list(std::string_view arg = {}, passive_mode m = passive_mode::pasv) {
+    return download(arg.empty() ? std::string("LIST") : "LIST " + std::string(arg), m);
+  }
+  std::string nlst(std::string_view arg = {}, passive_mode m = passive_mode::pasv) {
+    return download(arg.empty() ? std::string("NLST") : "NLST " + std::string(arg), m);
+  }
+
+  /// The last complete reply read.
+  const std::string& last_reply() const noexcept { return last_reply_; }
+  /// The 1yz reply of the last download/upload ("" if the command was refused).
+  const std::string& last_preliminary() const noexcept { return preliminary_; }
+
+  /// The data connection opened by open_passive(), if any.
+  bool has_data() const noexcept { return data_.has_value(); }
+  blocking_socket& data() {
+    if (!data_) throw std::logic_error("ftp_client: no data connection");
+    return *data_;
+  }
+  void close_data() { data_.reset(); }
+
+  blocking_socket& control() noexcept { return control_; }
+
+  /// True when the server has closed the control connection (EOF or reset) and sent
+  /// nothing more; false if bytes arrived instead (they stay buffered for read_reply).
+  /// Throws ftp_timeout if the connection stays open and silent.
+  bool wait_closed() {
+    if (!buffer_.empty()) return false;
+    char buf[4096];
+    std::size_t n;
+    try {
+      n = control_.read_some(buf, sizeof buf);
+    } catch (const std::system_error& e) {
+      if (e.code() == std::errc::connection_reset) return true;
+      throw;
+    }
+    if (n == 0) return true;
+    buffer_.append(buf, n);
+    return false;
+  }
+
+ private:
+  static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+  // N of a "150 ... (N bytes)" reply, else 0.
+  static std::size_t announced_size(std::string_view r) {
+    auto end = r.rfind(" bytes)");
+    auto open = r.rfind('(', end);
+    if (end == std::string_view::npos || open == std::string_view::npos) return 0;
+    std::size_t n = 0;
+    for (auto i = open + 1; i < end; ++i) {
+      if (!is_digit(r[i]) || n > (std::size_t(1) << 40)) return 0;
+      n = n * 10 + std::size_t(r[i] - '0');
+    }
+    return n;
+  }
+
+  // One CRLF-terminated line, without its CRLF.
+  std::string read_line() {
+    for (;;) {
+      auto nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        if (nl == 0 || buffer_[nl - 1] != '\r')
+          throw ftp_protocol_error("ftp_client: reply line not ended by CRLF: " + buffer_.substr(0, nl));
+        std::string line = buffer_.substr(0, nl - 1);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      if (buffer_.size() > 65536) throw ftp_protocol_error("ftp_client: reply line too long");
+      char buf[4096];
+      std::size_t n = 0;
+      try {
+        n = control_.read_some(buf, sizeof buf);
+      } catch (const std::system_error& e) {
+        if (e.code() == std::errc::connection_reset) throw ftp_closed("ftp_client: connection reset by server");
+        throw;
+      }
+      if (n == 0) {
+        throw ftp_closed(buffer_.empty() ? "ftp_client: connection closed by server"
+                                         : "ftp_client: connection closed inside a reply: " + buffer_);
+      }
+      buffer_.append(buf, n);
+    }
+  }
+
+  asio::io_context io_;
+  client_options opts_;
+  blocking_socket control_;
+  std::optional<blocking_socket> data_;
+  std::string buffer_;
+  std::string greeting_;
+  std::string last_reply_;
+  std::string preliminary_;
+};
+
+}  // namespace coftp_test
