@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   bool anonymous = false;
   std::string pasv_ports;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  long idle = opts.idle_timeout.count();
+  long idle = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(opts.idle_timeout).count());
   bool quiet = false;
 
   app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();

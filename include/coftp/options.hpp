@@ -15,10 +15,10 @@ struct server_options {
 
   std::string greeting = "coftp FTP server ready";  ///< text of the 220 banner
 
-  std::chrono::seconds idle_timeout{300};  ///< idle control connection is closed with 421
-  std::chrono::seconds data_timeout{30};   ///< wait for a data connection, or a stalled one
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};  ///< idle control connection is closed with 421
+  std::chrono::milliseconds data_timeout{std::chrono::seconds(30)};  ///< wait for a data connection, or a stalled one
   std::chrono::milliseconds login_failure_delay{1000};  ///< pause before "530 Login incorrect"
-  std::chrono::seconds shutdown_grace{10};  ///< how long `stop()` lets transfers finish
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(10)};  ///< how long `stop()` lets transfers finish
 
   std::uint16_t passive_port_min = 0;  ///< passive range; 0/0 lets the kernel choose
   std::uint16_t passive_port_max = 0;

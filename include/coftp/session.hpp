@@ -286,11 +286,14 @@ class basic_session {
     } else {
       server_.observer().on_command(info_, cmd);
     }
+    // RFC 959: RNTO must immediately follow RNFR; anything else, even a bad line,
+    // cancels the rename.
+    if (rename_from_ && (!cmd.ok() || cmd.verb != "RNTO")) rename_from_.reset();
     if (!cmd.ok()) {
-      co_await write_reply(reply_for_parse_error(cmd.error));
+      auto r = reply_for_parse_error(cmd.error);
+      co_await write_reply(r);
       co_return;
     }
-    if (rename_from_ && cmd.verb != "RNTO") rename_from_.reset();
     auto r = co_await commands::dispatch(*this, cmd);
     if (!r.empty()) co_await write_reply(std::move(r));
     if (abort_requested_) {

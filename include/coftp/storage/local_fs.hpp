@@ -189,7 +189,9 @@ inline file_info info_from(const struct ::stat& st, std::string name) {
   else if (S_ISDIR(st.st_mode)) fi.type = file_type::directory;
   else if (S_ISLNK(st.st_mode)) fi.type = file_type::symlink;
   else fi.type = file_type::other;
-  fi.size = st.st_size < 0 ? 0 : static_cast<std::uint64_t>(st.st_size);
+  // A link's own size is the length of its target's path: for a link leading out of
+  // the root that would tell something of the host, so links report 0.
+  fi.size = st.st_size < 0 || S_ISLNK(st.st_mode) ? 0 : static_cast<std::uint64_t>(st.st_size);
   fi.mtime = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
