@@ -91,4 +91,39 @@ concept storage_backend =
     } && std::movable<typename S::reader> && std::movable<typename S::writer> &&
     std::default_initializable<typename S::reader> && std::default_initializable<typename S::writer>;
 
+/// Adapts a backend whose operations complete without waiting (a local disk, RAM) to
+/// the awaitable interface of `storage_backend`: derive from `immediate_storage<Self>`
+/// and define the synchronous `stat_now`, `list_now`, `open_read_now`, `open_write_now`,
+/// `make_directory_now`, `remove_directory_now`, `remove_file_now` and `rename_now`
+/// (same arguments and results, without the awaitable). `local_fs` and `memory_fs` are
+/// written this way; a remote backend implements the awaitables itself instead.
+///
+/// Paths are taken by value so that an awaitable started later never refers to a
+/// caller's temporary.
+template <class Derived>
+class immediate_storage {
+ public:
+  asio::awaitable<result<file_info>> stat(std::string path) const { co_return self().stat_now(path); }
+  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return self().list_now(path); }
+  template <class D = Derived>
+  asio::awaitable<result<typename D::reader>> open_read(std::string path, std::uint64_t offset) const {
+    co_return self().open_read_now(path, offset);
+  }
+  template <class D = Derived>
+  asio::awaitable<result<typename D::writer>> open_write(std::string path, write_mode mode) const {
+    co_return self().open_write_now(path, mode);
+  }
+  asio::awaitable<std::error_code> make_directory(std::string path) const { co_return self().make_directory_now(path); }
+  asio::awaitable<std::error_code> remove_directory(std::string path) const {
+    co_return self().remove_directory_now(path);
+  }
+  asio::awaitable<std::error_code> remove_file(std::string path) const { co_return self().remove_file_now(path); }
+  asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
+    co_return self().rename_now(from, to);
+  }
+
+ private:
+  const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
+};
+
 }  // namespace coftp

@@ -238,7 +238,7 @@ inline void clear_nonblock(int fd) noexcept {
 /// @par Lifetimes
 /// The awaitables refer to `*this`: keep the object (or the copy used) alive until they
 /// complete. Readers and writers own their descriptors and may outlive the backend.
-class local_fs {
+class local_fs : public immediate_storage<local_fs> {
  public:
   /// Reads one file; returned by `open_read`.
   class reader {
@@ -334,17 +334,18 @@ class local_fs {
   /// Forces fallbacks on this copy; for tests. Not to be called while the copy is in use.
   void force_fallbacks(fallbacks f) noexcept { fallbacks_ = f; }
 
+  // The awaitable operations come from immediate_storage; these are their synchronous
+  // bodies, usable directly too.
+
   /// The entry at `path`. A symlink resolving beneath the root is described by its
   /// target's data under the link's name; any other symlink as `file_type::symlink`.
-  asio::awaitable<result<file_info>> stat(std::string path) const { co_return stat_now(path); }
+  result<file_info> stat_now(std::string_view path) const;
 
   /// The entries of the directory `path` (no "." or ".."), in no particular order.
-  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return list_now(path); }
+  result<std::vector<file_info>> list_now(std::string_view path) const;
 
   /// Opens the regular file `path` for reading at `offset` (past the end reads nothing).
-  asio::awaitable<result<reader>> open_read(std::string path, std::uint64_t offset) const {
-    co_return open_read_now(path, offset);
-  }
+  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
 
   /// Opens `path` for writing. Replace mode writes aside and renames on commit; the
   /// replaced file's permission bits are kept (set-id bits dropped), a new file gets 0644
@@ -353,25 +354,19 @@ class local_fs {
   /// APPE leaves what was written). Parents are never created (`not_found`). A symlink as
   /// the target is replaced itself when it is dangling or resolves beneath the root, and
   /// refused when it leads out.
-  asio::awaitable<result<writer>> open_write(std::string path, write_mode mode) const {
-    co_return open_write_now(path, mode);
-  }
+  result<writer> open_write_now(std::string_view path, write_mode mode) const;
 
   /// Creates the directory `path` (0755 minus the umask); `already_exists` if taken.
-  asio::awaitable<std::error_code> make_directory(std::string path) const { co_return make_directory_now(path); }
+  std::error_code make_directory_now(std::string_view path) const;
 
   /// Removes the empty directory `path`.
-  asio::awaitable<std::error_code> remove_directory(std::string path) const {
-    co_return remove_directory_now(path);
-  }
+  std::error_code remove_directory_now(std::string_view path) const;
 
   /// Removes the file (or symlink, never its target) `path`.
-  asio::awaitable<std::error_code> remove_file(std::string path) const { co_return remove_file_now(path); }
+  std::error_code remove_file_now(std::string_view path) const;
 
   /// Renames `from` to `to`, never replacing an existing `to` (`already_exists`).
-  asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
-    co_return rename_now(from, to);
-  }
+  std::error_code rename_now(std::string_view from, std::string_view to) const;
 
  private:
   std::error_code open_at_root(const std::string& rel, int flags, ::mode_t mode,
@@ -379,15 +374,6 @@ class local_fs {
     return detail::lfs::open_beneath(root_->get(), rel, flags, mode, fallbacks_.walk_paths, out);
   }
   std::error_code open_parent(const std::string& rel, detail::lfs::unique_fd& dir, std::string& name) const;
-
-  result<file_info> stat_now(std::string_view path) const;
-  result<std::vector<file_info>> list_now(std::string_view path) const;
-  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
-  result<writer> open_write_now(std::string_view path, write_mode mode) const;
-  std::error_code make_directory_now(std::string_view path) const;
-  std::error_code remove_directory_now(std::string_view path) const;
-  std::error_code remove_file_now(std::string_view path) const;
-  std::error_code rename_now(std::string_view from, std::string_view to) const;
 
   std::shared_ptr<const detail::lfs::unique_fd> root_;
   fallbacks fallbacks_;

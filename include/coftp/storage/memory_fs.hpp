@@ -49,7 +49,7 @@ namespace coftp {
 /// @par Lifetimes
 /// The awaitables refer to `*this`: keep the object (or the copy used) alive until they
 /// complete. Readers and writers may outlive it.
-class memory_fs {
+class memory_fs : public immediate_storage<memory_fs> {
   struct state;
 
  public:
@@ -119,37 +119,32 @@ class memory_fs {
   /// Throws std::invalid_argument for a path that is not absolute or collides with another.
   memory_fs(std::initializer_list<std::pair<std::string, std::string>> files);
 
+  // The awaitable operations come from immediate_storage; these are their synchronous
+  // bodies, usable directly too (to seed a test's files, say).
+
   /// The entry at `path`.
-  asio::awaitable<result<file_info>> stat(std::string path) const { co_return stat_now(path); }
+  result<file_info> stat_now(std::string_view path) const;
 
   /// The entries of the directory `path`, sorted by name.
-  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return list_now(path); }
+  result<std::vector<file_info>> list_now(std::string_view path) const;
 
   /// Opens the file `path` for reading at `offset` (past the end reads nothing).
-  asio::awaitable<result<reader>> open_read(std::string path, std::uint64_t offset) const {
-    co_return open_read_now(path, offset);
-  }
+  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
 
   /// Opens `path` for writing; the parent must exist, `path` must not be a directory.
-  asio::awaitable<result<writer>> open_write(std::string path, write_mode mode) const {
-    co_return open_write_now(path, mode);
-  }
+  result<writer> open_write_now(std::string_view path, write_mode mode) const;
 
   /// Creates the directory `path`; `already_exists` if the name is taken.
-  asio::awaitable<std::error_code> make_directory(std::string path) const { co_return make_directory_now(path); }
+  std::error_code make_directory_now(std::string_view path) const;
 
   /// Removes the empty directory `path`.
-  asio::awaitable<std::error_code> remove_directory(std::string path) const {
-    co_return remove_directory_now(path);
-  }
+  std::error_code remove_directory_now(std::string_view path) const;
 
   /// Removes the file `path`.
-  asio::awaitable<std::error_code> remove_file(std::string path) const { co_return remove_file_now(path); }
+  std::error_code remove_file_now(std::string_view path) const;
 
   /// Renames `from` (a directory with its whole subtree) to `to`, which must not exist.
-  asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
-    co_return rename_now(from, to);
-  }
+  std::error_code rename_now(std::string_view from, std::string_view to) const;
 
  private:
   using clock = std::chrono::system_clock;
@@ -176,15 +171,6 @@ class memory_fs {
   static std::error_code find(node_map& nodes, std::string_view path, node*& out);
   static std::error_code find_parent_dir(node_map& nodes, std::string_view path, node*& out);
   static file_info info(std::string_view name, const node& n);
-
-  result<file_info> stat_now(std::string_view path) const;
-  result<std::vector<file_info>> list_now(std::string_view path) const;
-  result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
-  result<writer> open_write_now(std::string_view path, write_mode mode) const;
-  std::error_code make_directory_now(std::string_view path) const;
-  std::error_code remove_directory_now(std::string_view path) const;
-  std::error_code remove_file_now(std::string_view path) const;
-  std::error_code rename_now(std::string_view from, std::string_view to) const;
 
   std::shared_ptr<state> state_;
 };
