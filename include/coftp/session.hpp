@@ -98,29 +98,9 @@ class basic_session {
     server_.observer().on_connect(info_);
     co_await write_reply({220, server_.options().greeting});
     while (!quit_ && !control_lost_ && !stopping_) {
-      std::string line;
-      if (deferred_) {
-        line = std::move(*deferred_);
-        deferred_.reset();
-      } else {
-        if (!control_.has_buffered_line()) control_.shrink();
-        reading_ = true;
-        idle_.arm(server_.options().idle_timeout, control_.lowest_layer());
-        auto [ec, got] = co_await control_.read_line();
-        idle_.disarm();
-        reading_ = false;
-        if (ec == error::line_too_long) {
-          co_await write_reply({500, "Command line too long"});
-          continue;
-        }
-        if (ec) {
-          if (idle_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
-          else if (!stopping_) control_lost_ = true;
-          break;
-        }
-        line = std::move(got);
-      }
-      co_await execute(line);
+      auto line = co_await read_command();  // nullopt: the conversation is over
+      if (!line) break;
+      co_await execute(*line);
     }
     if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
     data_.close();
@@ -277,6 +257,32 @@ class basic_session {
   }
 
  private:
+  // The next command line: one kept back during a transfer, one already buffered
+  // (pipelined), or one read within the idle timeout. Over-long lines are answered
+  // here. Nullopt when the client left, the idle timeout struck (after 421) or the
+  // server stops.
+  asio::awaitable<std::optional<std::string>> read_command() {
+    if (deferred_) {
+      auto line = std::move(deferred_);
+      deferred_.reset();
+      co_return line;
+    }
+    for (;;) {
+      if (!control_.has_buffered_line()) control_.shrink();
+      reading_ = true;
+      idle_.arm(server_.options().idle_timeout, control_.lowest_layer());
+      auto [ec, line] = co_await control_.read_line();
+      idle_.disarm();
+      reading_ = false;
+      if (!ec) co_return std::optional<std::string>(std::move(line));
+      if (ec != error::line_too_long) break;
+      co_await write_reply({500, "Command line too long"});
+    }
+    if (idle_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
+    else if (!stopping_) control_lost_ = true;
+    co_return std::nullopt;
+  }
+
   // Runs one command line.
   asio::awaitable<void> execute(const std::string& line) {
     command cmd = parse_command(line);
