@@ -643,13 +643,15 @@ TEST_CASE_TEMPLATE("server: ABOR during a large RETR", B, memory_backend, local_
   // The client stops reading the data connection; the server must not wait for it.
   CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
   CHECK(c.read_reply() == "226 Abort successful");
-  c.close_data();
+  c.data().close();
   CHECK(c.command("NOOP") == "200 OK");
   CHECK(c.retr("small.txt") == "small");
   CHECK(c.last_reply() == "226 Transfer complete");
 }
 
-TEST_CASE_TEMPLATE("server: QUIT during a large RETR cuts it and ends the session", B, memory_backend,
+// RFC 959 4.1.1: "if file transfer is in progress, the connection will remain open for
+// result response and the server will then close it."
+TEST_CASE_TEMPLATE("server: QUIT during a RETR lets it finish, then ends the session", B, memory_backend,
                    local_backend) {
   env<B> e;
   const auto big = random_bytes(std::size_t(32) << 20, 43);
@@ -661,6 +663,26 @@ TEST_CASE_TEMPLATE("server: QUIT during a large RETR cuts it and ends the sessio
   CHECK(c.command("RETR big.bin") == "150 Opening data connection (33554432 bytes)");
   CHECK(c.data().read_exactly(1 << 20) == big.substr(0, 1 << 20));
   c.send_raw("QUIT\r\n");
+  CHECK(c.data().read_all() == big.substr(1 << 20));
+  CHECK(c.read_reply() == "226 Transfer complete");
+  CHECK(c.read_reply() == "221 Goodbye");
+  CHECK(c.wait_closed());
+  CHECK(wait_until([&] { return e.srv.server().session_count() == 0; }));
+}
+
+TEST_CASE_TEMPLATE("server: QUIT then a closed data connection cuts the RETR and ends the session", B,
+                   memory_backend, local_backend) {
+  env<B> e;
+  const auto big = random_bytes(std::size_t(32) << 20, 44);
+  e.srv.put("/big.bin", big);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  REQUIRE(c.open_passive(passive_mode::epsv).starts_with("229 "));
+  CHECK(c.command("RETR big.bin") == "150 Opening data connection (33554432 bytes)");
+  CHECK(c.data().read_exactly(1 << 20) == big.substr(0, 1 << 20));
+  c.send_raw("QUIT\r\n");
+  c.data().close();
   CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
   CHECK(c.read_reply() == "221 Goodbye");
   CHECK(c.wait_closed());
@@ -693,6 +715,24 @@ TEST_CASE_TEMPLATE("server: commands sent during a transfer are answered after i
   CHECK(c.read_reply() == "226 Transfer complete");
   CHECK(c.read_reply() == "200 OK");
   CHECK(c.read_reply() == "215 UNIX Type: L8");
+}
+
+TEST_CASE_TEMPLATE("server: ABOR behind a queued command still cuts the transfer", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  const auto big = random_bytes(std::size_t(32) << 20, 45);
+  e.srv.put("/big.bin", big);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  REQUIRE(c.open_passive().starts_with("227 "));
+  CHECK(c.command("RETR big.bin") == "150 Opening data connection (33554432 bytes)");
+  CHECK(c.data().read_exactly(1 << 20) == big.substr(0, 1 << 20));
+  c.send_raw("NOOP\r\nABOR\r\n");  // the client stops reading data
+  CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+  CHECK(c.read_reply() == "226 Abort successful");
+  CHECK(c.read_reply() == "200 OK");
+  CHECK(c.command("SYST") == "215 UNIX Type: L8");
 }
 
 // ---- file management --------------------------------------------------------------------

@@ -17,6 +17,7 @@
 
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace coftp {
@@ -74,7 +75,16 @@ class control_stream {
       std::size_t want = buffer_.capacity() - old >= 256 ? buffer_.capacity() - old : 512;
       if (want > max - old) want = max - old;
       buffer_.resize(old + want);
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, want), detail::nothrow);
+      std::error_code ec;
+      std::size_t n = 0;
+      try {
+        std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, want), detail::nothrow);
+      } catch (...) {
+        // A cancelled coroutine's next co_await throws (Asio 1.22): never leave the
+        // unread tail of the resize behind as if it were data.
+        buffer_.resize(old);
+        throw;
+      }
       buffer_.resize(old + n);
       if (ec) co_return std::pair{ec, std::string()};
     }

@@ -38,6 +38,9 @@ class data_channel {
     tcp::endpoint ep(local, 0);
     acc.open(ep.protocol(), ec);
     if (ec) return {ec, 0};
+    // The server closes data connections first, so their ports sit in TIME_WAIT for a
+    // minute: without SO_REUSEADDR a small passive range would run dry under load.
+    acc.set_option(tcp::acceptor::reuse_address(true), ec);
     if (min == 0 || max < min) {
       acc.bind(ep, ec);
     } else {
@@ -74,6 +77,7 @@ class data_channel {
     asio::steady_timer timer(ex_);
     std::error_code result = asio::error::timed_out;
     for (int attempts = 0; attempts < 64; ++attempts) {
+      if (!listener_) break;  // closed meanwhile (the session is being stopped)
       timer.expires_at(until);
       auto r = co_await (listener_->async_accept(detail::nothrow) || timer.async_wait(detail::nothrow));
       if (r.index() == 1) break;

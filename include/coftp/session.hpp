@@ -33,6 +33,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,7 +77,7 @@ class basic_session {
       : server_(server),
         control_(std::move(socket)),
         data_(control_.get_executor()),
-        idle_(control_.get_executor()) {
+        control_deadline_(control_.get_executor()) {
     info_.id = id;
     std::error_code ec;
     auto remote = control_.lowest_layer().remote_endpoint(ec);
@@ -168,10 +169,13 @@ class basic_session {
   void quit() noexcept { quit_ = true; }
 
   /// Sends a reply now, before the handler's final one (150, 250- lines...).
+  /// A client that does not read its replies for `options().data_timeout` is dropped.
   asio::awaitable<void> write_reply(reply r) {
     if (control_lost_) co_return;
     server_.observer().on_reply(info_, r);
+    control_deadline_.arm(server_.options().data_timeout, control_.lowest_layer());
     auto ec = co_await control_.write(r);
+    control_deadline_.disarm();
     if (ec) control_lost_ = true;
   }
 
@@ -253,6 +257,8 @@ class basic_session {
       std::error_code ignored;
       active_data_->close(ignored);
     }
+    // Cancel, not close: the 426 and 421 still go out, each bounded by the reply
+    // write deadline.
     control_.cancel();
   }
 
@@ -262,23 +268,29 @@ class basic_session {
   // here. Nullopt when the client left, the idle timeout struck (after 421) or the
   // server stops.
   asio::awaitable<std::optional<std::string>> read_command() {
-    if (deferred_) {
-      auto line = std::move(deferred_);
-      deferred_.reset();
-      co_return line;
-    }
     for (;;) {
-      if (!control_.has_buffered_line()) control_.shrink();
-      reading_ = true;
-      idle_.arm(server_.options().idle_timeout, control_.lowest_layer());
-      auto [ec, line] = co_await control_.read_line();
-      idle_.disarm();
-      reading_ = false;
+      std::error_code ec;
+      std::string line;
+      if (!pending_.empty()) {
+        ec = pending_.front().too_long ? make_error_code(error::line_too_long) : std::error_code{};
+        line = std::move(pending_.front().text);
+        pending_.pop_front();
+      } else {
+        if (stopping_) break;
+        if (!control_.has_buffered_line()) control_.shrink();
+        reading_ = true;
+        control_deadline_.arm(server_.options().idle_timeout, control_.lowest_layer());
+        auto [rec, got] = co_await control_.read_line();
+        control_deadline_.disarm();
+        reading_ = false;
+        ec = rec;
+        line = std::move(got);
+      }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
       co_await write_reply({500, "Command line too long"});
     }
-    if (idle_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
+    if (control_deadline_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
     else if (!stopping_) control_lost_ = true;
     co_return std::nullopt;
   }
@@ -332,46 +344,70 @@ class basic_session {
     data_.close();
   }
 
-  // Runs a transfer body while reading the control connection: ABOR and QUIT cut
-  // the transfer; any other command waits until the transfer is over.
+  // Runs a transfer body while reading the control connection: ABOR cuts the transfer;
+  // QUIT lets it finish (RFC 959 4.1.1), then ends the session; other commands are
+  // kept, in order, for after the transfer's own reply.
   asio::awaitable<transfer_result> watched(asio::awaitable<transfer_result> body) {
     using namespace asio::experimental::awaitable_operators;
     transfer_result result;
     try {
-      auto r = co_await (std::move(body) || watch_control());
+      auto r = co_await (never_throws(std::move(body)) || watch_control());
       if (r.index() == 0) result = std::get<0>(std::move(r));
       else result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
     } catch (const std::exception&) {
       // Asio 1.22's || can rethrow the cancelled branch's operation_aborted.
       result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
     }
-    active_data_ = nullptr;
     if (stopping_ && !result.ok()) result.failure = {426, "Server shutting down; transfer aborted"};
     co_return result;
   }
 
+  // In 1.22, `a || b` cancels b only once a *succeeds*: a body that threw (bad_alloc,
+  // a backend's exception) would leave the session waiting on the control connection.
+  static asio::awaitable<transfer_result> never_throws(asio::awaitable<transfer_result> body) {
+    try {
+      auto r = co_await std::move(body);
+      co_return r;
+    } catch (const std::exception&) {
+      co_return transfer_result{transfer_outcome::storage_error, 0, {451, "Local error in processing"}};
+    }
+  }
+
   asio::awaitable<void> watch_control() {
-    for (;;) {
+    while (!quit_requested_ && pending_.size() < COFTP_MAX_PENDING_COMMANDS) {
       auto [ec, line] = co_await control_.read_line();
-      if (ec == error::line_too_long) continue;
+      if (ec == error::line_too_long) {
+        pending_.push_back({std::string(), true});
+        continue;
+      }
       if (ec) {
         if (ec != asio::error::operation_aborted) control_lost_ = true;
         co_return;
       }
       command cmd = parse_command(line);
-      if (cmd.verb == "ABOR" || cmd.verb == "QUIT") {
+      if (cmd.verb == "ABOR") {
         server_.observer().on_command(info_, cmd);
-        (cmd.verb == "ABOR" ? abort_requested_ : quit_requested_) = true;
+        abort_requested_ = true;
         co_return;
       }
-      // Keep the command for after the transfer and stop reading: commands are
-      // answered in order, and the transfer's own reply comes first.
-      deferred_ = std::move(line);
-      asio::steady_timer forever(control_.get_executor(), std::chrono::steady_clock::time_point::max());
-      co_await forever.async_wait(detail::nothrow);
-      co_return;
+      if (cmd.verb == "QUIT") {
+        server_.observer().on_command(info_, cmd);
+        quit_requested_ = true;
+      } else {
+        pending_.push_back({std::move(line), false});
+      }
     }
+    // Nothing more to read until the transfer is over (this branch is cancelled then).
+    asio::steady_timer forever(control_.get_executor(), std::chrono::steady_clock::time_point::max());
+    co_await forever.async_wait(detail::nothrow);
   }
+
+  // Points active_data_ (for force_stop) at a transfer's socket while it lives.
+  struct active_data_guard {
+    tcp::socket*& slot;
+    active_data_guard(tcp::socket*& s, tcp::socket& sock) : slot(s) { slot = &sock; }
+    ~active_data_guard() { slot = nullptr; }
+  };
 
   // Accepts the data connection and sends the 150 reply.
   asio::awaitable<std::pair<transfer_result, tcp::socket>> open_data(reply preliminary) {
@@ -399,12 +435,17 @@ class basic_session {
   }
 
   // Writes all of `buf` to the data connection within the data timeout.
+  // The timeout applies to each partial write, so a slow client that keeps receiving
+  // is never taken for a stalled one.
   asio::awaitable<std::error_code> data_write(tcp::socket& sock, detail::deadline& dl, asio::const_buffer buf) {
-    dl.arm(server_.options().data_timeout, sock);
-    auto [ec, n] = co_await asio::async_write(sock, buf, detail::nothrow);
-    (void)n;
-    dl.disarm();
-    co_return ec;
+    while (buf.size() > 0) {
+      dl.arm(server_.options().data_timeout, sock);
+      auto [ec, n] = co_await sock.async_write_some(buf, detail::nothrow);
+      dl.disarm();
+      if (ec) co_return ec;
+      buf += n;
+    }
+    co_return std::error_code{};
   }
 
   static void finish_data(tcp::socket& sock) {
@@ -417,7 +458,7 @@ class basic_session {
   asio::awaitable<transfer_result> send_body(Reader& reader, reply preliminary) {
     auto [opened, sock] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_ = &sock;
+    active_data_guard active(active_data_, sock);
     detail::deadline dl(control_.get_executor());
     if constexpr (requires { reader.position(); }) {
       // Zero copy when the backend has a descriptor and no conversion is needed.
@@ -459,16 +500,22 @@ class basic_session {
     if (ec) co_return broken(transfer_outcome::connection_lost, 0);
     auto off = static_cast<off_t>(offset);
     std::uint64_t bytes = 0;
+    std::uint64_t since_yield = 0;
     for (;;) {
       ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
       if (n > 0) {
         bytes += static_cast<std::uint64_t>(n);
-        if (static_cast<std::size_t>(n) == COFTP_TRANSFER_CHUNK) co_await asio::post(sock.get_executor(), asio::use_awaitable);
+        since_yield += static_cast<std::uint64_t>(n);
+        if (since_yield >= COFTP_TRANSFER_CHUNK) {
+          since_yield = 0;
+          co_await asio::post(sock.get_executor(), asio::use_awaitable);
+        }
         continue;
       }
       if (n == 0) break;
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
+        since_yield = 0;
         dl.arm(server_.options().data_timeout, sock);
         auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, detail::nothrow);
         dl.disarm();
@@ -485,7 +532,7 @@ class basic_session {
   asio::awaitable<transfer_result> receive_body(Writer& writer, reply preliminary) {
     auto [opened, sock] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_ = &sock;
+    active_data_guard active(active_data_, sock);
     detail::deadline dl(control_.get_executor());
     std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
     std::string converted;
@@ -522,7 +569,7 @@ class basic_session {
   asio::awaitable<transfer_result> send_text_body(std::string text, reply preliminary) {
     auto [opened, sock] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_ = &sock;
+    active_data_guard active(active_data_, sock);
     detail::deadline dl(control_.get_executor());
     auto ec = co_await data_write(sock, dl, asio::buffer(text));
     if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, 0);
@@ -544,7 +591,7 @@ class basic_session {
   server_type& server_;
   control_stream control_;
   data_channel data_;
-  detail::deadline idle_;
+  detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes
   session_info info_;
 
   std::optional<coftp::user> user_;
@@ -553,7 +600,11 @@ class basic_session {
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
   std::optional<resolved_path> rename_from_;
 
-  std::optional<std::string> deferred_;  // a command that arrived during a transfer
+  struct pending_line {
+    std::string text;
+    bool too_long = false;
+  };
+  std::deque<pending_line> pending_;  // commands that arrived during a transfer
   tcp::socket* active_data_ = nullptr;
   std::chrono::steady_clock::time_point transfer_start_{};
   bool reading_ = false;

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 
 #include <pthread.h>
 #include <signal.h>
@@ -50,33 +52,45 @@ inline constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable
 /// A deadline on socket operations: when it passes, the socket's pending operations
 /// are cancelled (they complete with operation_aborted) and `expired()` turns true.
 ///
-/// One timer, re-armed per operation. The handler checks the expiry itself because a
-/// re-arm cannot recall a handler that was already queued (Asio's timeouts example).
+/// One timer, re-armed per operation. Cancelling a timer cannot recall a handler that
+/// was already queued with success, so the handler holds the state by shared_ptr and
+/// acts only if no re-arm, disarm or destruction came in between (a generation count):
+/// it never touches a socket that is gone.
 class deadline {
  public:
-  explicit deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+  explicit deadline(const asio::any_io_executor& ex) : timer_(ex), state_(std::make_shared<state>()) {}
+  deadline(const deadline&) = delete;
+  deadline& operator=(const deadline&) = delete;
+  ~deadline() { ++state_->generation; }
 
   /// Arms the deadline `d` from now for the operations of `socket`.
   void arm(std::chrono::steady_clock::duration d, asio::ip::tcp::socket& socket) {
-    expired_ = false;
+    auto generation = ++state_->generation;
+    state_->expired = false;
+    state_->socket = &socket;
     timer_.expires_after(d);
-    timer_.async_wait([this, &socket](std::error_code ec) {
-      // On destruction or re-arm the handler runs with operation_aborted and
-      // must not touch `this`, which may be gone.
-      if (ec) return;
-      if (timer_.expiry() > std::chrono::steady_clock::now()) return;
-      expired_ = true;
+    timer_.async_wait([st = state_, generation](std::error_code ec) {
+      if (ec || st->generation != generation) return;
+      st->expired = true;
       std::error_code ignored;
-      socket.cancel(ignored);
+      st->socket->cancel(ignored);
     });
   }
-  /// Stops watching; pending handlers become no-ops.
-  void disarm() { timer_.expires_at(std::chrono::steady_clock::time_point::max()); }
-  bool expired() const noexcept { return expired_; }
+  /// Stops watching; a handler already queued becomes a no-op.
+  void disarm() {
+    ++state_->generation;
+    timer_.cancel();
+  }
+  bool expired() const noexcept { return state_->expired; }
 
  private:
+  struct state {
+    std::uint64_t generation = 0;
+    bool expired = false;
+    asio::ip::tcp::socket* socket = nullptr;
+  };
   asio::steady_timer timer_;
-  bool expired_ = false;
+  std::shared_ptr<state> state_;
 };
 
 }  // namespace coftp::detail
