@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "run_sync.hpp"
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -28,27 +29,7 @@ using coftp::file_type;
 using coftp::storage_errc;
 using coftp::write_mode;
 
-// A fresh directory under the system's temporary directory, removed with everything in it.
-struct temp_tree {
-  fs::path base;
-  temp_tree() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device rd;
-    for (int attempt = 0; attempt < 100 && base.empty(); ++attempt) {
-      auto p = fs::temp_directory_path() / ("coftp-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(rd()));
-      std::error_code ec;
-      if (fs::create_directory(p, ec)) base = p;
-    }
-    if (base.empty()) throw std::runtime_error("cannot create a temporary directory");
-  }
-  temp_tree(const temp_tree&) = delete;
-  temp_tree& operator=(const temp_tree&) = delete;
-  ~temp_tree() {
-    std::error_code ec;
-    fs::remove_all(base, ec);  // removes symlinks, never follows them
-  }
-};
+using temp_dir = coftp_test::temp_dir;
 
 fs::path make_dir(const fs::path& p) {
   fs::create_directories(p);
@@ -70,8 +51,8 @@ struct memory_fs_fixture {
 };
 
 struct local_fs_fixture {
-  temp_tree tmp;
-  coftp::local_fs fs{make_dir(tmp.base / "root")};
+  temp_dir tmp;
+  coftp::local_fs fs{make_dir(tmp.path() / "root")};
 };
 
 // --- helpers: whole-file read and write through the backend API ----------------------
@@ -548,14 +529,14 @@ namespace {
 
 // base/root is served; everything else in base is outside the sandbox.
 struct sandbox {
-  temp_tree tmp;
-  fs::path root = make_dir(tmp.base / "root");
-  fs::path outside_dir = make_dir(tmp.base / "outside");
-  fs::path root2 = make_dir(tmp.base / "root2");
+  temp_dir tmp;
+  fs::path root = make_dir(tmp.path() / "root");
+  fs::path outside_dir = make_dir(tmp.path() / "outside");
+  fs::path root2 = make_dir(tmp.path() / "root2");
 
   sandbox() {
     put_file(outside_dir / "secret.txt", "secret");
-    put_file(tmp.base / "outside.txt", "outside");
+    put_file(tmp.path() / "outside.txt", "outside");
     put_file(root2 / "r2.txt", "r2");
     make_dir(root / "in");
     make_dir(root / "sub");
@@ -568,7 +549,7 @@ struct sandbox {
     fs::create_directory_symlink("/", root / "slash");
     fs::create_directory_symlink("/proc/self/root" + outside_dir.string(), root / "magic");
     fs::create_symlink("../outside.txt", root / "link_file");
-    fs::create_symlink(tmp.base / "outside.txt", root / "abs_file");
+    fs::create_symlink(tmp.path() / "outside.txt", root / "abs_file");
     fs::create_symlink("../created_outside.txt", root / "dangling_out");
     // Staying inside.
     fs::create_directory_symlink("in", root / "link_in");
@@ -623,7 +604,7 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
     }
     CHECK(write_file(lfs, "/dangling_out", "x", write_mode::append) == storage_errc::permission_denied);
     CHECK(write_file(lfs, "/dangling_out", "x") == storage_errc::permission_denied);
-    CHECK_FALSE(fs::exists(sb.tmp.base / "created_outside.txt"));
+    CHECK_FALSE(fs::exists(sb.tmp.path() / "created_outside.txt"));
 
     // Non-normalized paths are refused outright, never resolved.
     CHECK(run_sync(lfs.stat("/../root2/r2.txt")).first);
@@ -645,7 +626,7 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
   }
   // Nothing outside was touched.
   CHECK(get_file(sb.outside_dir / "secret.txt") == "secret");
-  CHECK(get_file(sb.tmp.base / "outside.txt") == "outside");
+  CHECK(get_file(sb.tmp.path() / "outside.txt") == "outside");
   CHECK(get_file(sb.root2 / "r2.txt") == "r2");
   CHECK(std::distance(fs::directory_iterator(sb.outside_dir), fs::directory_iterator()) == 1);
   CHECK(std::distance(fs::directory_iterator(sb.root2), fs::directory_iterator()) == 1);
@@ -661,7 +642,7 @@ TEST_CASE("local_fs: the links themselves can be removed and renamed") {
   CHECK_FALSE(run_sync(lfs.rename("/abs_dir", "/in/moved_link")));
   CHECK(run_sync(lfs.list("/in/moved_link")).first == storage_errc::permission_denied);  // still leads out
   CHECK(run_sync(lfs.stat("/in/moved_link")).second.type == file_type::symlink);
-  CHECK(get_file(sb.tmp.base / "outside.txt") == "outside");
+  CHECK(get_file(sb.tmp.path() / "outside.txt") == "outside");
   CHECK(get_file(sb.outside_dir / "secret.txt") == "secret");
   CHECK_FALSE(fs::exists(fs::symlink_status(sb.root / "link_file")));
 }
@@ -730,8 +711,8 @@ TEST_CASE("local_fs: the component walk fallback serves ordinary paths") {
 TEST_CASE("local_fs: uploads keep permissions and leave no temporary files") {
   for (bool named : {false, true}) {
     CAPTURE(named);
-    temp_tree tmp;
-    const fs::path root = make_dir(tmp.base / "root");
+    temp_dir tmp;
+    const fs::path root = make_dir(tmp.path() / "root");
     coftp::local_fs lfs(root);
     lfs.force_fallbacks({.walk_paths = false, .named_temp_files = named});
 
@@ -775,15 +756,15 @@ TEST_CASE("local_fs: special files and bad roots") {
   CHECK(write_file(lfs, "/fifo", "x", write_mode::append) == storage_errc::permission_denied);
   CHECK(run_sync(lfs.stat("/fifo")).second.type == file_type::other);
 
-  CHECK_THROWS_AS(coftp::local_fs(sb.tmp.base / "no-such-root"), std::system_error);
-  CHECK_THROWS_AS(coftp::local_fs(sb.tmp.base / "outside.txt"), std::system_error);
+  CHECK_THROWS_AS(coftp::local_fs(sb.tmp.path() / "no-such-root"), std::system_error);
+  CHECK_THROWS_AS(coftp::local_fs(sb.tmp.path() / "outside.txt"), std::system_error);
   try {
-    coftp::local_fs bad(sb.tmp.base / "no-such-root");
+    coftp::local_fs bad(sb.tmp.path() / "no-such-root");
   } catch (const std::system_error& e) {
     CHECK(std::string(e.what()).find("no-such-root") == std::string::npos);  // no host paths
     CHECK(e.code() == storage_errc::not_found);
   }
   // Error messages never carry host paths.
   auto [ec, info] = run_sync(lfs.stat("/link_dir/secret.txt"));
-  CHECK(ec.message().find(sb.tmp.base.string()) == std::string::npos);
+  CHECK(ec.message().find(sb.tmp.path().string()) == std::string::npos);
 }

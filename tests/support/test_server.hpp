@@ -18,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include "run_sync.hpp"
+#include "temp_dir.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -69,32 +70,6 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
     std::this_thread::sleep_for(5ms);
   }
 }
-
-/// A fresh directory under the system's temporary directory, removed with its content.
-class temp_dir {
- public:
-  temp_dir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device rd;
-    for (int attempt = 0; attempt < 100 && path_.empty(); ++attempt) {
-      auto p = fs::temp_directory_path() / ("coftp-server-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(rd()));
-      std::error_code ec;
-      if (fs::create_directory(p, ec)) path_ = p;
-    }
-    if (path_.empty()) throw std::runtime_error("cannot create a temporary directory");
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);  // removes symlinks, never follows them
-  }
-  const fs::path& path() const noexcept { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// Test parameter: memory_fs.
 struct memory_backend {
