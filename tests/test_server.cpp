@@ -1438,3 +1438,41 @@ TEST_CASE("server: an observer sees connect, command, reply, login, transfer and
 }
 
 }  // TEST_SUITE("server")
+
+TEST_CASE("server: the observer tells a finished transfer from a cut one") {
+  test_server<coftp::memory_fs, recording_observer> srv{coftp::memory_fs{}};
+  const auto big = random_bytes(std::size_t(8) << 20, 46);
+  srv.put("/big.bin", big);
+  auto& obs = srv.observer();
+  {
+    // QUIT during a transfer waits for it (RFC 959): the transfer completed.
+    ftp_client c{srv.endpoint()};
+    login(c);
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    REQUIRE(c.open_passive().starts_with("227 "));
+    CHECK(c.command("RETR big.bin") == "150 Opening data connection (8388608 bytes)");
+    c.send_raw("QUIT\r\n");
+    CHECK(c.data().read_all() == big);
+    CHECK(c.read_reply() == "226 Transfer complete");
+    CHECK(c.read_reply() == "221 Goodbye");
+  }
+  CHECK(wait_until([&] { return obs.has("transfer download /big.bin 8388608 completed user=test"); }));
+  {
+    // ABOR cuts it.
+    ftp_client c{srv.endpoint()};
+    login(c);
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    REQUIRE(c.open_passive().starts_with("227 "));
+    CHECK(c.command("RETR big.bin") == "150 Opening data connection (8388608 bytes)");
+    CHECK(c.data().read_exactly(1 << 16).size() == std::size_t(1) << 16);
+    c.send_raw("ABOR\r\n");
+    CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+    CHECK(c.read_reply() == "226 Abort successful");
+  }
+  CHECK(wait_until([&] {
+    for (const auto& e : obs.events())
+      if (e.starts_with("transfer download /big.bin ") && e.find(" aborted user=test") != std::string::npos)
+        return true;
+    return false;
+  }));
+}

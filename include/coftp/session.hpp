@@ -211,32 +211,27 @@ class basic_session {
 
   /// Sends the content of `reader` on the data connection (RETR), converting line
   /// endings under TYPE A. `preliminary` is the 150 reply sent once the data
-  /// connection is up. ABOR and QUIT on the control connection cut the transfer.
+  /// connection is up. ABOR on the control connection cuts the transfer; QUIT waits
+  /// for it.
   template <class Reader>
   asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
-    transfer_start_ = std::chrono::steady_clock::now();
     auto body = send_body(reader, std::move(preliminary));
-    auto r = co_await watched(std::move(body));
-    report(transfer_direction::download, path, r);
+    auto r = co_await transfer(transfer_direction::download, path, std::move(body));
     co_return r;
   }
 
   /// Receives the data connection's bytes into `writer` and commits it (STOR).
   template <class Writer>
   asio::awaitable<transfer_result> receive(Writer& writer, reply preliminary, std::string_view path) {
-    transfer_start_ = std::chrono::steady_clock::now();
     auto body = receive_body(writer, std::move(preliminary));
-    auto r = co_await watched(std::move(body));
-    report(transfer_direction::upload, path, r);
+    auto r = co_await transfer(transfer_direction::upload, path, std::move(body));
     co_return r;
   }
 
   /// Sends `text` (a listing, already in network form) on the data connection.
   asio::awaitable<transfer_result> send_text(std::string text, reply preliminary, std::string_view path) {
-    transfer_start_ = std::chrono::steady_clock::now();
     auto body = send_text_body(std::move(text), std::move(preliminary));
-    auto r = co_await watched(std::move(body));
-    report(transfer_direction::listing, path, r);
+    auto r = co_await transfer(transfer_direction::listing, path, std::move(body));
     co_return r;
   }
 
@@ -577,15 +572,20 @@ class basic_session {
     co_return transfer_result{transfer_outcome::completed, text.size(), {}};
   }
 
-  void report(transfer_direction dir, std::string_view path, const transfer_result& r) {
+  // Runs a transfer under watch and tells the observer how it ended.
+  asio::awaitable<transfer_result> transfer(transfer_direction dir, std::string_view path,
+                                            asio::awaitable<transfer_result> body) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await watched(std::move(body));
     transfer_event ev;
     ev.direction = dir;
-    ev.outcome = abort_requested_ || quit_requested_ ? transfer_outcome::aborted : r.outcome;
+    ev.outcome = r.outcome;
     ev.path = std::string(path);
     ev.user = user().name;
     ev.bytes = r.bytes;
-    ev.duration = std::chrono::steady_clock::now() - transfer_start_;
+    ev.duration = std::chrono::steady_clock::now() - start;
     server_.observer().on_transfer(info_, ev);
+    co_return r;
   }
 
   server_type& server_;
@@ -606,7 +606,6 @@ class basic_session {
   };
   std::deque<pending_line> pending_;  // commands that arrived during a transfer
   tcp::socket* active_data_ = nullptr;
-  std::chrono::steady_clock::time_point transfer_start_{};
   bool reading_ = false;
   bool quit_ = false;
   bool quit_requested_ = false;   // QUIT during a transfer
