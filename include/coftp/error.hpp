@@ -22,6 +22,7 @@ enum class storage_errc {
   no_space,           ///< the store is full or over quota
   invalid_name,       ///< a name the backend cannot store (NUL, too long, ...)
   io_error,           ///< anything else: the store failed
+  invalid_offset,     ///< a restart offset (REST) beyond the end of the file
 };
 
 /// Errors of the protocol layer (control connection).
@@ -47,6 +48,7 @@ class storage_category_impl final : public std::error_category {
       case storage_errc::no_space: return "no space left";
       case storage_errc::invalid_name: return "invalid name";
       case storage_errc::io_error: return "storage failure";
+      case storage_errc::invalid_offset: return "invalid offset";
     }
     return "unknown storage error";
   }

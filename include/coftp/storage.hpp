@@ -37,6 +37,7 @@ struct file_info {
   std::chrono::system_clock::time_point mtime{};
   unsigned mode = 0;       ///< POSIX permission bits (0 when the backend has none)
   std::uint64_t nlink = 1;
+  std::string unique{};    ///< stable identity (MLSx "unique" fact); "" when the backend has none
 
   bool is_directory() const noexcept { return type == file_type::directory; }
   bool is_regular() const noexcept { return type == file_type::regular; }
@@ -44,8 +45,9 @@ struct file_info {
 
 /// How `open_write` treats an existing file.
 enum class write_mode {
-  replace,  ///< new content replaces the old one atomically on commit (STOR)
-  append,   ///< new content is added at the end (APPE)
+  replace,     ///< new content replaces the old one atomically on commit (STOR)
+  append,      ///< new content is added at the end (APPE)
+  create_new,  ///< like replace, but an existing file is never replaced (STOU): `already_exists`
 };
 
 /// A result carrying an error code and, when there is no error, a value.
@@ -58,9 +60,14 @@ using result = std::pair<std::error_code, T>;
 /// - `list(path)`: the entries of directory `path`, in any order; a file is an error
 ///   (`not_a_directory`).
 /// - `open_read(path, offset)`: a reader positioned at `offset`.
-/// - `open_write(path, mode)`: a writer. Nothing it writes is visible at `path` until
-///   `commit()` completes; a writer destroyed without a successful commit leaves the
-///   previous file exactly as it was. A missing parent directory is `not_found`.
+/// - `open_write(path, mode, offset)`: a writer. Nothing it writes is visible at `path`
+///   until `commit()` completes; a writer destroyed without a successful commit leaves
+///   the previous file exactly as it was. A missing parent directory is `not_found`.
+///   `offset` (REST before STOR, only with `write_mode::replace`; 0 otherwise) keeps the
+///   first `offset` bytes of the existing file and writes after them; the result still
+///   replaces the file on commit. An offset beyond the existing file's size (or any
+///   offset > 0 on a missing file) is `invalid_offset`. `create_new` fails with
+///   `already_exists` when `path` exists, at open and again at commit.
 /// - `make_directory`, `remove_directory` (only when empty), `remove_file`, `rename`
 ///   (fails with `already_exists` when the target exists).
 ///
@@ -78,7 +85,7 @@ concept storage_backend =
       { s.stat(path) } -> std::same_as<asio::awaitable<result<file_info>>>;
       { s.list(path) } -> std::same_as<asio::awaitable<result<std::vector<file_info>>>>;
       { s.open_read(path, offset) } -> std::same_as<asio::awaitable<result<typename S::reader>>>;
-      { s.open_write(path, mode) } -> std::same_as<asio::awaitable<result<typename S::writer>>>;
+      { s.open_write(path, mode, offset) } -> std::same_as<asio::awaitable<result<typename S::writer>>>;
       { s.make_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
       { s.remove_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
       { s.remove_file(path) } -> std::same_as<asio::awaitable<std::error_code>>;
@@ -91,11 +98,25 @@ concept storage_backend =
     } && std::movable<typename S::reader> && std::movable<typename S::writer> &&
     std::default_initializable<typename S::reader> && std::default_initializable<typename S::writer>;
 
+/// Optional: MFMT (RFC 3659 draft, "modify fact") sets a file's modification time.
+/// Commands that need it answer 502 and stay out of FEAT when the backend lacks it.
+template <class S>
+concept can_set_modified = requires(S& s, const std::string& path, std::chrono::system_clock::time_point t) {
+  { s.set_modified(path, t) } -> std::same_as<asio::awaitable<std::error_code>>;
+};
+
+/// Optional: SITE CHMOD sets POSIX permission bits (`mode & 07777`).
+template <class S>
+concept can_set_mode = requires(S& s, const std::string& path, unsigned mode) {
+  { s.set_mode(path, mode) } -> std::same_as<asio::awaitable<std::error_code>>;
+};
+
 /// Adapts a backend whose operations complete without waiting (a local disk, RAM) to
 /// the awaitable interface of `storage_backend`: derive from `immediate_storage<Self>`
 /// and define the synchronous `stat_now`, `list_now`, `open_read_now`, `open_write_now`,
 /// `make_directory_now`, `remove_directory_now`, `remove_file_now` and `rename_now`
-/// (same arguments and results, without the awaitable). `local_fs` and `memory_fs` are
+/// (same arguments and results, without the awaitable), and optionally
+/// `set_modified_now` and `set_mode_now`. `local_fs` and `memory_fs` are
 /// written this way; a remote backend implements the awaitables itself instead.
 ///
 /// Paths are taken by value so that an awaitable started later never refers to a
@@ -110,8 +131,9 @@ class immediate_storage {
     co_return self().open_read_now(path, offset);
   }
   template <class D = Derived>
-  asio::awaitable<result<typename D::writer>> open_write(std::string path, write_mode mode) const {
-    co_return self().open_write_now(path, mode);
+  asio::awaitable<result<typename D::writer>> open_write(std::string path, write_mode mode,
+                                                          std::uint64_t offset = 0) const {
+    co_return self().open_write_now(path, mode, offset);
   }
   asio::awaitable<std::error_code> make_directory(std::string path) const { co_return self().make_directory_now(path); }
   asio::awaitable<std::error_code> remove_directory(std::string path) const {
@@ -120,6 +142,18 @@ class immediate_storage {
   asio::awaitable<std::error_code> remove_file(std::string path) const { co_return self().remove_file_now(path); }
   asio::awaitable<std::error_code> rename(std::string from, std::string to) const {
     co_return self().rename_now(from, to);
+  }
+  template <class D = Derived>
+    requires requires(const D& d, const std::string& p, std::chrono::system_clock::time_point t) {
+      d.set_modified_now(p, t);
+    }
+  asio::awaitable<std::error_code> set_modified(std::string path, std::chrono::system_clock::time_point t) const {
+    co_return self().set_modified_now(path, t);
+  }
+  template <class D = Derived>
+    requires requires(const D& d, const std::string& p, unsigned m) { d.set_mode_now(p, m); }
+  asio::awaitable<std::error_code> set_mode(std::string path, unsigned mode) const {
+    co_return self().set_mode_now(path, mode);
   }
 
  private:
