@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Interop tests: real FTP clients (curl, Python's ftplib) against the example server.
+"""Interop tests: real FTP clients (curl, lftp, wget, tnftp, Python's ftplib) against the example server.
 
     python3 tests/interop/test_clients.py build/examples/coftp-server [SCRATCH_DIR]
+    COFTP_INTEROP_ONLY=Lftp,test_mlsd python3 tests/interop/test_clients.py ...   # a subset
 
 Starts the built example server on 127.0.0.1 with an ephemeral port, a fresh
 temporary --root, a read-write user alice:secret and anonymous read-only access,
 runs the tests, then stops the server with SIGTERM and checks that it exits
 with status 0 (graceful stop). Standard library only (unittest, subprocess,
-ftplib). Every wait is bounded. The last line printed is
+ftplib). Every wait is bounded. The clients run with HOME set to an empty
+scratch directory, so no ~/.curlrc, ~/.netrc, ~/.wgetrc or lftp rc changes
+what they do. A missing client skips its tests loudly; the README's test
+command (.ci/deps) installs them all. The last line printed is
 
     interop: N passed, N failed, N skipped
 """
@@ -16,6 +20,7 @@ import ftplib
 import io
 import os
 import queue
+import random
 import re
 import shutil
 import signal
@@ -34,24 +39,44 @@ CURL_TIMEOUT = 20     # seconds, curl's own --max-time
 START_TIMEOUT = 20    # seconds to wait for "listening on HOST:PORT"
 STOP_TIMEOUT = 5      # seconds for a graceful stop after SIGTERM
 
-CURL = shutil.which("curl")
-if CURL is None:
-    print("\n" + "!" * 72 + "\n!!! curl NOT FOUND: every curl interop test is SKIPPED.\n"
-          "!!! Install it (apt-get install curl); the README's test command does.\n" + "!" * 72 + "\n",
-          flush=True)
+LFTP_TIMEOUT = 90     # seconds, a whole lftp/wget/tnftp run (subprocess timeout)
+
+
+def find_client(name):
+    """The client's path, or None after a warning nobody can miss: its tests are skipped."""
+    found = shutil.which(name)
+    if found is None:
+        print("\n" + "!" * 72 + f"\n!!! {name} NOT FOUND: every {name} interop test is SKIPPED.\n"
+              f"!!! Install it (apt-get install {name}); the README's test command does.\n" + "!" * 72 + "\n",
+              flush=True)
+    return found
+
+
+CURL = find_client("curl")
+LFTP = find_client("lftp")
+WGET = find_client("wget")
+TNFTP = find_client("tnftp")
+CLIENT_HOME = None  # an empty HOME for the clients, set by main()
+
+
+def client_env():
+    env = dict(os.environ, HOME=CLIENT_HOME, LC_ALL="C")
+    for proxy in ("ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env.pop(proxy, None)
+    return env
 
 
 class Server:
     """The example server as a child process."""
 
-    def __init__(self, binary, root):
+    def __init__(self, binary, root, extra_args=()):
         self.root = root
         self.port = None
         self.stderr_lines = []
         self.stdout_lines = []
         self.proc = subprocess.Popen(
             [binary, "--host", HOST, "--port", "0", "--root", root,
-             "--user", f"{USER}:{PASSWORD}", "--anonymous", "--quiet", "--threads", "4"],
+             "--user", f"{USER}:{PASSWORD}", "--anonymous", "--quiet", "--threads", "4", *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         lines = queue.Queue()
         # Drain both pipes for the whole life of the server, so that it never blocks on them.
@@ -109,7 +134,8 @@ class Server:
         return self.proc.returncode, time.monotonic() - start, False
 
 
-SERVER = None  # set by main()
+SERVER = None         # set by main()
+SERVER_BINARY = None  # set by main()
 
 
 def path(*parts):
@@ -140,6 +166,31 @@ def ftp_login(user=USER, password=PASSWORD):
     return ftp
 
 
+class LoopbackFTP(ftplib.FTP):
+    """ftplib in active mode listening on 127.0.0.1 only (ftplib's own makeport listens on
+    every interface), announcing it with PORT or, eprt=True, EPRT. Records the verbs sent."""
+
+    def __init__(self, eprt=False):
+        super().__init__(timeout=TIMEOUT)
+        self.eprt = eprt
+        self.sent = []
+
+    def makeport(self):
+        sock = socket.create_server((HOST, 0), family=socket.AF_INET, backlog=1)
+        port = sock.getsockname()[1]
+        try:
+            if self.eprt:
+                self.sendeprt(HOST, port)
+            else:
+                self.sendport(HOST, port)
+        except BaseException:
+            sock.close()
+            raise
+        self.sent.append("EPRT" if self.eprt else "PORT")
+        sock.settimeout(TIMEOUT)
+        return sock
+
+
 def url(rel="", user=True):
     cred = f"{USER}:{PASSWORD}@" if user else ""
     return f"ftp://{cred}{HOST}:{SERVER.port}/{rel}"
@@ -150,8 +201,8 @@ def curl(*args, stdin=None, timeout=CURL_TIMEOUT + 10):
     cmd = [CURL, "--silent", "--show-error", "--max-time", str(CURL_TIMEOUT), "--connect-timeout", "10",
            "--noproxy", "*", *args]
     if stdin is None:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=client_env())
+    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=client_env())
 
 
 def curl_ok(test, *args):
@@ -210,6 +261,122 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+    def epsv_data(self):
+        """EPSV and a connected data socket."""
+        code, lines = self.command("EPSV")
+        self.assert_code((code, lines), 229)
+        port = int(re.search(r"\(\|\|\|(\d+)\|\)", lines[0]).group(1))
+        return socket.create_connection((HOST, port), timeout=TIMEOUT)
+
+
+def recv_all(sock):
+    got = bytearray()
+    while chunk := sock.recv(65536):
+        got.extend(chunk)
+    return bytes(got)
+
+
+# --------------------------------------------------------------------------------------
+# Trees of files for mirror tests.
+
+TREE_DIRS = ("", "alpha", "alpha/beta", "alpha/beta/gamma dir", "alpha/beta/gamma dir/delta",
+             "with space", "with space/inner  two", "zeta")
+TREE_BIG = (100 * 1024, 257 * 1024 + 3, 512 * 1024 + 1, 1024 * 1024)
+
+
+def make_tree(base, seed, count=200, empty_dir=True):
+    """Writes `count` files under `base` over several directory levels, some names with
+    spaces, most files small, a few of 100 KiB to 1 MiB, one empty; deterministic random
+    bytes from `seed`. Returns {relative path: bytes}."""
+    rng = random.Random(seed)
+    files = {}
+    for i in range(count):
+        d = TREE_DIRS[i % len(TREE_DIRS)]
+        name = (f"file {i:03d}.txt", f"f{i:03d}.bin", f"name with  spaces {i}.dat", f"x-{i}")[i % 4]
+        if i < len(TREE_BIG):
+            size = TREE_BIG[i]
+        elif i == len(TREE_BIG):
+            size = 0
+        else:
+            size = rng.randint(1, 4096)
+        rel = f"{d}/{name}" if d else name
+        files[rel] = rng.randbytes(size)
+    for rel, data in files.items():
+        p = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    if empty_dir:
+        os.makedirs(os.path.join(base, "empty dir"), exist_ok=True)
+    return files
+
+
+def read_tree(base):
+    """({relative path: bytes}, {relative directory}) of everything under base."""
+    files, dirs = {}, set()
+    for top, subdirs, names in os.walk(base):
+        rel_top = os.path.relpath(top, base)
+        for d in subdirs:
+            dirs.add(os.path.normpath(os.path.join(rel_top, d)))
+        for n in names:
+            with open(os.path.join(top, n), "rb") as f:
+                files[os.path.normpath(os.path.join(rel_top, n))] = f.read()
+    return files, dirs
+
+
+def tree_dirs(files, empty_dir=True):
+    """The directories a make_tree() tree holds."""
+    dirs = {"empty dir"} if empty_dir else set()
+    for rel in files:
+        d = os.path.dirname(rel)
+        while d:
+            dirs.add(d)
+            d = os.path.dirname(d)
+    return dirs
+
+
+def assert_same_files(test, expected, got, what):
+    """Byte for byte, with a short message (not megabytes of bytes) when they differ."""
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    differ = sorted(f"{r} ({len(expected[r])} bytes sent, {len(got[r])} received)"
+                    for r in set(expected) & set(got) if expected[r] != got[r])
+    if missing or extra or differ:
+        test.fail(f"{what}: {len(missing)} missing {missing[:5]}, {len(extra)} unexpected {extra[:5]}, "
+                  f"{len(differ)} differ {differ[:5]}")
+
+
+def run_client(argv, input=None, timeout=LFTP_TIMEOUT, cwd=None):
+    """A client process with the clean HOME, bounded; bytes stdout/stderr."""
+    return subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, env=client_env(), cwd=cwd)
+
+
+def lftp(script, debug_log=None, user=True, timeout=LFTP_TIMEOUT):
+    """lftp -c: bounded retries and timeouts, plain FTP, stops at the first failing command.
+    debug_log: a file receiving lftp's protocol transcript ("---> CMD", "<--- reply")."""
+    pre = "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; " \
+          "set ftp:ssl-allow no; set cmd:fail-exit yes; set xfer:clobber on; "
+    if debug_log:
+        pre += f'debug -o "{debug_log}" 5; '
+    login = f"-u {USER},{PASSWORD} " if user else ""
+    return run_client([LFTP, "-c", f"{pre}open {login}ftp://{HOST}:{SERVER.port}; {script}"], timeout=timeout)
+
+
+def lftp_ok(test, script, debug_log=None):
+    r = lftp(script, debug_log)
+    log = ""
+    if debug_log and os.path.exists(debug_log):
+        with open(debug_log, errors="replace") as f:
+            log = f.read()[-3000:]
+    test.assertEqual(r.returncode, 0, f"lftp failed ({script}): {r.stderr.decode(errors='replace')}\n{log}")
+    return r
+
+
+def transcript(log_path):
+    with open(log_path, errors="replace") as f:
+        return f.read()
 
 
 RANDOM = {n: os.urandom(n) for n in (0, 1, 8193, 3 * 1024 * 1024)}
@@ -352,6 +519,25 @@ class CurlTests(unittest.TestCase):
             self.assertEqual(r.stdout, RANDOM[8193][100:])
         else:
             self.assertIn(r.returncode, (30, 31, 36), r.stderr)  # PORT / REST failed, bad resume
+
+    def test_quote_mkd_before_and_dele_after(self):
+        put("curl/quote2/file.bin", RANDOM[8193])
+        r = curl_ok(self, "-Q", "MKD /curl/quote2/newdir", "-Q", "-DELE /curl/quote2/file.bin",
+                    url("curl/quote2/file.bin"))
+        self.assertEqual(r.stdout, RANDOM[8193], "the file is read before the post-quote deletes it")
+        self.assertTrue(os.path.isdir(path("curl/quote2/newdir")))
+        self.assertFalse(os.path.exists(path("curl/quote2/file.bin")))
+        # "*" before a command: its failure is ignored
+        r = curl_ok(self, "-l", "-Q", "*MKD /curl/quote2/newdir", url("curl/quote2/"))
+        self.assertEqual(r.stdout.decode().split(), ["newdir"])
+
+    def test_names_only_listing_is_bare_names(self):
+        for rel in ("curl/names/plain.txt", "curl/names/with space.bin", "curl/names/semi;colon"):
+            put(rel, b"n")
+        os.makedirs(path("curl/names/sub dir"), exist_ok=True)
+        r = curl_ok(self, "-l", url("curl/names/"))
+        self.assertEqual(sorted(r.stdout.decode().splitlines()),
+                         ["plain.txt", "semi;colon", "sub dir", "with space.bin"])
 
 
 # --------------------------------------------------------------------------------------
@@ -722,6 +908,130 @@ class RawClientTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+@unittest.skipIf(LFTP is None, "lftp not installed")
+class LftpTests(unittest.TestCase):
+    """lftp, non-interactive (lftp -c), every run bounded."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="lftp-", dir=CLIENT_HOME)
+        self.log = os.path.join(self.tmp, "debug.log")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_mirror_download_nested_tree_byte_for_byte(self):
+        files = make_tree(path("lftp/down"), seed=1)
+        local = os.path.join(self.tmp, "mirror")
+        lftp_ok(self, f'mirror "/lftp/down" "{local}"', self.log)
+        got, dirs = read_tree(local)
+        assert_same_files(self, files, got, "lftp mirror /lftp/down")
+        self.assertEqual(dirs, tree_dirs(files), "directories, the empty one included")
+
+    def test_mirror_reverse_upload_nested_tree_byte_for_byte(self):
+        src = os.path.join(self.tmp, "src")
+        files = make_tree(src, seed=2)
+        lftp_ok(self, f'mirror -R "{src}" "/lftp/up"', self.log)
+        got, dirs = read_tree(path("lftp/up"))
+        # nothing else either: no temporary upload files left behind
+        assert_same_files(self, files, got, "lftp mirror -R into /lftp/up")
+        self.assertEqual(dirs, tree_dirs(files), "directories, the empty one included")
+
+    def test_mirror_download_keeps_modification_times(self):
+        files = {"old.txt": b"old", "dir/older.bin": b"older"}
+        when = 1262401445  # 2010-01-02 03:04:05 UTC
+        for i, (rel, data) in enumerate(files.items()):
+            put(f"lftp/times/{rel}", data)
+            os.utime(path("lftp/times", rel), (when + i, when + i))
+        local = os.path.join(self.tmp, "times")
+        lftp_ok(self, f'mirror "/lftp/times" "{local}"', self.log)
+        for i, rel in enumerate(files):
+            with self.subTest(file=rel):
+                self.assertEqual(int(os.stat(os.path.join(local, rel)).st_mtime), when + i)
+
+    def test_mv_and_rm(self):
+        put("lftp/mvrm/a b.txt", b"moved content")
+        put("lftp/mvrm/sub/x.bin", b"x")
+        put("lftp/mvrm/sub/deeper/y.txt", b"y")
+        put("lftp/mvrm/sub/deeper/more/z.txt", b"z")
+        lftp_ok(self, 'cd "/lftp/mvrm"; mv "a b.txt" "c d.txt"; mv "c d.txt" "sub/moved e.txt"; '
+                      'rm "sub/x.bin"; rm -r "sub/deeper"', self.log)
+        self.assertFalse(os.path.exists(path("lftp/mvrm/a b.txt")))
+        self.assertFalse(os.path.exists(path("lftp/mvrm/c d.txt")))
+        self.assertEqual(read("lftp/mvrm/sub/moved e.txt"), b"moved content")
+        self.assertFalse(os.path.exists(path("lftp/mvrm/sub/x.bin")))
+        self.assertFalse(os.path.exists(path("lftp/mvrm/sub/deeper")))
+        # Removing a missing file fails, with the server's 550 in the transcript.
+        r = lftp('rm "/lftp/mvrm/sub/x.bin"', self.log)
+        self.assertNotEqual(r.returncode, 0, "rm of a missing file must fail")
+        self.assertRegex(transcript(self.log), r"---> DELE /?lftp/mvrm/sub/x\.bin\n<--- 550 ")
+
+
+# --------------------------------------------------------------------------------------
+@unittest.skipIf(WGET is None, "wget not installed")
+class WgetTests(unittest.TestCase):
+    """GNU wget, FTP URLs."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="wget-", dir=CLIENT_HOME)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def wget(self, *args):
+        return run_client([WGET, "--tries=1", "--timeout=10", "--no-proxy", *args])
+
+    def test_recursive_download_byte_for_byte(self):
+        files = make_tree(path("wget/tree"), seed=3, empty_dir=False)
+        dest = os.path.join(self.tmp, "dest")
+        r = self.wget("-r", "-l", "inf", "-nH", "-P", dest, "--no-verbose",
+                      f"ftp://{USER}:{PASSWORD}@{HOST}:{SERVER.port}/wget/tree/")
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-3000:])
+        got, _ = read_tree(os.path.join(dest, "wget", "tree"))
+        listings = [rel for rel in got if os.path.basename(rel) == ".listing"]
+        self.assertEqual(listings, [], "wget removes its .listing files unless --no-remove-listing")
+        assert_same_files(self, files, got, "wget -r of /wget/tree/")
+
+
+# --------------------------------------------------------------------------------------
+@unittest.skipIf(TNFTP is None, "tnftp not installed")
+class TnftpTests(unittest.TestCase):
+    """NetBSD's ftp (tnftp), driven by a script on stdin. tnftp exits 0 whatever the replies,
+    so the files themselves are the verdict."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tnftp-", dir=CLIENT_HOME)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tnftp(self, script):
+        text = f"user {USER} {PASSWORD}\nbinary\n{script}\nbye\n"
+        r = run_client([TNFTP, "-n", "-v", HOST, str(SERVER.port)], input=text.encode(), cwd=self.tmp)
+        out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out)
+        return out
+
+    def put_get(self, passive, name):
+        data = random.Random(8).randbytes(1024 * 1024 + 17)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as f:
+            f.write(data)
+        os.makedirs(path("tnftp"), exist_ok=True)
+        out = self.tnftp(f'debug 1\npassive {passive}\ncd /tnftp\nput up.bin "{name}"\nget "{name}" back.bin')
+        self.assertEqual(read(f"tnftp/{name}"), data, out)
+        with open(os.path.join(self.tmp, "back.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, f"downloaded file differs:\n{out}")
+        self.assertEqual(len(re.findall(r"(?m)^226 ", out)), 2, out)
+        return out
+
+    def test_scripted_put_and_get_passive(self):
+        out = self.put_get("on", "passive file.bin")
+        self.assertRegex(out, r"(?m)^---> EPSV\n229 ", out)  # tnftp tries EPSV first
+
+
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
 class ShutdownTest(unittest.TestCase):
     """Runs last: SIGTERM stops the shared server gracefully."""
 
@@ -750,17 +1060,26 @@ def main(argv):
         print("interop: 0 passed, 1 failed", flush=True)
         return 2
     binary = os.path.abspath(argv[1])
+    global SERVER_BINARY
+    SERVER_BINARY = binary
     scratch_parent = argv[2] if len(argv) > 2 else None
     if scratch_parent:
         os.makedirs(scratch_parent, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="coftp-interop-", dir=scratch_parent)
     root = os.path.join(scratch, "root")
     os.makedirs(root)
+    global CLIENT_HOME
+    CLIENT_HOME = os.path.join(scratch, "home")
+    os.makedirs(CLIENT_HOME)
     started = time.monotonic()
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
-    for case in (CurlTests, FtplibTests, RawClientTests, ShutdownTest):
+    for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests,
+                 ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
+    only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
+    if only:
+        suite = unittest.TestSuite(t for t in suite if any(k in t.id() for k in only.split(",")))
     try:
         try:
             SERVER = Server(binary, root)
