@@ -10,6 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,6 +20,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/stat.h>
@@ -80,8 +84,8 @@ coftp::result<std::string> read_all(FS& fs, std::string path, std::uint64_t offs
 
 template <class FS>
 asio::awaitable<std::error_code> write_co(FS fs, std::string path, std::string data, write_mode mode,
-                                          std::size_t chunk) {
-  auto opened = co_await fs.open_write(path, mode);
+                                          std::size_t chunk, std::uint64_t offset) {
+  auto opened = co_await fs.open_write(path, mode, offset);
   if (opened.first) co_return opened.first;
   auto w = std::move(opened.second);
   for (std::size_t i = 0; i < data.size(); i += chunk) {
@@ -95,7 +99,14 @@ asio::awaitable<std::error_code> write_co(FS fs, std::string path, std::string d
 template <class FS>
 std::error_code write_file(FS& fs, std::string path, std::string data, write_mode mode = write_mode::replace,
                            std::size_t chunk = 65537) {
-  return run_sync(write_co(fs, std::move(path), std::move(data), mode, chunk));
+  return run_sync(write_co(fs, std::move(path), std::move(data), mode, chunk, 0));
+}
+
+// REST + STOR: replace `path` with its first `offset` bytes followed by `data`.
+template <class FS>
+std::error_code write_at(FS& fs, std::string path, std::uint64_t offset, std::string data,
+                         write_mode mode = write_mode::replace) {
+  return run_sync(write_co(fs, std::move(path), std::move(data), mode, 4099, offset));
 }
 
 template <class FS>
@@ -457,6 +468,203 @@ TEST_CASE_TEMPLATE("storage: names with spaces, quotes and UTF-8", S, memory_fs_
   CHECK_FALSE(run_sync(f.fs.remove_directory(dir)));
 }
 
+TEST_CASE_TEMPLATE("storage: a replacing upload from a restart offset", S, memory_fs_fixture, local_fs_fixture) {
+  S f;
+  REQUIRE_FALSE(write_file(f.fs, "/a", "hello world"));
+  CHECK_FALSE(write_at(f.fs, "/a", 6, "there"));
+  CHECK(read_all(f.fs, "/a").second == "hello there");
+  CHECK_FALSE(write_at(f.fs, "/a", 11, "!"));  // exactly at the end
+  CHECK(read_all(f.fs, "/a").second == "hello there!");
+  CHECK_FALSE(write_at(f.fs, "/a", 5, ""));  // truncates to the kept part
+  CHECK(read_all(f.fs, "/a").second == "hello");
+  CHECK_FALSE(write_at(f.fs, "/a", 0, "new"));  // 0: an ordinary replace
+  CHECK(read_all(f.fs, "/a").second == "new");
+  CHECK(run_sync(f.fs.stat("/a")).second.size == 3);
+
+  const std::string big = random_bytes(300000, 11);
+  const std::string tail = random_bytes(70000, 12);
+  REQUIRE_FALSE(write_file(f.fs, "/big", big));
+  CHECK_FALSE(write_at(f.fs, "/big", 123457, tail));
+  auto got = read_all(f.fs, "/big").second;
+  CHECK(got.size() == 123457 + tail.size());
+  CHECK(got == big.substr(0, 123457) + tail);
+  // A kept part longer than what is rewritten: the old tail is gone.
+  CHECK_FALSE(write_at(f.fs, "/big", 150000, "x"));
+  CHECK(read_all(f.fs, "/big").second == big.substr(0, 123457) + tail.substr(0, 150000 - 123457) + "x");
+}
+
+TEST_CASE_TEMPLATE("storage: a restarted upload is atomic and checks its offset", S, memory_fs_fixture,
+                   local_fs_fixture) {
+  S f;
+  REQUIRE_FALSE(write_file(f.fs, "/a", "0123456789"));
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d")));
+  {
+    auto [ec, w] = run_sync(f.fs.open_write("/a", write_mode::replace, 4));
+    REQUIRE_FALSE(ec);
+    CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("abc")))));
+    CHECK(read_all(f.fs, "/a").second == "0123456789");  // nothing visible before commit
+  }
+  CHECK(read_all(f.fs, "/a").second == "0123456789");  // abandoned: untouched
+  {
+    auto [ec, w] = run_sync(f.fs.open_write("/a", write_mode::replace, 4));
+    REQUIRE_FALSE(ec);
+    REQUIRE_FALSE(write_file(f.fs, "/a", "ZZZZZZZZZZZZ"));  // replaced after open: the kept part is from open
+    CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("abc")))));
+    CHECK_FALSE(run_sync(w.commit()));
+    CHECK(read_all(f.fs, "/a").second == "0123abc");
+  }
+  REQUIRE_FALSE(write_file(f.fs, "/a", "0123456789"));
+  CHECK(write_at(f.fs, "/a", 11, "x") == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/a", 1u << 30, "x") == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/a", ~std::uint64_t{0}, "x") == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/missing", 1, "x") == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/a", 3, "x", write_mode::append) == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/new", 3, "x", write_mode::create_new) == storage_errc::invalid_offset);
+  CHECK(write_at(f.fs, "/missing/a", 1, "x") == storage_errc::not_found);
+  CHECK(write_at(f.fs, "/d", 1, "x") == storage_errc::is_a_directory);
+  CHECK(read_all(f.fs, "/a").second == "0123456789");
+  CHECK(names_in(f.fs, "/") == std::set<std::string>{"a", "d"});
+  // Offset 0 is fine in every mode, on missing files too.
+  CHECK_FALSE(write_at(f.fs, "/a", 0, "+", write_mode::append));
+  CHECK_FALSE(write_at(f.fs, "/new", 0, "n", write_mode::create_new));
+  CHECK_FALSE(write_at(f.fs, "/new2", 0, "m"));
+  CHECK(read_all(f.fs, "/a").second == "0123456789+");
+  CHECK(read_all(f.fs, "/new").second == "n");
+  CHECK(read_all(f.fs, "/new2").second == "m");
+}
+
+TEST_CASE_TEMPLATE("storage: create_new never replaces", S, memory_fs_fixture, local_fs_fixture) {
+  S f;
+  REQUIRE_FALSE(write_file(f.fs, "/taken", "old"));
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d")));
+
+  CHECK_FALSE(write_file(f.fs, "/fresh", "fresh data", write_mode::create_new));
+  CHECK(read_all(f.fs, "/fresh").second == "fresh data");
+  auto [sec, info] = run_sync(f.fs.stat("/fresh"));
+  REQUIRE_FALSE(sec);
+  CHECK(info.type == file_type::regular);
+  CHECK(info.size == 10);
+
+  CHECK(write_file(f.fs, "/taken", "new", write_mode::create_new) == storage_errc::already_exists);
+  CHECK(write_file(f.fs, "/fresh", "again", write_mode::create_new) == storage_errc::already_exists);
+  CHECK(write_file(f.fs, "/d", "x", write_mode::create_new) == storage_errc::already_exists);
+  CHECK(write_file(f.fs, "/", "x", write_mode::create_new) == storage_errc::already_exists);
+  CHECK(write_file(f.fs, "/missing/x", "x", write_mode::create_new) == storage_errc::not_found);
+  CHECK(write_file(f.fs, "/taken/x", "x", write_mode::create_new) == storage_errc::not_a_directory);
+  CHECK(read_all(f.fs, "/taken").second == "old");
+  CHECK(read_all(f.fs, "/fresh").second == "fresh data");
+
+  SUBCASE("the name is taken between open and commit") {
+    auto [ec, w] = run_sync(f.fs.open_write("/race", write_mode::create_new));
+    REQUIRE_FALSE(ec);
+    CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("mine")))));
+    CHECK(run_sync(f.fs.stat("/race")).first == storage_errc::not_found);  // not visible yet
+    REQUIRE_FALSE(write_file(f.fs, "/race", "theirs"));
+    CHECK(run_sync(w.commit()) == storage_errc::already_exists);
+    CHECK(read_all(f.fs, "/race").second == "theirs");
+  }
+  SUBCASE("a directory appears meanwhile") {
+    auto [ec, w] = run_sync(f.fs.open_write("/race", write_mode::create_new));
+    REQUIRE_FALSE(ec);
+    REQUIRE_FALSE(run_sync(f.fs.make_directory("/race")));
+    auto cec = run_sync(w.commit());
+    CHECK((cec == storage_errc::already_exists || cec == storage_errc::is_a_directory));
+    CHECK(run_sync(f.fs.stat("/race")).second.type == file_type::directory);
+  }
+  SUBCASE("abandoned before commit") {
+    {
+      auto [ec, w] = run_sync(f.fs.open_write("/gone", write_mode::create_new));
+      REQUIRE_FALSE(ec);
+      CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("never")))));
+    }
+    CHECK(run_sync(f.fs.stat("/gone")).first == storage_errc::not_found);
+  }
+  // No temporary entries left behind, whatever happened.
+  auto names = names_in(f.fs, "/");
+  names.erase("race");
+  CHECK(names == std::set<std::string>{"d", "fresh", "taken"});
+}
+
+TEST_CASE_TEMPLATE("storage: unique ids are stable and distinct", S, memory_fs_fixture, local_fs_fixture) {
+  S f;
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d")));
+  REQUIRE_FALSE(write_file(f.fs, "/d/a", "a"));
+  REQUIRE_FALSE(write_file(f.fs, "/d/b", "b"));
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d/sub")));
+  REQUIRE_FALSE(write_file(f.fs, "/d/sub/c", "c"));
+
+  auto unique_of = [&](const std::string& p) {
+    auto [ec, info] = run_sync(f.fs.stat(p));
+    REQUIRE_FALSE(ec);
+    return info.unique;
+  };
+  const std::string root = unique_of("/"), d = unique_of("/d"), a = unique_of("/d/a"), b = unique_of("/d/b"),
+                    sub = unique_of("/d/sub"), c = unique_of("/d/sub/c");
+  const std::set<std::string> all{root, d, a, b, sub, c};
+  CHECK(all.size() == 6);
+  CHECK(all.count("") == 0);
+  CHECK(unique_of("/d/a") == a);  // stable
+
+  auto [ec, entries] = run_sync(f.fs.list("/d"));
+  REQUIRE_FALSE(ec);
+  REQUIRE(entries.size() == 3);
+  CHECK(find_entry(entries, "a")->unique == a);
+  CHECK(find_entry(entries, "b")->unique == b);
+  CHECK(find_entry(entries, "sub")->unique == sub);
+
+  // A rename keeps it, for files and whole directories; so does an append.
+  REQUIRE_FALSE(run_sync(f.fs.rename("/d/a", "/moved")));
+  CHECK(unique_of("/moved") == a);
+  REQUIRE_FALSE(run_sync(f.fs.rename("/d/sub", "/sub2")));
+  CHECK(unique_of("/sub2") == sub);
+  CHECK(unique_of("/sub2/c") == c);
+  REQUIRE_FALSE(write_file(f.fs, "/moved", "+", write_mode::append));
+  CHECK(unique_of("/moved") == a);
+  CHECK(unique_of("/d/b") == b);
+  // A new entry does not take the id of a removed one still referred to.
+  REQUIRE_FALSE(write_file(f.fs, "/d/new", "n"));
+  CHECK(all.count(unique_of("/d/new")) == 0);
+}
+
+TEST_CASE_TEMPLATE("storage: set_modified and set_mode", S, memory_fs_fixture, local_fs_fixture) {
+  S f;
+  REQUIRE_FALSE(write_file(f.fs, "/a", "a"));
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d")));
+  using std::chrono::system_clock;
+  using std::chrono::seconds;
+  const auto t = system_clock::time_point(seconds(981173106));  // 2001-02-03 04:05:06 UTC
+  if constexpr (coftp::can_set_modified<decltype(f.fs)>) {
+    CHECK_FALSE(run_sync(f.fs.set_modified("/a", t)));
+    CHECK(std::chrono::floor<seconds>(run_sync(f.fs.stat("/a")).second.mtime) == t);
+    CHECK_FALSE(run_sync(f.fs.set_modified("/d", t + seconds(1))));
+    auto [ec, entries] = run_sync(f.fs.list("/"));
+    REQUIRE_FALSE(ec);
+    CHECK(std::chrono::floor<seconds>(find_entry(entries, "a")->mtime) == t);
+    CHECK(std::chrono::floor<seconds>(find_entry(entries, "d")->mtime) == t + seconds(1));
+    CHECK(read_all(f.fs, "/a").second == "a");
+    CHECK(run_sync(f.fs.set_modified("/missing", t)) == storage_errc::not_found);
+    CHECK(run_sync(f.fs.set_modified("/missing/x", t)) == storage_errc::not_found);
+    CHECK(run_sync(f.fs.set_modified("/a/x", t)) == storage_errc::not_a_directory);
+  }
+  if constexpr (coftp::can_set_mode<decltype(f.fs)>) {
+    CHECK_FALSE(run_sync(f.fs.set_mode("/a", 0640)));
+    CHECK(run_sync(f.fs.stat("/a")).second.mode == 0640);
+    CHECK_FALSE(run_sync(f.fs.set_mode("/d", 0750)));
+    CHECK(run_sync(f.fs.stat("/d")).second.mode == 0750);
+    CHECK_FALSE(run_sync(f.fs.set_mode("/a", 0100604)));  // only the permission bits count
+    auto [ec, entries] = run_sync(f.fs.list("/"));
+    REQUIRE_FALSE(ec);
+    CHECK(find_entry(entries, "a")->mode == 0604);
+    CHECK(find_entry(entries, "d")->mode == 0750);
+    // A replacing upload keeps the mode; contents are untouched by a mode change.
+    REQUIRE_FALSE(write_file(f.fs, "/a", "v2"));
+    CHECK(run_sync(f.fs.stat("/a")).second.mode == 0604);
+    CHECK(read_all(f.fs, "/a").second == "v2");
+    CHECK(run_sync(f.fs.set_mode("/missing", 0600)) == storage_errc::not_found);
+    CHECK(run_sync(f.fs.set_mode("/a/x", 0600)) == storage_errc::not_a_directory);
+  }
+}
+
 TEST_CASE_TEMPLATE("storage: copies share the tree across threads", S, memory_fs_fixture, local_fs_fixture) {
   S f;
   constexpr int threads = 4, files = 25;
@@ -513,6 +721,28 @@ TEST_CASE("memory_fs: an append is invisible before commit") {
   CHECK(read_all(fs, "/log").second == "abXYcd");
 }
 
+TEST_CASE("memory_fs: ids, modes and times of new, replaced and renamed entries") {
+  coftp::memory_fs fs{{"/a", "1"}, {"/d/b", "2"}};
+  auto a = run_sync(fs.stat("/a")).second;
+  CHECK(a.unique != "");
+  CHECK(a.mode == 0644);
+  CHECK(run_sync(fs.stat("/d")).second.mode == 0755);
+  REQUIRE_FALSE(run_sync(fs.set_mode("/a", 06755)));
+  CHECK(run_sync(fs.stat("/a")).second.mode == 06755);
+  // A replacing upload is a new file: new id, old mode without set-ID bits.
+  REQUIRE_FALSE(write_file(fs, "/a", "v2"));
+  auto replaced = run_sync(fs.stat("/a")).second;
+  CHECK(replaced.unique != a.unique);
+  CHECK(replaced.mode == 0755);
+  // A copy shares the ids.
+  coftp::memory_fs copy = fs;
+  CHECK(run_sync(copy.stat("/a")).second.unique == replaced.unique);
+  // Times before 1970 and far ahead are kept as given.
+  const auto early = std::chrono::system_clock::time_point(std::chrono::seconds(-86400));
+  REQUIRE_FALSE(run_sync(fs.set_modified("/d/b", early)));
+  CHECK(run_sync(fs.stat("/d/b")).second.mtime == early);
+}
+
 TEST_CASE("memory_fs: commit fails if the parent went away") {
   coftp::memory_fs fs;
   REQUIRE_FALSE(run_sync(fs.make_directory("/d")));
@@ -563,10 +793,20 @@ struct sandbox {
 
 TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
   sandbox sb;
-  for (bool walk : {false, true}) {
+  const auto epoch = std::chrono::system_clock::time_point();
+  const auto host_state = [](const fs::path& p) {
+    struct ::stat st {};
+    ::stat(p.c_str(), &st);
+    return std::pair(st.st_mode, st.st_mtim.tv_sec);
+  };
+  const auto secret_before = host_state(sb.outside_dir / "secret.txt");
+  const auto outside_before = host_state(sb.tmp.path() / "outside.txt");
+  const auto outside_dir_before = host_state(sb.outside_dir);
+  for (auto [walk, legacy] : {std::pair(false, false), std::pair(true, false), std::pair(false, true)}) {
     CAPTURE(walk);
+    CAPTURE(legacy);
     coftp::local_fs lfs(sb.root);
-    lfs.force_fallbacks({.walk_paths = walk, .named_temp_files = false});
+    lfs.force_fallbacks({.walk_paths = walk, .named_temp_files = false, .legacy_syscalls = legacy});
 
     for (std::string dir : {"/link_dir", "/abs_dir", "/to_root2", "/sub/deep_escape", "/slash", "/magic"}) {
       CAPTURE(dir);
@@ -586,6 +826,12 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
       CHECK(run_sync(lfs.remove_directory(dir + "/x")) == storage_errc::permission_denied);
       CHECK(run_sync(lfs.rename(dir + inner, "/stolen.txt")) == storage_errc::permission_denied);
       CHECK(run_sync(lfs.rename("/in/x.txt", dir + "/planted.txt")) == storage_errc::permission_denied);
+      CHECK(write_at(lfs, dir + inner, 1, "pwned") == storage_errc::permission_denied);
+      CHECK(write_file(lfs, dir + "/new.txt", "x", write_mode::create_new) == storage_errc::permission_denied);
+      CHECK(run_sync(lfs.set_mode(dir + inner, 0777)) == storage_errc::permission_denied);
+      CHECK(run_sync(lfs.set_mode(dir, 0777)) == storage_errc::permission_denied);
+      CHECK(run_sync(lfs.set_modified(dir + inner, epoch)) == storage_errc::permission_denied);
+      CHECK(run_sync(lfs.set_modified(dir, epoch)) == storage_errc::permission_denied);
       CHECK(read_all(lfs, dir, 0).first);  // not readable as a file either
       // The link itself is an entry of the root, reported as a symlink.
       auto [ec, info] = run_sync(lfs.stat(dir));
@@ -595,6 +841,10 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
     for (std::string file : {"/link_file", "/abs_file"}) {
       CAPTURE(file);
       CHECK(read_all(lfs, file).first == storage_errc::permission_denied);
+      CHECK(write_at(lfs, file, 1, "pwned") == storage_errc::permission_denied);
+      CHECK(write_file(lfs, file, "pwned", write_mode::create_new) == storage_errc::already_exists);
+      CHECK(run_sync(lfs.set_mode(file, 0777)) == storage_errc::permission_denied);
+      CHECK(run_sync(lfs.set_modified(file, epoch)) == storage_errc::permission_denied);
       CHECK(write_file(lfs, file, "pwned") == storage_errc::permission_denied);
       CHECK(write_file(lfs, file, "pwned", write_mode::append) == storage_errc::permission_denied);
       CHECK(run_sync(lfs.list(file)).first == storage_errc::permission_denied);
@@ -604,6 +854,7 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
     }
     CHECK(write_file(lfs, "/dangling_out", "x", write_mode::append) == storage_errc::permission_denied);
     CHECK(write_file(lfs, "/dangling_out", "x") == storage_errc::permission_denied);
+    CHECK(write_file(lfs, "/dangling_out", "x", write_mode::create_new) == storage_errc::already_exists);
     CHECK_FALSE(fs::exists(sb.tmp.path() / "created_outside.txt"));
 
     // Non-normalized paths are refused outright, never resolved.
@@ -625,6 +876,9 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
     }
   }
   // Nothing outside was touched.
+  CHECK(host_state(sb.outside_dir / "secret.txt") == secret_before);
+  CHECK(host_state(sb.tmp.path() / "outside.txt") == outside_before);
+  CHECK(host_state(sb.outside_dir) == outside_dir_before);
   CHECK(get_file(sb.outside_dir / "secret.txt") == "secret");
   CHECK(get_file(sb.tmp.path() / "outside.txt") == "outside");
   CHECK(get_file(sb.root2 / "r2.txt") == "r2");
@@ -682,8 +936,40 @@ TEST_CASE("local_fs: symlinks staying inside the root work") {
   CHECK_FALSE(fs::is_symlink(sb.root / "link_in_file"));
   CHECK(read_all(lfs, "/link_in_file").second == "replaced");
 
+  // set_mode, set_modified and a restarted upload follow a link staying inside; the
+  // upload replaces the link itself, keeping the start of its target.
+  const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1000000000));
+  fs::create_symlink("in/x.txt", sb.root / "link_x");
+  CHECK_FALSE(run_sync(lfs.set_mode("/link_x", 0604)));
+  CHECK_FALSE(run_sync(lfs.set_modified("/link_x", t)));
+  CHECK_FALSE(run_sync(lfs.set_mode("/link_in", 0701)));
+  CHECK((fs::status(sb.root / "in" / "x.txt").permissions() & fs::perms::mask) == fs::perms(0604));
+  CHECK((fs::status(sb.root / "in").permissions() & fs::perms::mask) == fs::perms(0701));
+  CHECK(std::chrono::floor<std::chrono::seconds>(run_sync(lfs.stat("/in/x.txt")).second.mtime) == t);
+  CHECK(fs::is_symlink(sb.root / "link_x"));
+  fs::permissions(sb.root / "in", fs::perms(0755));
+  put_file(sb.root / "in" / "x.txt", "inside+");
+  fs::create_symlink("in/x.txt", sb.root / "link_rest");
+  REQUIRE_FALSE(write_at(lfs, "/link_rest", 3, "IDE"));
+  CHECK(read_all(lfs, "/link_rest").second == "insIDE");
+  CHECK(get_file(sb.root / "in" / "x.txt") == "inside+");
+  CHECK_FALSE(fs::is_symlink(sb.root / "link_rest"));
+  CHECK(write_file(lfs, "/link_x", "x", write_mode::create_new) == storage_errc::already_exists);
+  CHECK(write_file(lfs, "/dangling_in", "x", write_mode::create_new) == storage_errc::already_exists);
+  CHECK_FALSE(fs::exists(sb.root / "in" / "not_yet.txt"));
+
+  // With the older system calls, set_mode and set_modified refuse a link as the last
+  // component, even one staying inside.
+  lfs.force_fallbacks({.walk_paths = false, .named_temp_files = false, .legacy_syscalls = true});
+  CHECK(run_sync(lfs.set_mode("/link_x", 0600)) == storage_errc::permission_denied);
+  CHECK(run_sync(lfs.set_modified("/link_x", t)) == storage_errc::permission_denied);
+  CHECK_FALSE(run_sync(lfs.set_mode("/link_in/x.txt", 0640)));  // links before the last component are fine
+  CHECK((fs::status(sb.root / "in" / "x.txt").permissions() & fs::perms::mask) == fs::perms(0640));
+
   // Without openat2 every symlink is refused, even one staying inside.
   lfs.force_fallbacks({.walk_paths = true, .named_temp_files = false});
+  CHECK(run_sync(lfs.set_mode("/link_in/x.txt", 0600)) == storage_errc::permission_denied);
+  CHECK(run_sync(lfs.set_mode("/link_x", 0600)) == storage_errc::permission_denied);
   CHECK(read_all(lfs, "/link_in/x.txt").first == storage_errc::permission_denied);
   CHECK(run_sync(lfs.list("/link_in")).first == storage_errc::permission_denied);
   CHECK(run_sync(lfs.stat("/link_in")).second.type == file_type::symlink);
@@ -744,6 +1030,76 @@ TEST_CASE("local_fs: uploads keep permissions and leave no temporary files") {
     REQUIRE_FALSE(ec);
     CHECK(r.native_handle() >= 0);
     CHECK(r.size() == 1);
+  }
+}
+
+TEST_CASE("local_fs: restarted uploads, create_new, set_mode and set_modified on every code path") {
+  for (auto [named, legacy] : {std::pair(false, false), std::pair(true, false), std::pair(false, true),
+                               std::pair(true, true)}) {
+    CAPTURE(named);
+    CAPTURE(legacy);
+    temp_dir tmp;
+    const fs::path root = make_dir(tmp.path() / "root");
+    coftp::local_fs lfs(root);
+    lfs.force_fallbacks({.walk_paths = false, .named_temp_files = named, .legacy_syscalls = legacy});
+
+    // A restarted upload keeps the permission bits (without set-ID) and the kept part.
+    const std::string big = random_bytes(1 << 20, 5);
+    REQUIRE_FALSE(write_file(lfs, "/p", big));
+    ::chmod((root / "p").c_str(), 02640);
+    REQUIRE_FALSE(write_at(lfs, "/p", 777777, "tail"));
+    CHECK(read_all(lfs, "/p").second == big.substr(0, 777777) + "tail");
+    CHECK(run_sync(lfs.stat("/p")).second.mode == 0640);
+    CHECK(write_at(lfs, "/p", 777782, "x") == storage_errc::invalid_offset);
+    CHECK(run_sync(lfs.stat("/p")).second.size == 777781);
+
+    // create_new: the name taken on disk after open is not replaced.
+    {
+      auto [ec, w] = run_sync(lfs.open_write("/r", write_mode::create_new));
+      REQUIRE_FALSE(ec);
+      CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("mine")))));
+      put_file(root / "r", "theirs");
+      CHECK(run_sync(w.commit()) == storage_errc::already_exists);
+    }
+    CHECK(get_file(root / "r") == "theirs");
+    REQUIRE_FALSE(write_file(lfs, "/s", "created", write_mode::create_new));
+    CHECK(get_file(root / "s") == "created");
+    // Nothing temporary left, on disk either.
+    CHECK(names_in(lfs, "/") == std::set<std::string>{"p", "r", "s"});
+    CHECK(std::distance(fs::directory_iterator(root), fs::directory_iterator()) == 3);
+
+    // set_mode and set_modified, on files, directories and the root.
+    const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1234567890)) +
+                   std::chrono::milliseconds(250);
+    REQUIRE_FALSE(run_sync(lfs.make_directory("/d")));
+    CHECK_FALSE(run_sync(lfs.set_mode("/s", 0600)));
+    CHECK((fs::status(root / "s").permissions() & fs::perms::mask) == fs::perms(0600));
+    CHECK_FALSE(run_sync(lfs.set_mode("/d", 0711)));
+    CHECK((fs::status(root / "d").permissions() & fs::perms::mask) == fs::perms(0711));
+    CHECK_FALSE(run_sync(lfs.set_mode("/", 0750)));
+    CHECK((fs::status(root).permissions() & fs::perms::mask) == fs::perms(0750));
+    CHECK_FALSE(run_sync(lfs.set_modified("/s", t)));
+    CHECK_FALSE(run_sync(lfs.set_modified("/d", t)));
+    CHECK_FALSE(run_sync(lfs.set_modified("/", t)));
+    for (const fs::path& p : {root / "s", root / "d", root}) {
+      struct ::stat st {};
+      REQUIRE(::stat(p.c_str(), &st) == 0);
+      CHECK(st.st_mtim.tv_sec == 1234567890);
+      CHECK(st.st_mtim.tv_nsec == 250000000);
+    }
+    CHECK(run_sync(lfs.set_mode("/missing", 0600)) == storage_errc::not_found);
+    CHECK(run_sync(lfs.set_modified("/missing", t)) == storage_errc::not_found);
+    REQUIRE(::mkfifo((root / "fifo").c_str(), 0644) == 0);
+    CHECK(run_sync(lfs.stat("/fifo")).second.type == file_type::other);
+    if (legacy) CHECK(run_sync(lfs.set_mode("/fifo", 0600)) == storage_errc::permission_denied);
+
+    // unique is the host's device and inode numbers, in hex.
+    struct ::stat st {};
+    REQUIRE(::stat((root / "s").c_str(), &st) == 0);
+    char expected[40];
+    std::snprintf(expected, sizeof expected, "%llx.%llx", static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino));
+    CHECK(run_sync(lfs.stat("/s")).second.unique == expected);
   }
 }
 

@@ -10,11 +10,22 @@
 // open the parent directory beneath the root and use the *at() calls on the last
 // component, so they never follow a symlink in that last component either.
 //
-// Uploads (write_mode::replace) are written aside, in an O_TMPFILE or a hidden
-// ".coftp-upload.<random>" file in the target's directory, and renamed over the target on
-// commit: a reader sees the old file or the new one, never a part, and an abandoned
-// upload leaves nothing behind. Error codes are errno values or storage_errc; they never
-// carry host paths.
+// Uploads (write_mode::replace and create_new) are written aside, in an O_TMPFILE or a
+// hidden ".coftp-upload.<random>" file in the target's directory, and renamed over the
+// target on commit: a reader sees the old file or the new one, never a part, and an
+// abandoned upload leaves nothing behind. A restarted upload (REST + STOR) first copies
+// the kept part of the old file into the new one (copy_file_range, else read/write), so
+// it is atomic too. create_new publishes with renameat2(RENAME_NOREPLACE), or link(2)
+// where a file system lacks it: it never replaces a file that appeared meanwhile.
+//
+// set_modified and set_mode act on the entry resolved beneath the root like every other
+// path (a symlink staying beneath the root is followed, as stat does), through an O_PATH
+// descriptor: utimensat(AT_EMPTY_PATH) and fchmodat2(AT_EMPTY_PATH) (Linux 6.6). Without
+// them they use the parent directory and the last name, and refuse a symlink there
+// (permission_denied); set_mode then changes the mode through a descriptor opened with
+// O_NOFOLLOW (it needs read or write permission on the entry), never through a path a
+// concurrent rename could turn into a symlink. Error codes are errno values or
+// storage_errc; they never carry host paths.
 #pragma once
 
 #include <coftp/error.hpp>
@@ -24,10 +35,12 @@
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -47,6 +60,9 @@
 
 #ifndef SYS_openat2
 #define SYS_openat2 437  // the same number on every architecture
+#endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // Linux 6.6; the same number on every architecture
 #endif
 
 namespace coftp {
@@ -197,6 +213,10 @@ inline file_info info_from(const struct ::stat& st, std::string name) {
           std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   fi.mode = static_cast<unsigned>(st.st_mode & 07777);
   fi.nlink = static_cast<std::uint64_t>(st.st_nlink);
+  char unique[40];
+  std::snprintf(unique, sizeof unique, "%llx.%llx", static_cast<unsigned long long>(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  fi.unique = unique;
   return fi;
 }
 
@@ -216,6 +236,44 @@ inline std::string temp_name() {
 inline void clear_nonblock(int fd) noexcept {
   int fl = ::fcntl(fd, F_GETFL);
   if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+// Copies the first `length` bytes of `from` to `to` at its current position (a REST
+// upload's kept part). copy_file_range shares extents where the file system can; across
+// file systems, or where the kernel lacks it, a read/write loop does the same. A source
+// that shrank meanwhile is `invalid_offset`.
+inline std::error_code copy_prefix(int from, int to, std::uint64_t length, bool plain) {
+  std::uint64_t done = 0;
+  while (!plain && done < length) {
+    ::off_t in = static_cast<::off_t>(done);
+    const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(length - done, 1u << 30));
+    ssize_t n = ::copy_file_range(from, &in, to, nullptr, chunk, 0);
+    if (n > 0) {
+      done += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) return make_error_code(storage_errc::invalid_offset);
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL && errno != EBADF)
+      return last_error();
+    plain = true;  // not here: copy by hand from where it stopped
+  }
+  std::vector<char> buf(done < length ? 1u << 16 : 0);
+  while (done < length) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length - done, buf.size()));
+    ssize_t n = ::pread(from, buf.data(), want, static_cast<::off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return last_error();
+    if (n == 0) return make_error_code(storage_errc::invalid_offset);
+    for (ssize_t w = 0; w < n;) {
+      ssize_t m = ::write(to, buf.data() + w, static_cast<std::size_t>(n - w));
+      if (m < 0 && errno == EINTR) continue;
+      if (m < 0) return last_error();
+      w += m;
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  return {};
 }
 
 }  // namespace detail::lfs
@@ -281,6 +339,8 @@ class local_fs : public immediate_storage<local_fs> {
           name_(std::move(o.name_)),
           temp_(std::exchange(o.temp_, std::string())),
           append_(o.append_),
+          no_replace_(o.no_replace_),
+          link_only_(o.link_only_),
           failed_(o.failed_) {}
     writer& operator=(writer&& o) noexcept {
       if (this != &o) {
@@ -290,6 +350,8 @@ class local_fs : public immediate_storage<local_fs> {
         name_ = std::move(o.name_);
         temp_ = std::exchange(o.temp_, std::string());
         append_ = o.append_;
+        no_replace_ = o.no_replace_;
+        link_only_ = o.link_only_;
         failed_ = o.failed_;
       }
       return *this;
@@ -299,8 +361,10 @@ class local_fs : public immediate_storage<local_fs> {
     /// Writes all of `buf`, or fails. After a failure every later call fails the same way.
     asio::awaitable<std::error_code> write(asio::const_buffer buf) { co_return write_now(buf); }
 
-    /// Replace mode: moves the new content into place atomically. Append mode: closes the
-    /// file (the data was appended in place as it was written).
+    /// Replace mode: moves the new content into place atomically. create_new: the same, but
+    /// fails with `already_exists` (leaving the other file alone) if the name was taken
+    /// meanwhile. Append mode: closes the file (the data was appended in place as it was
+    /// written).
     asio::awaitable<std::error_code> commit() { co_return commit_now(); }
 
    private:
@@ -318,6 +382,8 @@ class local_fs : public immediate_storage<local_fs> {
     std::string name_;            // replace: the target's name in dir_
     std::string temp_;            // a named temporary entry in dir_, removed unless committed
     bool append_ = false;
+    bool no_replace_ = false;     // create_new: publish without replacing
+    bool link_only_ = false;      // create_new without trying renameat2 (fallbacks::legacy_syscalls)
     std::error_code failed_;
   };
 
@@ -325,6 +391,9 @@ class local_fs : public immediate_storage<local_fs> {
   struct fallbacks {
     bool walk_paths = false;        ///< resolve without openat2, refusing every symlink
     bool named_temp_files = false;  ///< upload into a hidden named file, not an O_TMPFILE
+    /// No copy_file_range, renameat2(RENAME_NOREPLACE), utimensat(AT_EMPTY_PATH) or
+    /// fchmodat2: what older kernels and some file systems offer.
+    bool legacy_syscalls = false;
   };
 
   /// Serves the directory `root`. Throws std::system_error if it cannot be opened as a
@@ -349,12 +418,15 @@ class local_fs : public immediate_storage<local_fs> {
 
   /// Opens `path` for writing. Replace mode writes aside and renames on commit; the
   /// replaced file's permission bits are kept (set-id bits dropped), a new file gets 0644
-  /// minus the umask. Append mode creates the file if needed and appends in place: as
-  /// with every FTP server, an append is not atomic (a reader may see it grow, a failed
-  /// APPE leaves what was written). Parents are never created (`not_found`). A symlink as
-  /// the target is replaced itself when it is dangling or resolves beneath the root, and
-  /// refused when it leads out.
-  result<writer> open_write_now(std::string_view path, write_mode mode) const;
+  /// minus the umask. With `offset` (replace mode only) the new file starts with the old
+  /// one's first `offset` bytes, copied at open (`invalid_offset` if it is shorter or
+  /// missing). create_new is replace mode refusing an existing entry (`already_exists`;
+  /// a symlink counts, dangling or not), at open and at commit. Append mode creates the
+  /// file if needed and appends in place: as with every FTP server, an append is not
+  /// atomic (a reader may see it grow, a failed APPE leaves what was written). Parents are
+  /// never created (`not_found`). A symlink as the target is replaced itself when it is
+  /// dangling or resolves beneath the root, and refused when it leads out.
+  result<writer> open_write_now(std::string_view path, write_mode mode, std::uint64_t offset = 0) const;
 
   /// Creates the directory `path` (0755 minus the umask); `already_exists` if taken.
   std::error_code make_directory_now(std::string_view path) const;
@@ -368,6 +440,14 @@ class local_fs : public immediate_storage<local_fs> {
   /// Renames `from` to `to`, never replacing an existing `to` (`already_exists`).
   std::error_code rename_now(std::string_view from, std::string_view to) const;
 
+  /// Sets the modification (and access) time of `path`, file or directory; a symlink
+  /// beneath the root is followed (see the header comment for older kernels).
+  std::error_code set_modified_now(std::string_view path, std::chrono::system_clock::time_point t) const;
+
+  /// Sets the permission bits of `path` to `mode & 07777`; a symlink beneath the root is
+  /// followed (see the header comment for older kernels).
+  std::error_code set_mode_now(std::string_view path, unsigned mode) const;
+
  private:
   std::error_code open_at_root(const std::string& rel, int flags, ::mode_t mode,
                                detail::lfs::unique_fd& out) const {
@@ -380,6 +460,7 @@ class local_fs : public immediate_storage<local_fs> {
 };
 
 static_assert(storage_backend<local_fs>);
+static_assert(can_set_modified<local_fs> && can_set_mode<local_fs>);
 
 // ---------------------------------------------------------------------------------------
 // Implementation.
@@ -453,6 +534,23 @@ inline std::error_code local_fs::writer::commit_now() {
   if (const int e = fd_.close()) {
     discard();
     return sys_error(e);
+  }
+  if (no_replace_) {
+    // renameat2(RENAME_NOREPLACE) where the file system has it, else link(2), which never
+    // replaces either; the temporary name goes away in both cases.
+    int r = link_only_ ? -1 : ::renameat2(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(), RENAME_NOREPLACE);
+    if (r != 0 && (link_only_ || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+      r = ::linkat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(), 0);
+    else if (r == 0)
+      temp_.clear();
+    if (r != 0) {
+      auto ec = detail::lfs::last_error();
+      discard();
+      return ec;
+    }
+    discard();  // after link(2): drops the temporary name
+    dir_.reset();
+    return {};
   }
   if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0) {
     auto ec = detail::lfs::last_error();
@@ -541,11 +639,17 @@ inline result<local_fs::reader> local_fs::open_read_now(std::string_view path, s
   return {std::error_code(), reader(std::move(fd), offset)};
 }
 
-inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, write_mode mode) const {
+inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, write_mode mode,
+                                                        std::uint64_t offset) const {
   using namespace detail::lfs;
   std::string rel;
   if (auto ec = relative_path(path, rel)) return {ec, writer{}};
-  if (rel == ".") return {make_error_code(storage_errc::is_a_directory), writer{}};
+  if (offset != 0 && mode != write_mode::replace) return {make_error_code(storage_errc::invalid_offset), writer{}};
+  if (rel == ".")
+    return {make_error_code(mode == write_mode::create_new ? storage_errc::already_exists : storage_errc::is_a_directory),
+            writer{}};
+  if (offset > static_cast<std::uint64_t>(std::numeric_limits<::off_t>::max()))
+    return {make_error_code(storage_errc::invalid_offset), writer{}};
   writer w;
 
   if (mode == write_mode::append) {
@@ -568,6 +672,7 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
   struct ::stat st;
   bool exists = ::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (!exists && errno != ENOENT) return {last_error(), writer{}};
+  if (exists && mode == write_mode::create_new) return {make_error_code(storage_errc::already_exists), writer{}};
   if (exists && S_ISLNK(st.st_mode)) {
     // The rename will replace the link itself; still, a link leading out of the root is
     // refused rather than silently replaced, like every other use of it.
@@ -580,8 +685,26 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
   if (exists && S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
   // Keep the replaced file's permissions, without set-user/group-ID bits: an upload must
   // never turn into a set-ID program.
-  const bool keep_mode = exists && S_ISREG(st.st_mode);
-  const ::mode_t old_mode = st.st_mode & 0777;
+  bool keep_mode = exists && S_ISREG(st.st_mode);
+  ::mode_t old_mode = st.st_mode & 0777;
+
+  // REST + STOR: the kept part comes from the file as opened now (through a symlink
+  // beneath the root, as a read would), whatever replaces it before the copy.
+  unique_fd source;
+  if (offset > 0) {
+    if (auto ec = open_at_root(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, source)) {
+      if (ec.value() == ENOENT) ec = make_error_code(storage_errc::invalid_offset);
+      else if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
+      return {ec, writer{}};
+    }
+    if (::fstat(source.get(), &st) != 0) return {last_error(), writer{}};
+    if (S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
+    if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
+    if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < offset)
+      return {make_error_code(storage_errc::invalid_offset), writer{}};
+    keep_mode = true;
+    old_mode = st.st_mode & 0777;
+  }
 
   if (!fallbacks_.named_temp_files && ::access("/proc/self/fd", F_OK) == 0) {
     int fd = ::openat(w.dir_.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
@@ -601,6 +724,11 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
     }
   }
   if (keep_mode && ::fchmod(w.fd_.get(), old_mode) != 0) return {last_error(), writer{}};
+  if (source) {
+    if (auto ec = copy_prefix(source.get(), w.fd_.get(), offset, fallbacks_.legacy_syscalls)) return {ec, writer{}};
+  }
+  w.no_replace_ = mode == write_mode::create_new;
+  w.link_only_ = fallbacks_.legacy_syscalls;
   return {std::error_code(), std::move(w)};
 }
 
@@ -674,6 +802,65 @@ inline std::error_code local_fs::rename_now(std::string_view from, std::string_v
     return make_error_code(storage_errc::already_exists);
   if (errno != ENOENT) return last_error();
   if (::renameat(from_dir.get(), from_name.c_str(), to_dir.get(), to_name.c_str()) != 0) return last_error();
+  return {};
+}
+
+inline std::error_code local_fs::set_modified_now(std::string_view path,
+                                                 std::chrono::system_clock::time_point t) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  ::timespec times[2];
+  times[0].tv_sec = static_cast<::time_t>(ns / 1000000000);
+  times[0].tv_nsec = static_cast<long>(ns % 1000000000);
+  if (times[0].tv_nsec < 0) {  // before 1970: the nanoseconds count up from a whole second
+    times[0].tv_sec -= 1;
+    times[0].tv_nsec += 1000000000;
+  }
+  times[1] = times[0];
+  if (!fallbacks_.legacy_syscalls) {
+    unique_fd fd;
+    if (auto ec = open_at_root(rel, O_PATH | O_CLOEXEC, 0, fd)) return ec;
+    if (::utimensat(fd.get(), "", times, AT_EMPTY_PATH) == 0) return {};
+    if (errno != EINVAL && errno != ENOENT) return last_error();  // no AT_EMPTY_PATH here (before 5.8)
+  }
+  unique_fd dir;
+  std::string name;
+  if (auto ec = open_parent(rel, dir, name)) return ec;
+  if (is_symlink_at(dir.get(), name.c_str())) return make_error_code(storage_errc::permission_denied);
+  // AT_SYMLINK_NOFOLLOW: a link swapped in meanwhile gets its own times changed, no more.
+  if (::utimensat(dir.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return last_error();
+  return {};
+}
+
+inline std::error_code local_fs::set_mode_now(std::string_view path, unsigned mode) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  const auto bits = static_cast<::mode_t>(mode & 07777);
+  if (!fallbacks_.legacy_syscalls) {
+    unique_fd fd;
+    if (auto ec = open_at_root(rel, O_PATH | O_CLOEXEC, 0, fd)) return ec;
+    if (::syscall(SYS_fchmodat2, fd.get(), "", bits, AT_EMPTY_PATH) == 0) return {};
+    if (errno != ENOSYS && errno != EINVAL) return last_error();  // no fchmodat2 (before 6.6)
+  }
+  // fchmodat follows a symlink in the last component and has no working
+  // AT_SYMLINK_NOFOLLOW on Linux: open the entry itself with O_NOFOLLOW instead.
+  unique_fd dir;
+  std::string name;
+  if (auto ec = open_parent(rel, dir, name)) return ec;
+  struct ::stat st;
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return last_error();
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return make_error_code(storage_errc::permission_denied);
+  const int flags = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | flags);
+  if (fd < 0 && errno == EACCES && S_ISREG(st.st_mode)) fd = ::openat(dir.get(), name.c_str(), O_WRONLY | flags);
+  if (fd < 0) return errno == ELOOP ? make_error_code(storage_errc::permission_denied) : last_error();
+  unique_fd entry(fd);
+  if (::fstat(entry.get(), &st) != 0) return last_error();
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return make_error_code(storage_errc::permission_denied);
+  if (::fchmod(entry.get(), bits) != 0) return last_error();
   return {};
 }
 

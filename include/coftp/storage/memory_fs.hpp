@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <map>
@@ -36,7 +37,11 @@ namespace coftp {
 /// snapshots: a reader keeps reading the content it opened even if the file is replaced or
 /// removed meanwhile. A writer accumulates privately; `commit()` swaps the content in
 /// (replace) or appends it to the content current at commit time (append): nothing is
-/// visible before. Directories report mode 0755, files 0644; mtime is the last change.
+/// visible before. New directories get mode 0755, new files 0644 (`set_mode` changes them,
+/// a replacing upload keeps them); mtime is the last change (or what `set_modified` set).
+/// Each entry has a `unique` id (a counter in hex) given when it is created: a rename keeps
+/// it, and so does an append, while a replacing upload (STOR) makes a new file with a new
+/// id, as an atomic replace does on disk.
 ///
 /// @par Example
 /// @code
@@ -91,14 +96,15 @@ class memory_fs : public immediate_storage<memory_fs> {
     /// Appends `buf` to the pending content.
     asio::awaitable<std::error_code> write(asio::const_buffer buf) { co_return write_now(buf); }
 
-    /// Publishes the pending content (replace or append, as opened). Fails if the parent
-    /// directory went away or the name became a directory meanwhile.
+    /// Publishes the pending content (replace, append or create_new, as opened). Fails if
+    /// the parent directory went away or the name became a directory meanwhile, and with
+    /// `already_exists` in create_new mode if the name was taken meanwhile.
     asio::awaitable<std::error_code> commit() { co_return commit_now(); }
 
    private:
     friend class memory_fs;
-    writer(std::shared_ptr<state> st, std::string path, write_mode mode)
-        : state_(std::move(st)), path_(std::move(path)), mode_(mode) {}
+    writer(std::shared_ptr<state> st, std::string path, write_mode mode, std::string prefix)
+        : state_(std::move(st)), path_(std::move(path)), mode_(mode), data_(std::move(prefix)) {}
     std::error_code write_now(asio::const_buffer buf) {
       if (!state_) return make_error_code(storage_errc::io_error);
       data_.append(static_cast<const char*>(buf.data()), buf.size());
@@ -132,7 +138,9 @@ class memory_fs : public immediate_storage<memory_fs> {
   result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
 
   /// Opens `path` for writing; the parent must exist, `path` must not be a directory.
-  result<writer> open_write_now(std::string_view path, write_mode mode) const;
+  /// With `offset` (replace mode only), the upload starts from the first `offset` bytes
+  /// of the current content (`invalid_offset` if the file is shorter or missing).
+  result<writer> open_write_now(std::string_view path, write_mode mode, std::uint64_t offset = 0) const;
 
   /// Creates the directory `path`; `already_exists` if the name is taken.
   std::error_code make_directory_now(std::string_view path) const;
@@ -146,6 +154,13 @@ class memory_fs : public immediate_storage<memory_fs> {
   /// Renames `from` (a directory with its whole subtree) to `to`, which must not exist.
   std::error_code rename_now(std::string_view from, std::string_view to) const;
 
+  /// Sets the modification time of the entry `path` (file or directory).
+  std::error_code set_modified_now(std::string_view path, std::chrono::system_clock::time_point t) const;
+
+  /// Sets the permission bits (`mode & 07777`) reported for `path`. They are only
+  /// recorded: memory_fs checks no permissions.
+  std::error_code set_mode_now(std::string_view path, unsigned mode) const;
+
  private:
   using clock = std::chrono::system_clock;
 
@@ -153,6 +168,8 @@ class memory_fs : public immediate_storage<memory_fs> {
     file_type type = file_type::regular;
     std::shared_ptr<const std::string> data;  // files only
     clock::time_point mtime{};
+    unsigned mode = 0;
+    std::uint64_t id = 0;  // file_info::unique; follows the node through renames
   };
 
   // Keyed by the full normalized path; "/" is always present. The entries beneath "/d"
@@ -163,7 +180,12 @@ class memory_fs : public immediate_storage<memory_fs> {
   struct state {
     std::mutex mutex;
     node_map nodes;
-    state() { nodes.emplace("/", node{file_type::directory, nullptr, clock::now()}); }
+    std::uint64_t next_id = 1;
+    state() { nodes.emplace("/", make_node(file_type::directory, nullptr, clock::now())); }
+    // A new entry with the default mode and the next id; called with the mutex held.
+    node make_node(file_type type, std::shared_ptr<const std::string> data, clock::time_point now) {
+      return node{type, std::move(data), now, type == file_type::directory ? 0755u : 0644u, next_id++};
+    }
   };
 
   static bool valid(std::string_view path) noexcept;
@@ -189,13 +211,15 @@ inline memory_fs::memory_fs(std::initializer_list<std::pair<std::string, std::st
     if (raw.empty() || raw.front() != '/' || !path || *path == "/")
       throw std::invalid_argument("coftp::memory_fs: bad file path");
     for (std::size_t pos = path->find('/', 1); pos != std::string::npos; pos = path->find('/', pos + 1)) {
-      auto [it, added] = nodes.try_emplace(path->substr(0, pos), node{file_type::directory, nullptr, now});
-      if (!added && it->second.type != file_type::directory)
+      auto key = path->substr(0, pos);
+      if (auto it = nodes.find(key); it == nodes.end())
+        nodes.emplace(std::move(key), state_->make_node(file_type::directory, nullptr, now));
+      else if (it->second.type != file_type::directory)
         throw std::invalid_argument("coftp::memory_fs: a file is used as a directory");
     }
-    auto [it, added] =
-        nodes.try_emplace(*path, node{file_type::regular, std::make_shared<const std::string>(content), now});
-    if (!added) throw std::invalid_argument("coftp::memory_fs: path given twice or used as a directory");
+    if (nodes.find(*path) != nodes.end())
+      throw std::invalid_argument("coftp::memory_fs: path given twice or used as a directory");
+    nodes.emplace(*path, state_->make_node(file_type::regular, std::make_shared<const std::string>(content), now));
   }
 }
 
@@ -238,8 +262,11 @@ inline file_info memory_fs::info(std::string_view name, const node& n) {
   fi.type = n.type;
   fi.size = n.data ? n.data->size() : 0;
   fi.mtime = n.mtime;
-  fi.mode = n.type == file_type::directory ? 0755 : 0644;
+  fi.mode = n.mode;
   fi.nlink = n.type == file_type::directory ? 2 : 1;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(n.id));
+  fi.unique = hex;
   return fi;
 }
 
@@ -286,16 +313,28 @@ inline result<memory_fs::reader> memory_fs::open_read_now(std::string_view path,
   return {{}, reader(n->data, offset)};
 }
 
-inline result<memory_fs::writer> memory_fs::open_write_now(std::string_view path, write_mode mode) const {
+inline result<memory_fs::writer> memory_fs::open_write_now(std::string_view path, write_mode mode,
+                                                          std::uint64_t offset) const {
   if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
-  if (path == "/") return {make_error_code(storage_errc::is_a_directory), {}};
+  if (offset != 0 && mode != write_mode::replace) return {make_error_code(storage_errc::invalid_offset), {}};
+  if (path == "/")
+    return {make_error_code(mode == write_mode::create_new ? storage_errc::already_exists : storage_errc::is_a_directory),
+            {}};
   std::lock_guard lock(state_->mutex);
   auto& nodes = state_->nodes;
   node* parent = nullptr;
   if (auto ec = find_parent_dir(nodes, path, parent)) return {ec, {}};
-  if (auto it = nodes.find(path); it != nodes.end() && it->second.type == file_type::directory)
+  auto it = nodes.find(path);
+  if (it != nodes.end() && mode == write_mode::create_new) return {make_error_code(storage_errc::already_exists), {}};
+  if (it != nodes.end() && it->second.type == file_type::directory)
     return {make_error_code(storage_errc::is_a_directory), {}};
-  return {{}, writer(state_, std::string(path), mode)};
+  std::string prefix;
+  if (offset > 0) {
+    if (it == nodes.end() || !it->second.data || it->second.data->size() < offset)
+      return {make_error_code(storage_errc::invalid_offset), {}};
+    prefix.assign(*it->second.data, 0, static_cast<std::size_t>(offset));
+  }
+  return {{}, writer(state_, std::string(path), mode, std::move(prefix))};
 }
 
 inline std::error_code memory_fs::writer::commit_now() {
@@ -308,12 +347,18 @@ inline std::error_code memory_fs::writer::commit_now() {
   auto it = nodes.find(path_);
   if (it != nodes.end() && it->second.type == file_type::directory)
     return make_error_code(storage_errc::is_a_directory);
+  if (it != nodes.end() && mode_ == write_mode::create_new) return make_error_code(storage_errc::already_exists);
   if (it == nodes.end()) {
-    it = nodes.emplace(path_, node{file_type::regular, nullptr, now}).first;
+    it = nodes.emplace(path_, state_->make_node(file_type::regular, nullptr, now)).first;
     parent->mtime = now;
+  } else if (mode_ == write_mode::append) {
+    if (it->second.data && !it->second.data->empty()) data_.insert(0, *it->second.data);
+  } else {
+    // A replacing upload is a new file under the old name (as an atomic rename makes it
+    // on disk): a new id, the old permissions without set-ID or sticky bits.
+    it->second.id = state_->next_id++;
+    it->second.mode &= 0777;
   }
-  if (mode_ == write_mode::append && it->second.data && !it->second.data->empty())
-    data_.insert(0, *it->second.data);
   it->second.data = std::make_shared<const std::string>(std::move(data_));
   it->second.mtime = now;
   data_.clear();
@@ -329,8 +374,8 @@ inline std::error_code memory_fs::make_directory_now(std::string_view path) cons
   node* parent = nullptr;
   if (auto ec = find_parent_dir(nodes, path, parent)) return ec;
   const auto now = clock::now();
-  if (!nodes.try_emplace(std::string(path), node{file_type::directory, nullptr, now}).second)
-    return make_error_code(storage_errc::already_exists);
+  if (nodes.find(path) != nodes.end()) return make_error_code(storage_errc::already_exists);
+  nodes.emplace(std::string(path), state_->make_node(file_type::directory, nullptr, now));
   parent->mtime = now;
   return {};
 }
@@ -396,5 +441,25 @@ inline std::error_code memory_fs::rename_now(std::string_view from, std::string_
   nodes.find(parent_path(to))->second.mtime = now;
   return {};
 }
+
+inline std::error_code memory_fs::set_modified_now(std::string_view path, std::chrono::system_clock::time_point t) const {
+  if (!valid(path)) return make_error_code(storage_errc::invalid_name);
+  std::lock_guard lock(state_->mutex);
+  node* n = nullptr;
+  if (auto ec = find(state_->nodes, path, n)) return ec;
+  n->mtime = t;
+  return {};
+}
+
+inline std::error_code memory_fs::set_mode_now(std::string_view path, unsigned mode) const {
+  if (!valid(path)) return make_error_code(storage_errc::invalid_name);
+  std::lock_guard lock(state_->mutex);
+  node* n = nullptr;
+  if (auto ec = find(state_->nodes, path, n)) return ec;
+  n->mode = mode & 07777;
+  return {};
+}
+
+static_assert(can_set_modified<memory_fs> && can_set_mode<memory_fs>);
 
 }  // namespace coftp
