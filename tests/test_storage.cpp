@@ -4,6 +4,8 @@
 // leading out of the root), permissions, temporary files and system call fallbacks.
 #include <coftp/storage/local_fs.hpp>
 #include <coftp/storage/memory_fs.hpp>
+#include <coftp/storage/read_only.hpp>
+#include <coftp/storage/rooted.hpp>
 #include <coftp/testing/backend_suite.hpp>
 
 #include <doctest/doctest.h>
@@ -18,10 +20,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -72,6 +77,24 @@ struct local_fs_fallbacks_fixture {
   }
 };
 
+// rooted<memory_fs> at "/sub", with neighbours that must stay invisible: "/sub.txt" and
+// "/subway" sort right next to "/sub" and its subtree.
+struct rooted_memory_fixture {
+  coftp::memory_fs inner{{"/sub.txt", "neighbour"}, {"/subway/x", "x"}, {"/other/y", "y"}};
+  coftp::rooted<coftp::memory_fs> fs = make();
+  coftp::rooted<coftp::memory_fs> make() {
+    REQUIRE_FALSE(inner.make_directory_now("/sub"));
+    return {inner, "/sub"};
+  }
+};
+
+// rooted<local_fs> at "/a/b" of a directory on disk.
+struct rooted_local_fixture {
+  temp_dir tmp;
+  fs::path root = make_dir(tmp.path() / "root" / "a" / "b");
+  coftp::rooted<coftp::local_fs> fs{coftp::local_fs(tmp.path() / "root"), "/a/b"};
+};
+
 }  // namespace
 
 using coftp::testing::find_entry;
@@ -85,6 +108,7 @@ using coftp::testing::write_file;
 // --- the contract: the conformance kit over both backends -----------------------------
 
 COFTP_BACKEND_CONFORMANCE(memory_fs_fixture, local_fs_fixture, local_fs_fallbacks_fixture);
+COFTP_BACKEND_CONFORMANCE(rooted_memory_fixture, rooted_local_fixture);
 
 TEST_SUITE("storage") {
 
@@ -114,6 +138,200 @@ TEST_CASE_TEMPLATE("storage: copies share the tree across threads", S, memory_fs
   CHECK(failures.load() == 0);
   CHECK(read_all(f.fs, "/shared.log").second == std::string(threads * files, 'x'));
   for (int t = 0; t < threads; ++t) CHECK(names_in(f.fs, "/t" + std::to_string(t)).size() == files);
+}
+
+// --- decorators ----------------------------------------------------------------------------
+
+static_assert(coftp::storage_backend<coftp::read_only<coftp::memory_fs>>);
+static_assert(coftp::storage_backend<coftp::read_only<coftp::local_fs>>);
+static_assert(coftp::storage_backend<coftp::rooted<coftp::memory_fs>>);
+static_assert(coftp::storage_backend<coftp::rooted<coftp::read_only<coftp::local_fs>>>);
+static_assert(coftp::can_set_modified<coftp::read_only<coftp::memory_fs>>);
+static_assert(coftp::can_set_mode<coftp::rooted<coftp::local_fs>>);
+static_assert(std::is_same_v<coftp::read_only<coftp::local_fs>::reader, coftp::local_fs::reader>);
+static_assert(std::is_same_v<coftp::rooted<coftp::memory_fs>::writer, coftp::memory_fs::writer>);
+
+namespace {
+
+// Everything observable about a tree: path -> type, size, mode, mtime, unique, content.
+template <class FS>
+std::map<std::string, std::string> snapshot(FS& fs, const std::string& dir = "/") {
+  std::map<std::string, std::string> out;
+  auto [ec, entries] = run_sync(fs.list(dir));
+  REQUIRE_FALSE(ec);
+  for (const auto& e : entries) {
+    const std::string path = (dir == "/" ? "" : dir) + "/" + e.name;
+    std::string desc = std::to_string(int(e.type)) + " " + std::to_string(e.size) + " " + std::to_string(e.mode) +
+                       " " + std::to_string(e.mtime.time_since_epoch().count()) + " " + e.unique;
+    if (e.is_regular()) desc += " " + read_all(fs, path).second;
+    out[path] = desc;
+    if (e.is_directory()) out.merge(snapshot(fs, path));
+  }
+  return out;
+}
+
+// Every mutation through `ro` fails with permission_denied.
+template <class RO>
+void check_every_change_refused(RO& ro) {
+  for (auto mode : {write_mode::replace, write_mode::append, write_mode::create_new}) {
+    CAPTURE(static_cast<int>(mode));
+    for (const char* path : {"/a.txt", "/new.txt", "/d/b.txt", "/d", "/", "/missing/x"}) {
+      CAPTURE(path);
+      auto [ec, w] = run_sync(ro.open_write(path, mode, 0));
+      CHECK(ec == storage_errc::permission_denied);
+      CHECK(run_sync(w.commit()));  // what comes back is an inert writer
+    }
+  }
+  CHECK(write_at(ro, "/a.txt", 2, "xx") == storage_errc::permission_denied);
+  CHECK(write_file(ro, "/a.txt", "xx") == storage_errc::permission_denied);
+  CHECK(run_sync(ro.make_directory("/newdir")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.make_directory("/d")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.remove_directory("/empty")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.remove_directory("/d")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.remove_file("/a.txt")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.remove_file("/missing")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.rename("/a.txt", "/b.txt")) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.rename("/d", "/e")) == storage_errc::permission_denied);
+  const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1));
+  CHECK(run_sync(ro.set_modified("/a.txt", t)) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.set_mode("/a.txt", 0777)) == storage_errc::permission_denied);
+  CHECK(run_sync(ro.set_mode("/d", 0700)) == storage_errc::permission_denied);
+}
+
+}  // namespace
+
+TEST_CASE("read_only: reads pass through, every change is refused, nothing changes beneath") {
+  coftp::memory_fs inner{{"/a.txt", "hello world"}, {"/d/b.txt", "b"}};
+  REQUIRE_FALSE(inner.make_directory_now("/empty"));
+  coftp::read_only<coftp::memory_fs> ro{inner};
+  const auto before = snapshot(inner);
+  REQUIRE(before.size() == 4);
+
+  CHECK(read_all(ro, "/a.txt").second == "hello world");
+  CHECK(read_all(ro, "/a.txt", 6).second == "world");
+  CHECK(read_all(ro, "/d/b.txt").second == "b");
+  CHECK(names_in(ro, "/") == std::set<std::string>{"a.txt", "d", "empty"});
+  auto [ec, info] = run_sync(ro.stat("/a.txt"));
+  REQUIRE_FALSE(ec);
+  CHECK(info.size == 11);
+  CHECK(info.unique == run_sync(inner.stat("/a.txt")).second.unique);
+  CHECK(run_sync(ro.stat("/missing")).first == storage_errc::not_found);
+  CHECK(run_sync(ro.open_read("/d", 0)).first == storage_errc::is_a_directory);
+  CHECK(snapshot(ro) == before);
+
+  check_every_change_refused(ro);
+  CHECK(snapshot(inner) == before);
+
+  // The owner still changes the backend beneath; the view shows it.
+  REQUIRE_FALSE(write_file(ro.inner(), "/a.txt", "changed"));
+  CHECK(read_all(ro, "/a.txt").second == "changed");
+}
+
+TEST_CASE("read_only: over local_fs, the directory on disk stays as it was") {
+  temp_dir tmp;
+  const fs::path root = make_dir(tmp.path() / "root");
+  put_file(root / "a.txt", "hello world");
+  make_dir(root / "d");
+  make_dir(root / "empty");
+  put_file(root / "d" / "b.txt", "b");
+  coftp::read_only<coftp::local_fs> ro{coftp::local_fs(root)};
+  const auto before = snapshot(ro);
+  REQUIRE(before.size() == 4);
+  auto [ec, r] = run_sync(ro.open_read("/a.txt", 0));
+  REQUIRE_FALSE(ec);
+  CHECK(r.native_handle() >= 0);  // the sendfile path stays open to a read-only view
+  CHECK(read_all(ro, "/d/b.txt").second == "b");
+
+  check_every_change_refused(ro);
+  CHECK(snapshot(ro) == before);
+  CHECK(get_file(root / "a.txt") == "hello world");
+  CHECK(std::distance(fs::directory_iterator(root), fs::directory_iterator()) == 3);
+  CHECK(std::distance(fs::directory_iterator(root / "d"), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("rooted: a subtree seen as the whole tree") {
+  coftp::memory_fs all{{"/home/alice/a.txt", "alice's"}, {"/home/alice2/x", "not alice's"},
+                       {"/home/bob/b.txt", "bob's"}};
+  coftp::rooted<coftp::memory_fs> alice{all, "/home/alice"};
+  coftp::rooted<coftp::memory_fs> bob{all, "/home/bob"};
+  CHECK(alice.root() == "/home/alice");
+  CHECK(alice.map("/") == "/home/alice");
+  CHECK(alice.map("/x/y") == "/home/alice/x/y");
+  CHECK(alice.map("/../bob") == "");
+
+  CHECK(names_in(alice, "/") == std::set<std::string>{"a.txt"});
+  CHECK(read_all(alice, "/a.txt").second == "alice's");
+  auto [ec, root] = run_sync(alice.stat("/"));
+  REQUIRE_FALSE(ec);
+  CHECK(root.name == "");
+  CHECK(root.is_directory());
+  CHECK(root.unique == run_sync(all.stat("/home/alice")).second.unique);
+  CHECK(run_sync(alice.stat("/a.txt")).second.name == "a.txt");
+
+  // Nothing outside can be named: paths that are not normalized are refused outright.
+  for (const char* bad : {"/../bob/b.txt", "/./a.txt", "a.txt", "", "/a.txt/", "//a.txt", "/x/../a.txt"}) {
+    CAPTURE(bad);
+    CHECK(run_sync(alice.stat(bad)).first == storage_errc::invalid_name);
+    CHECK(read_all(alice, bad).first == storage_errc::invalid_name);
+    CHECK(run_sync(alice.list(bad)).first == storage_errc::invalid_name);
+    CHECK(write_file(alice, bad, "pwned") == storage_errc::invalid_name);
+    CHECK(run_sync(alice.make_directory(bad)) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.remove_file(bad)) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.remove_directory(bad)) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.rename(bad, "/z")) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.rename("/a.txt", bad)) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.set_mode(bad, 0600)) == storage_errc::invalid_name);
+    CHECK(run_sync(alice.set_modified(bad, {})) == storage_errc::invalid_name);
+  }
+  CHECK(read_all(all, "/home/bob/b.txt").second == "bob's");
+
+  // Changes land beneath the root, and only there.
+  REQUIRE_FALSE(write_file(alice, "/new.txt", "n"));
+  REQUIRE_FALSE(run_sync(alice.make_directory("/dir")));
+  REQUIRE_FALSE(run_sync(alice.rename("/new.txt", "/dir/moved.txt")));
+  CHECK(read_all(all, "/home/alice/dir/moved.txt").second == "n");
+  REQUIRE_FALSE(run_sync(alice.set_mode("/a.txt", 0600)));
+  CHECK(run_sync(all.stat("/home/alice/a.txt")).second.mode == 0600);
+  const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1000000));
+  REQUIRE_FALSE(run_sync(alice.set_modified("/dir", t)));
+  CHECK(run_sync(all.stat("/home/alice/dir")).second.mtime == t);
+  CHECK(names_in(all, "/home") == std::set<std::string>{"alice", "alice2", "bob"});
+  CHECK(names_in(bob, "/") == std::set<std::string>{"b.txt"});
+
+  // The root itself cannot go away through the view.
+  CHECK(run_sync(alice.remove_directory("/")) == storage_errc::permission_denied);
+  CHECK(run_sync(alice.rename("/", "/elsewhere")) == storage_errc::permission_denied);
+  CHECK(run_sync(alice.rename("/dir", "/")) == storage_errc::already_exists);
+  CHECK(run_sync(all.stat("/home/alice")).second.is_directory());
+
+  // A root that does not exist: every operation says so.
+  coftp::rooted<coftp::memory_fs> ghost{all, "/home/ghost"};
+  CHECK(run_sync(ghost.stat("/")).first == storage_errc::not_found);
+  CHECK(run_sync(ghost.list("/")).first == storage_errc::not_found);
+  CHECK(write_file(ghost, "/x", "x") == storage_errc::not_found);
+  CHECK(run_sync(ghost.make_directory("/x")) == storage_errc::not_found);
+  CHECK(names_in(all, "/home") == std::set<std::string>{"alice", "alice2", "bob"});
+
+  // "/" as the root is the whole tree.
+  coftp::rooted<coftp::memory_fs> whole{all, "/"};
+  CHECK(names_in(whole, "/") == std::set<std::string>{"home"});
+  CHECK(read_all(whole, "/home/bob/b.txt").second == "bob's");
+
+  for (const char* bad_root : {"", "home", "/home/", "/home/../etc", "/home//alice", "/./home"}) {
+    CAPTURE(bad_root);
+    CHECK_THROWS_AS((coftp::rooted<coftp::memory_fs>{all, bad_root}), std::invalid_argument);
+  }
+}
+
+TEST_CASE("rooted and read_only compose") {
+  coftp::memory_fs all{{"/pub/readme", "read me"}, {"/private/key", "secret"}};
+  coftp::rooted<coftp::read_only<coftp::memory_fs>> pub{coftp::read_only<coftp::memory_fs>{all}, "/pub"};
+  CHECK(read_all(pub, "/readme").second == "read me");
+  CHECK(names_in(pub, "/") == std::set<std::string>{"readme"});
+  CHECK(write_file(pub, "/readme", "x") == storage_errc::permission_denied);
+  CHECK(run_sync(pub.set_mode("/readme", 0777)) == storage_errc::permission_denied);
+  CHECK(run_sync(pub.stat("/../private/key")).first == storage_errc::invalid_name);
+  CHECK(read_all(all, "/pub/readme").second == "read me");
 }
 
 // --- memory_fs only ----------------------------------------------------------------------

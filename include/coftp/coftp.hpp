@@ -19,3 +19,5 @@
 #include <coftp/storage.hpp>
 #include <coftp/storage/local_fs.hpp>
 #include <coftp/storage/memory_fs.hpp>
+#include <coftp/storage/read_only.hpp>
+#include <coftp/storage/rooted.hpp>
