@@ -12,6 +12,9 @@
 
 #include "temp_dir.hpp"
 
+// The example's own backend (examples/custom_backend.hpp), checked by the same kit.
+#include "../examples/custom_backend.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -88,6 +91,22 @@ struct rooted_memory_fixture {
   }
 };
 
+// The example backend, alone and as a rooted view (a backend without set_mode,
+// set_modified, modes or unique ids).
+struct object_store_fixture {
+  object_store fs;
+};
+struct rooted_object_store_fixture {
+  object_store inner;
+  coftp::rooted<object_store> fs = make();
+  coftp::rooted<object_store> make() {
+    REQUIRE_FALSE(inner.make_directory_now("/home"));
+    REQUIRE_FALSE(inner.make_directory_now("/home/user"));
+    REQUIRE_FALSE(inner.make_directory_now("/home/user2"));
+    return {inner, "/home/user"};
+  }
+};
+
 // rooted<local_fs> at "/a/b" of a directory on disk.
 struct rooted_local_fixture {
   temp_dir tmp;
@@ -109,6 +128,7 @@ using coftp::testing::write_file;
 
 COFTP_BACKEND_CONFORMANCE(memory_fs_fixture, local_fs_fixture, local_fs_fallbacks_fixture);
 COFTP_BACKEND_CONFORMANCE(rooted_memory_fixture, rooted_local_fixture);
+COFTP_BACKEND_CONFORMANCE(object_store_fixture, rooted_object_store_fixture);
 
 TEST_SUITE("storage") {
 
@@ -150,6 +170,12 @@ static_assert(coftp::can_set_modified<coftp::read_only<coftp::memory_fs>>);
 static_assert(coftp::can_set_mode<coftp::rooted<coftp::local_fs>>);
 static_assert(std::is_same_v<coftp::read_only<coftp::local_fs>::reader, coftp::local_fs::reader>);
 static_assert(std::is_same_v<coftp::rooted<coftp::memory_fs>::writer, coftp::memory_fs::writer>);
+// Optional capabilities are forwarded only when the backend beneath has them.
+static_assert(!coftp::can_set_modified<coftp::read_only<object_store>>);
+static_assert(!coftp::can_set_mode<coftp::read_only<object_store>>);
+static_assert(!coftp::can_set_modified<coftp::rooted<object_store>>);
+static_assert(!coftp::can_set_mode<coftp::rooted<coftp::read_only<object_store>>>);
+static_assert(coftp::storage_backend<coftp::rooted<coftp::read_only<object_store>>>);
 
 namespace {
 
