@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   app.add_flag("--anonymous", anonymous, "Also allow anonymous read-only logins (default when no --user)");
   app.add_option("--pasv-ports", pasv_ports, "Passive port range MIN-MAX (default: any free port)");
   app.add_option("--pasv-address", opts.passive_address, "IPv4 address announced in PASV replies (NAT)");
+  bool no_active = false;
+  app.add_flag("--no-active", no_active, "Refuse active mode (PORT and EPRT); passive only");
   app.add_option("--threads", threads, "Threads running the sessions")->check(CLI::Range(1u, 256u))->capture_default_str();
   app.add_option("--idle-timeout", idle, "Seconds before an idle session is closed")->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   }
 
   opts.idle_timeout = std::chrono::seconds(idle);
+  opts.active_mode = !no_active;
   if (!pasv_ports.empty()) {
     unsigned lo = 0, hi = 0;
     char dash = 0;

@@ -121,7 +121,7 @@ struct my_retr {
 };
 
 struct site_xyz {
-  static constexpr std::string_view verb = "SITE";
+  static constexpr std::string_view verb = "XYZZ";
   static constexpr coftp::needs requires_ = coftp::needs::login | coftp::needs::argument;
   static constexpr std::string_view feature = "XYZ";
   static constexpr std::string_view usage = "Missing SITE command";
@@ -938,8 +938,8 @@ TEST_CASE("command table") {
   SUBCASE("with<X> adds a new verb") {
     using t = default_commands::with<site_xyz>;
     static_assert(t::size == default_commands::size + 1);
-    CHECK(t::contains("SITE"));
-    CHECK_FALSE(default_commands::contains("SITE"));
+    CHECK(t::contains("XYZZ"));
+    CHECK_FALSE(default_commands::contains("XYZZ"));
     using both = default_commands::with<site_xyz, my_retr>;
     static_assert(both::size == default_commands::size + 1);
     static_assert(table_has<both, my_retr>::value && table_has<both, site_xyz>::value);
@@ -999,16 +999,16 @@ TEST_CASE("dispatch checks the declared guards") {
   SUBCASE("login required") {
     CHECK(dispatch(s, "LIST\r\n").code == 530);
     CHECK(dispatch(s, "DELE a\r\n").code == 530);
-    CHECK(dispatch(s, "SITE x\r\n").code == 530);
+    CHECK(dispatch(s, "XYZZ x\r\n").code == 530);
   }
   SUBCASE("missing argument: 501 with the handler's usage") {
     s.logged_in_ = true;
     s.user_.perms = coftp::permissions::all;
-    auto r = dispatch(s, "SITE\r\n");
+    auto r = dispatch(s, "XYZZ\r\n");
     CHECK(r.code == 501);
     CHECK(r.text == "Missing SITE command");
     CHECK(dispatch(s, "DELE\r\n").code == 501);
-    auto ok = dispatch(s, "SITE chmod 644 x\r\n");
+    auto ok = dispatch(s, "XYZZ chmod 644 x\r\n");
     CHECK(ok.code == 200);
     CHECK(ok.text == "SITE chmod 644 x");
   }
@@ -1140,3 +1140,116 @@ TEST_CASE("authentication policies") {
 }
 
 }  // TEST_SUITE("unit")
+
+// =======================================================================================
+// listing.hpp: globs, MLSx facts, timestamps; params.hpp: PORT and EPRT arguments
+
+TEST_CASE("glob_match") {
+  using coftp::glob_match;
+  CHECK(glob_match("*", "a"));
+  CHECK(glob_match("*", ""));
+  CHECK(glob_match("*.txt", "a.txt"));
+  CHECK(glob_match("*.txt", ".txt") == false);  // a leading dot needs a literal dot
+  CHECK(glob_match(".*", ".hidden"));
+  CHECK_FALSE(glob_match("*.txt", "a.txt.gz"));
+  CHECK(glob_match("a?c", "abc"));
+  CHECK_FALSE(glob_match("a?c", "ac"));
+  CHECK(glob_match("[abc]x", "bx"));
+  CHECK_FALSE(glob_match("[abc]x", "dx"));
+  CHECK(glob_match("[a-c]*", "c9"));
+  CHECK_FALSE(glob_match("[a-c]*", "d9"));
+  CHECK(glob_match("[!a-c]*", "d9"));
+  CHECK(glob_match("[^a-c]*", "d9"));
+  CHECK_FALSE(glob_match("[!a-c]*", "a9"));
+  CHECK(glob_match("[]]", "]"));                 // ']' first in a class is literal
+  CHECK(glob_match("a[", "a["));                 // an unclosed '[' is literal
+  CHECK(glob_match("\\*", "*"));
+  CHECK_FALSE(glob_match("\\*", "a"));
+  CHECK(glob_match("*a*b*c*", "xxaxxbxxcxx"));
+  CHECK_FALSE(glob_match("*a*b*c*", "xxaxxcxxbxx"));
+  CHECK(glob_match("ä*", "äpfel.txt"));          // UTF-8 bytes match as they are
+  // Pathological patterns stay fast (no exponential backtracking).
+  std::string name(5000, 'a');
+  CHECK_FALSE(glob_match("*a*a*a*a*a*a*a*a*a*a*b", name));
+  CHECK(coftp::has_glob("a*"));
+  CHECK(coftp::has_glob("a[1]"));
+  CHECK_FALSE(coftp::has_glob("plain name.txt"));
+}
+
+TEST_CASE("parse_timestamp") {
+  using coftp::parse_timestamp;
+  auto t = parse_timestamp("20200102030405");
+  REQUIRE(t);
+  CHECK(coftp::format_timestamp(*t) == "20200102030405");
+  CHECK(coftp::format_timestamp(*parse_timestamp("19700101000000")) == "19700101000000");
+  CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.5")) == "20240229235959");
+  CHECK_FALSE(parse_timestamp("20230229000000"));  // not a leap year
+  CHECK_FALSE(parse_timestamp("20201301000000"));
+  CHECK_FALSE(parse_timestamp("20200100000000"));
+  CHECK_FALSE(parse_timestamp("20200101240000"));
+  CHECK_FALSE(parse_timestamp("20200101006000"));
+  CHECK_FALSE(parse_timestamp("2020010100000"));
+  CHECK_FALSE(parse_timestamp("202001010000000"));
+  CHECK_FALSE(parse_timestamp("2020010100000x"));
+  CHECK_FALSE(parse_timestamp("20200101000000."));
+  CHECK_FALSE(parse_timestamp(""));
+}
+
+TEST_CASE("MLSx facts") {
+  namespace f = coftp::mlst_fact;
+  CHECK(coftp::parse_mlst_facts("type;size;") == (f::type | f::size));
+  CHECK(coftp::parse_mlst_facts("TYPE;Modify;unknown;perm") == (f::type | f::modify | f::perm));
+  CHECK(coftp::parse_mlst_facts("") == 0);
+  CHECK(coftp::mlst_fact_names(f::all) == "type;size;modify;perm;unique;");
+  CHECK(coftp::mlst_fact_names(0) == "");
+
+  coftp::file_info file;
+  file.name = "a;b c.txt";
+  file.size = 42;
+  file.mtime = *coftp::parse_timestamp("20200102030405");
+  file.unique = "801.1f";
+  std::string out;
+  coftp::format_facts(out, file, f::all, true, true, file.name);
+  CHECK(out == "type=file;size=42;modify=20200102030405;perm=adfwr;unique=801.1f; a;b c.txt");
+  out.clear();
+  coftp::format_facts(out, file, f::type | f::perm, true, false, file.name);
+  CHECK(out == "type=file;perm=r; a;b c.txt");
+
+  coftp::file_info dir;
+  dir.type = coftp::file_type::directory;
+  dir.size = 4096;
+  out.clear();
+  coftp::format_facts(out, dir, f::defaults, true, true, ".", coftp::mlst_entry::cdir);
+  CHECK(out == "type=cdir;perm=cdfmpel; .");  // no size for directories, no modify when unknown
+  out.clear();
+  coftp::format_facts(out, dir, f::defaults, true, false, "d");
+  CHECK(out == "type=dir;perm=el; d");
+}
+
+TEST_CASE("PORT and EPRT arguments") {
+  auto p = coftp::parse_port_argument("127,0,0,1,200,10");
+  REQUIRE(p);
+  CHECK(p->address().to_string() == "127.0.0.1");
+  CHECK(p->port() == 200 * 256 + 10);
+  CHECK(coftp::parse_port_argument(" 10, 1, 2, 3, 0, 21 ")->port() == 21);
+  for (auto bad : {"", "1,2,3,4,5", "1,2,3,4,5,6,7", "256,0,0,1,1,1", "1,2,3,4,5,x", "1,,3,4,5,6", "1.2.3.4.5.6",
+                   "-1,2,3,4,5,6", "1,2,3,4,5,6,"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(coftp::parse_port_argument(bad));
+  }
+  using coftp::eprt_argument;
+  auto e4 = coftp::parse_eprt_argument("|1|132.235.1.2|6275|");
+  CHECK(e4.status == eprt_argument::ok);
+  CHECK(e4.endpoint.address().to_string() == "132.235.1.2");
+  CHECK(e4.endpoint.port() == 6275);
+  auto e6 = coftp::parse_eprt_argument("!2!1080::8:800:200C:417A!5282!");  // any delimiter (RFC 2428)
+  CHECK(e6.status == eprt_argument::ok);
+  CHECK(e6.endpoint.address().is_v6());
+  CHECK(e6.endpoint.port() == 5282);
+  CHECK(coftp::parse_eprt_argument("|3|1.2.3.4|5|").status == eprt_argument::unsupported_protocol);
+  for (auto bad : {"", "|1|1.2.3.4|", "|1|1.2.3.4|5", "|1|1.2.3.4|0|", "|1|1.2.3.4|65536|", "|1|::1|5|",
+                   "|2|1.2.3.4|5|", "|x|1.2.3.4|5|", "|1|1.2.3.4|5|6|", " |1|1.2.3.4|5| "}) {
+    CAPTURE(bad);
+    CHECK(coftp::parse_eprt_argument(bad).status == eprt_argument::malformed);
+  }
+}

@@ -37,7 +37,10 @@ constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsign
 /// The requirements on a command handler (static members only):
 /// `verb` (upper case), `requires_` (a `needs` set), and
 /// `static asio::awaitable<reply> run(Session&, std::string_view argument)`.
-/// Optional: `usage` (the 501 text for a missing argument) and `feature` (its FEAT line).
+/// Optional: `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
+/// `syntax` (what `HELP VERB` shows) and `template <class Session> static constexpr bool
+/// enabled` (false: the command is absent for this session type, e.g. MFMT on a backend
+/// that cannot set times; it answers 502 and stays out of FEAT and HELP).
 template <class H>
 concept command_handler = requires {
   { H::verb } -> std::convertible_to<std::string_view>;
@@ -54,6 +57,18 @@ template <class H>
 constexpr std::string_view feature_of() {
   if constexpr (requires { H::feature; }) return H::feature;
   else return {};
+}
+template <class H>
+constexpr std::string_view syntax_of() {
+  if constexpr (requires { H::syntax; }) return H::syntax;
+  else return H::verb;
+}
+// Session = void: no session type known, every handler counts.
+template <class H, class Session>
+constexpr bool enabled_for() {
+  if constexpr (std::is_void_v<Session>) return true;
+  else if constexpr (requires { H::template enabled<Session>; }) return H::template enabled<Session>;
+  else return true;
 }
 
 // Verbs of RFC 959, 2228, 2389, 2428, 2640, 3659, 7151 and RFC 775 X-aliases: a verb
@@ -156,25 +171,48 @@ struct command_table {
 
   static constexpr std::size_t size = sizeof...(Handlers);
 
-  /// True if the table has a handler for `verb` (upper case).
+  /// True if the table has a handler for `verb` (upper case), enabled for `Session`.
+  template <class Session = void>
   static constexpr bool contains(std::string_view verb) noexcept {
-    return ((std::string_view(Handlers::verb) == verb) || ...);
+    return ((detail::enabled_for<Handlers, Session>() && std::string_view(Handlers::verb) == verb) || ...);
   }
 
-  /// The verbs of the table, in table order.
-  static std::vector<std::string_view> verbs() { return {std::string_view(Handlers::verb)...}; }
+  /// The verbs of the table enabled for `Session`, in table order (what HELP lists).
+  template <class Session = void>
+  static std::vector<std::string_view> verbs() {
+    std::vector<std::string_view> out;
+    (
+        [&] {
+          if constexpr (detail::enabled_for<Handlers, Session>()) out.push_back(Handlers::verb);
+        }(),
+        ...);
+    return out;
+  }
 
-  /// The FEAT lines (RFC 2389) the handlers declare, sorted, without duplicates.
+  /// The FEAT lines (RFC 2389) of the handlers enabled for `Session`, sorted, without
+  /// duplicates.
+  template <class Session = void>
   static std::vector<std::string_view> features() {
     std::vector<std::string_view> out;
     (
         [&] {
           constexpr auto f = detail::feature_of<Handlers>();
-          if (!f.empty()) out.push_back(f);
+          if constexpr (!f.empty() && detail::enabled_for<Handlers, Session>()) out.push_back(f);
         }(),
         ...);
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  /// The syntax line of `verb` (what `HELP VERB` shows), if the table has it.
+  template <class Session = void>
+  static std::optional<std::string_view> syntax(std::string_view verb) {
+    std::optional<std::string_view> out;
+    (void)((detail::enabled_for<Handlers, Session>() && std::string_view(Handlers::verb) == verb
+                ? (out = detail::syntax_of<Handlers>(), true)
+                : false) ||
+           ...);
     return out;
   }
 
@@ -183,12 +221,22 @@ struct command_table {
   template <class Session>
   static asio::awaitable<reply> dispatch(Session& s, const command& cmd) {
     std::optional<asio::awaitable<reply>> call;
-    (void)((std::string_view(Handlers::verb) == cmd.verb
-                ? (call.emplace(detail::guarded_run<Handlers>(s, cmd)), true)
-                : false) ||
-           ...);
+    (void)(try_handler<Handlers>(s, cmd, call) || ...);
     if (call) return std::move(*call);
     return detail::unknown_command(cmd);
+  }
+
+ private:
+  // A disabled handler is never instantiated for Session (its body may not compile).
+  template <class H, class Session>
+  static bool try_handler(Session& s, const command& cmd, std::optional<asio::awaitable<reply>>& call) {
+    if constexpr (detail::enabled_for<H, Session>()) {
+      if (std::string_view(H::verb) == cmd.verb) {
+        call.emplace(detail::guarded_run<H>(s, cmd));
+        return true;
+      }
+    }
+    return false;
   }
 };
 

@@ -14,18 +14,21 @@ namespace coftp {
 
 /// The commands a default server answers. Extend with `with<...>`, trim with `without<...>`.
 using default_commands = command_table<
-    // access control
-    commands::user, commands::pass, commands::quit,
-    // transfer parameters
+    // access control (RFC 959 4.1.1)
+    commands::user, commands::pass, commands::acct, commands::rein, commands::quit,
+    // transfer parameters (RFC 959 4.1.2, RFC 2428)
     commands::type, commands::mode, commands::stru, commands::allo, commands::pasv, commands::epsv,
-    // transfers and listings
-    commands::retr, commands::stor, commands::list, commands::nlst, commands::abor,
-    // navigation
+    commands::port, commands::eprt,
+    // transfers (RFC 959 4.1.3, RFC 3659 5)
+    commands::retr, commands::stor, commands::appe, commands::stou, commands::rest, commands::abor,
+    // listings (RFC 959, RFC 3659 7)
+    commands::list, commands::nlst, commands::mlsd, commands::mlst, commands::stat,
+    // navigation (RFC 959, RFC 1123 X-aliases)
     commands::cwd, commands::cdup, commands::pwd, commands::xcwd, commands::xcup, commands::xpwd,
-    // file management
+    // file management (RFC 959, RFC 3659, MFMT draft)
     commands::dele, commands::mkd, commands::rmd, commands::xmkd, commands::xrmd, commands::rnfr,
-    commands::rnto, commands::size, commands::mdtm,
-    // information
-    commands::syst, commands::noop, commands::feat, commands::opts, commands::help>;
+    commands::rnto, commands::size, commands::mdtm, commands::mfmt,
+    // information (RFC 959, RFC 2389)
+    commands::syst, commands::noop, commands::feat, commands::opts, commands::help, commands::site>;
 
 }  // namespace coftp

@@ -20,3 +20,9 @@
 #ifndef COFTP_MAX_PENDING_COMMANDS
 #define COFTP_MAX_PENDING_COMMANDS 16
 #endif
+
+/// Most entries a glob in NLST/LIST/STAT may match; beyond it the listing is refused with
+/// 550 rather than built without bound.
+#ifndef COFTP_MAX_GLOB_MATCHES
+#define COFTP_MAX_GLOB_MATCHES 10000
+#endif

@@ -1,9 +1,11 @@
-// coftp/data_channel.hpp - passive data connections (RFC 959 PASV, RFC 2428 EPSV).
+// coftp/data_channel.hpp - data connections: passive (RFC 959 PASV, RFC 2428 EPSV) and
+// active (RFC 959 PORT, RFC 2428 EPRT).
 //
 // PASV/EPSV open a listener; the next transfer accepts exactly one connection on it,
 // only from the control connection's peer address (RFC 2577 "port stealing"), within
-// the data timeout, and then the listener is closed. A new PASV/EPSV replaces the
-// previous listener.
+// the data timeout, and then the listener is closed. PORT/EPRT remember an address
+// that the next transfer connects to, within the same timeout. Either replaces the
+// other.
 #pragma once
 
 #include <coftp/detail/io.hpp>
@@ -14,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <tuple>
 #include <optional>
 #include <random>
 #include <system_error>
@@ -33,6 +36,7 @@ class data_channel {
   std::pair<std::error_code, std::uint16_t> listen(const asio::ip::address& local, std::uint16_t min,
                                                    std::uint16_t max) {
     close();
+    active_.reset();
     std::error_code ec;
     tcp::acceptor acc(ex_);
     tcp::endpoint ep(local, 0);
@@ -61,8 +65,34 @@ class data_channel {
     return {ec, port};
   }
 
-  /// True between PASV/EPSV and the transfer that uses the listener.
-  bool ready() const noexcept { return listener_.has_value(); }
+  /// Active mode (PORT/EPRT): the next transfer connects from `local` (port chosen by
+  /// the kernel) to `target`. Closes a passive listener.
+  void connect_to(tcp::endpoint target, asio::ip::address local) {
+    close();
+    active_.emplace(active_target{target, local});
+  }
+
+  /// True between PASV/EPSV/PORT/EPRT and the transfer that uses them.
+  bool ready() const noexcept { return listener_.has_value() || active_.has_value(); }
+
+  /// True when the next transfer is active (PORT/EPRT).
+  bool active() const noexcept { return active_.has_value(); }
+
+  /// Opens the data connection of a transfer: connects (active) or accepts (passive).
+  ///
+  /// @par Cancellation
+  /// Cancelling the awaiting coroutine (as ABOR does) completes it with an error.
+  asio::awaitable<std::pair<std::error_code, tcp::socket>> open(asio::ip::address peer,
+                                                                std::chrono::steady_clock::duration timeout) {
+    if (active_) {
+      auto target = *active_;
+      active_.reset();
+      auto r = co_await connect(target, timeout);
+      co_return r;
+    }
+    auto r = co_await accept(peer, timeout);
+    co_return r;
+  }
 
   /// Accepts the data connection from `peer`, waiting at most `timeout`. Connections
   /// from other addresses are closed and not counted. The listener is closed after.
@@ -99,6 +129,12 @@ class data_channel {
     co_return std::pair{result, tcp::socket(ex_)};
   }
 
+  /// Forgets the passive listener and the active target.
+  void reset() noexcept {
+    close();
+    active_.reset();
+  }
+
   void close() noexcept {
     if (listener_) {
       std::error_code ignored;
@@ -118,8 +154,38 @@ class data_channel {
   }
 
  private:
+  struct active_target {
+    tcp::endpoint remote;
+    asio::ip::address local;
+  };
+
+  // Connects from the control connection's local address, so that the client sees the
+  // data connection come from the host it talks to (firewalls check that).
+  asio::awaitable<std::pair<std::error_code, tcp::socket>> connect(active_target target,
+                                                                 std::chrono::steady_clock::duration timeout) {
+    using namespace asio::experimental::awaitable_operators;
+    tcp::socket sock(ex_);
+    std::error_code ec;
+    sock.open(target.remote.protocol(), ec);
+    if (!ec) sock.bind(tcp::endpoint(target.local, 0), ec);
+    if (ec) co_return std::pair{ec, std::move(sock)};
+    asio::steady_timer timer(ex_, timeout);
+    auto r = co_await (sock.async_connect(target.remote, detail::nothrow) || timer.async_wait(detail::nothrow));
+    if (r.index() == 1) ec = asio::error::timed_out;
+    else ec = std::get<0>(std::get<0>(r));
+    if (ec) {
+      std::error_code ignored;
+      sock.close(ignored);
+      co_return std::pair{ec, tcp::socket(ex_)};
+    }
+    std::error_code ignored;
+    sock.set_option(tcp::no_delay(true), ignored);
+    co_return std::pair{std::error_code{}, std::move(sock)};
+  }
+
   asio::any_io_executor ex_;
   std::optional<tcp::acceptor> listener_;
+  std::optional<active_target> active_;
 };
 
 }  // namespace coftp

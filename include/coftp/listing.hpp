@@ -1,6 +1,7 @@
 // coftp/listing.hpp - directory listing formats: LIST lines in `ls -l` form (the de-facto
-// format every client parses; RFC 959 leaves it open), NLST names, and MDTM timestamps
-// (RFC 3659 section 2.3, always UTC).
+// format every client parses; RFC 959 leaves it open), MLSD/MLST fact lines (RFC 3659
+// section 7), MDTM timestamps (RFC 3659 section 2.3, always UTC), and the glob patterns
+// that NLST and LIST accept in their last path component.
 #pragma once
 
 #include <coftp/storage.hpp>
@@ -8,7 +9,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace coftp {
 
@@ -65,6 +68,175 @@ inline void format_list_line(std::string& out, const file_info& f,
   out += head;
   out += f.name;
   out += "\r\n";
+}
+
+/// Parses "YYYYMMDDHHMMSS" (UTC; a ".sss" fraction is accepted and ignored), as MFMT
+/// sends it. Nullopt for anything else, out-of-range fields included.
+inline std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {
+  if (auto dot = s.find('.'); dot != std::string_view::npos) {
+    auto frac = s.substr(dot + 1);
+    if (frac.empty() || frac.size() > 9 || frac.find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    s = s.substr(0, dot);
+  }
+  if (s.size() != 14 || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (s[i] - '0');
+    return v;
+  };
+  using namespace std::chrono;
+  year_month_day ymd{year(num(0, 4)), month(unsigned(num(4, 2))), day(unsigned(num(6, 2)))};
+  int h = num(8, 2), mi = num(10, 2), sec = num(12, 2);
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  return system_clock::time_point(sys_days(ymd).time_since_epoch() + hours(h) + minutes(mi) + seconds(sec));
+}
+
+/// The facts of RFC 3659 section 7.5 that coftp offers, as bits; `OPTS MLST` selects a
+/// subset of them.
+namespace mlst_fact {
+inline constexpr unsigned type = 1, size = 2, modify = 4, perm = 8, unique = 16;
+inline constexpr unsigned defaults = type | size | modify | perm;  ///< the starred facts of FEAT
+inline constexpr unsigned all = defaults | unique;
+inline constexpr std::pair<unsigned, std::string_view> names[] = {
+    {type, "type"}, {size, "size"}, {modify, "modify"}, {perm, "perm"}, {unique, "unique"}};
+}  // namespace mlst_fact
+
+/// RFC 3659 7.9: "OPTS MLST type;size;" selects facts; unknown ones are ignored and
+/// names are case-insensitive. An empty list selects none.
+inline unsigned parse_mlst_facts(std::string_view list) {
+  unsigned out = 0;
+  while (!list.empty()) {
+    auto semi = list.find(';');
+    auto name = list.substr(0, semi);
+    list = semi == std::string_view::npos ? std::string_view() : list.substr(semi + 1);
+    for (auto [bit, known] : mlst_fact::names) {
+      bool same = name.size() == known.size();
+      for (std::size_t i = 0; same && i < name.size(); ++i)
+        same = (name[i] | 0x20) == known[i];
+      if (same) out |= bit;
+    }
+  }
+  return out;
+}
+
+/// "type;size;" for a fact set, in canonical order (the OPTS MLST reply).
+inline std::string mlst_fact_names(unsigned facts) {
+  std::string out;
+  for (auto [bit, name] : mlst_fact::names)
+    if (facts & bit) {
+      out += name;
+      out += ';';
+    }
+  return out;
+}
+
+/// How an MLSD entry relates to the listed directory (RFC 3659 7.5.1).
+enum class mlst_entry { normal, cdir, pdir };
+
+/// Appends one MLSx line "fact=value;...; name" to `out` (no line ending: MLSD adds
+/// CRLF, MLST's control reply frames it). `can_read` / `can_write` are the user's
+/// permissions, from which the `perm` fact is derived (RFC 3659 7.5.5).
+inline void format_facts(std::string& out, const file_info& f, unsigned facts, bool can_read, bool can_write,
+                         std::string_view name, mlst_entry kind = mlst_entry::normal) {
+  bool dir = f.is_directory();
+  if (facts & mlst_fact::type) {
+    out += "type=";
+    out += kind == mlst_entry::cdir ? "cdir"
+           : kind == mlst_entry::pdir ? "pdir"
+           : dir                      ? "dir"
+           : f.is_regular()           ? "file"
+                                      : "OS.unix=other";
+    out += ';';
+  }
+  if ((facts & mlst_fact::size) && !dir) {
+    out += "size=";
+    out += std::to_string(f.size);
+    out += ';';
+  }
+  if ((facts & mlst_fact::modify) && f.mtime.time_since_epoch().count() != 0) {
+    out += "modify=";
+    out += format_timestamp(f.mtime);
+    out += ';';
+  }
+  if (facts & mlst_fact::perm) {
+    out += "perm=";
+    // Files: a(ppend) d(elete) f(rename) r(etrieve) w(rite). Directories: c(reate)
+    // d(elete) e(nter) f(rename) l(ist) m(kdir) p(urge).
+    if (dir) {
+      if (can_write) out += "cdfmp";
+      if (can_read) out += "el";
+    } else {
+      if (can_write) out += "adfw";
+      if (can_read) out += 'r';
+    }
+    out += ';';
+  }
+  if ((facts & mlst_fact::unique) && !f.unique.empty()) {
+    out += "unique=";
+    out += f.unique;
+    out += ';';
+  }
+  out += ' ';
+  out += name;
+}
+
+/// True when `s` holds a glob metacharacter: `*`, `?` or `[`.
+inline bool has_glob(std::string_view s) noexcept { return s.find_first_of("*?[") != std::string_view::npos; }
+
+/// Matches one path component against a shell pattern (`*`, `?`, `[abc]`, `[a-z]`,
+/// `[!x]`, and `\` escapes), like fnmatch(3) with FNM_PERIOD: a leading '.' is only
+/// matched by a literal '.'. Runs in O(pattern * name) at worst (no backtracking
+/// explosion on "*a*a*a*b").
+inline bool glob_match(std::string_view pat, std::string_view name) noexcept {
+  if (!name.empty() && name.front() == '.' && (pat.empty() || pat.front() != '.')) return false;
+  // Matches the single character class or literal at pat[p]; returns the length of
+  // the pattern element consumed, or 0 when `c` does not match it.
+  auto element = [&](std::size_t p, char c) -> std::size_t {
+    if (pat[p] == '?') return 1;
+    if (pat[p] == '\\' && p + 1 < pat.size()) return pat[p + 1] == c ? 2 : 0;
+    if (pat[p] == '[') {
+      std::size_t q = p + 1;
+      bool negate = q < pat.size() && (pat[q] == '!' || pat[q] == '^');
+      if (negate) ++q;
+      bool hit = false;
+      std::size_t start = q;
+      while (q < pat.size() && (pat[q] != ']' || q == start)) {
+        char lo = pat[q];
+        if (q + 2 < pat.size() && pat[q + 1] == '-' && pat[q + 2] != ']') {
+          if (lo <= c && c <= pat[q + 2]) hit = true;
+          q += 3;
+        } else {
+          if (lo == c) hit = true;
+          ++q;
+        }
+      }
+      if (q >= pat.size()) return pat[p] == c ? 1 : 0;  // no closing ']': a literal '['
+      return hit != negate ? q - p + 1 : 0;
+    }
+    return pat[p] == c ? 1 : 0;
+  };
+  std::size_t p = 0, n = 0;
+  std::size_t star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pat.size() && pat[p] == '*') {
+      star = ++p;
+      resume = n;
+      continue;
+    }
+    if (p < pat.size()) {
+      if (auto len = element(p, name[n])) {
+        p += len;
+        ++n;
+        continue;
+      }
+    }
+    if (star == std::string_view::npos) return false;
+    p = star;
+    n = ++resume;
+  }
+  while (p < pat.size() && pat[p] == '*') ++p;
+  return p == pat.size();
 }
 
 }  // namespace coftp

@@ -23,6 +23,7 @@ struct server_options {
   std::uint16_t passive_port_min = 0;  ///< passive range; 0/0 lets the kernel choose
   std::uint16_t passive_port_max = 0;
   std::string passive_address{};  ///< address announced in 227 (NAT); empty: the control address
+  bool active_mode = true;        ///< PORT/EPRT allowed (to the client's own address, ports >= 1024)
 
   std::size_t max_sessions = 1000;            ///< beyond it: "421 Too many connections"
   std::size_t max_sessions_per_address = 50;  ///< per client IP address

@@ -83,4 +83,10 @@ inline std::string quote_path(std::string_view path) {
   return out;
 }
 
+/// A path as the user sees it and as the storage knows it.
+struct resolved_path {
+  std::string virtual_path;  ///< relative to the user's "/" (what PWD and 257 show)
+  std::string storage_path;  ///< the user's home joined in front (what the backend gets)
+};
+
 }  // namespace coftp

@@ -14,6 +14,7 @@
 #include <coftp/data_channel.hpp>
 #include <coftp/detail/ascii.hpp>
 #include <coftp/detail/io.hpp>
+#include <coftp/listing.hpp>
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
@@ -45,10 +46,19 @@ namespace coftp {
 template <class Policies>
 class basic_server;
 
-/// A path as the user sees it and as the storage knows it.
-struct resolved_path {
-  std::string virtual_path;  ///< relative to the user's "/" (what PWD and 257 show)
-  std::string storage_path;  ///< the user's home joined in front (what the backend gets)
+/// What STAT reports about a session's transfers so far.
+struct session_stats {
+  std::uint64_t files_sent = 0, files_received = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+};
+
+/// The transfer under way, for STAT during a transfer.
+struct transfer_progress {
+  bool active = false;
+  transfer_direction direction = transfer_direction::download;
+  std::string path;
+  std::uint64_t bytes = 0;  ///< moved so far
+  std::uint64_t total = 0;  ///< expected (a download's file size), 0 when unknown
 };
 
 /// How a transfer ended, and the reply owed when it did not complete.
@@ -165,6 +175,34 @@ class basic_session {
   /// RNFR's source, cleared by any command other than RNTO.
   std::optional<resolved_path>& rename_from() noexcept { return rename_from_; }
 
+  /// REST (RFC 3659 5): the offset of the next transfer. `take_restart()` hands it to
+  /// that transfer (or to a listing, which drops it) and resets it to 0.
+  void set_restart(std::uint64_t offset) noexcept { restart_ = offset; }
+  std::uint64_t restart() const noexcept { return restart_; }
+  std::uint64_t take_restart() noexcept { return std::exchange(restart_, 0); }
+
+  /// EPSV ALL (RFC 2428 4): from now on only EPSV may set up data connections.
+  void set_epsv_all() noexcept { epsv_all_ = true; }
+  bool epsv_all() const noexcept { return epsv_all_; }
+
+  /// The MLSx facts selected by OPTS MLST (RFC 3659 7.9).
+  unsigned mlst_facts() const noexcept { return mlst_facts_; }
+  void set_mlst_facts(unsigned facts) noexcept { mlst_facts_ = facts; }
+
+  /// Transfer counters of this session (STAT).
+  const session_stats& stats() const noexcept { return stats_; }
+
+  /// The transfer under way, if any.
+  const transfer_progress& progress() const noexcept { return progress_; }
+
+  /// "passive", "active" or "none": what the next transfer will use.
+  std::string_view data_mode() const noexcept {
+    return !data_.ready() ? "none" : data_.active() ? "active" : "passive";
+  }
+
+  /// REIN (RFC 959 4.1.1): back to the state of a new connection, logged out.
+  void reinitialize() { reset_state(); }
+
   /// Ends the session after the current reply (QUIT).
   void quit() noexcept { quit_ = true; }
 
@@ -181,13 +219,15 @@ class basic_session {
 
   /// PASV (extended = false) and EPSV (extended = true): opens a passive listener on
   /// the control connection's local address and returns the 227 or 229 reply.
-  reply open_passive(bool extended) {
+  /// `family` (EPSV 1 or EPSV 2, RFC 2428 3) asks for IPv4 or IPv6; 0 takes the control
+  /// connection's.
+  reply open_passive(bool extended, int family = 0) {
     std::error_code ec;
     auto local = control_.lowest_layer().local_endpoint(ec);
     if (ec) return {425, "Cannot open passive connection"};
-    auto addr = local.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
-      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    auto addr = normalized(local.address());
+    if ((family == 1 && !addr.is_v4()) || (family == 2 && !addr.is_v6()))
+      return {522, std::string("Network protocol not supported, use (") + (addr.is_v4() ? "1" : "2") + ")"};
     if (!extended && addr.is_v6())
       return {425, "PASV is not available on an IPv6 connection, use EPSV"};
     const auto& o = server_.options();
@@ -206,7 +246,24 @@ class basic_session {
                      "," + std::to_string(port & 0xff) + ")"};
   }
 
-  /// True after PASV/EPSV until a transfer uses the listener.
+  /// PORT and EPRT: the next transfer connects to `target`. RFC 2577 4: only the
+  /// control connection's own peer, and no port below 1024 ("bounce attack"); nothing
+  /// is connected before a transfer command.
+  reply open_active(tcp::endpoint target) {
+    if (!server_.options().active_mode) return {502, "Active mode is disabled on this server, use EPSV or PASV"};
+    std::error_code ec;
+    auto peer = control_.lowest_layer().remote_endpoint(ec);
+    auto local = control_.lowest_layer().local_endpoint(ec);
+    if (ec) return {425, "Cannot open data connection"};
+    auto addr = normalized(target.address());
+    if (addr != normalized(peer.address()))
+      return {500, "Illegal address: data connections go to the client's own address only"};
+    if (target.port() < 1024) return {504, "Illegal port: ports below 1024 are refused"};
+    data_.connect_to(tcp::endpoint(addr, target.port()), normalized(local.address()));
+    return {200, "Active mode: will connect to " + addr.to_string() + " port " + std::to_string(target.port())};
+  }
+
+  /// True after PASV/EPSV/PORT/EPRT until a transfer uses them.
   bool data_ready() const noexcept { return data_.ready(); }
 
   /// Sends the content of `reader` on the data connection (RETR), converting line
@@ -216,7 +273,7 @@ class basic_session {
   template <class Reader>
   asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
     auto body = send_body(reader, std::move(preliminary));
-    auto r = co_await transfer(transfer_direction::download, path, std::move(body));
+    auto r = co_await transfer(transfer_direction::download, path, std::move(body), reader.size());
     co_return r;
   }
 
@@ -329,14 +386,22 @@ class basic_session {
     }
   }
 
-  // Logging out (USER again, and later REIN) goes through one place.
+  // Logging out (USER again, REIN) goes through one place.
   void reset_state() {
     user_.reset();
     pending_user_.reset();
     cwd_ = "/";
     ascii_ = true;
     rename_from_.reset();
-    data_.close();
+    restart_ = 0;
+    epsv_all_ = false;
+    mlst_facts_ = mlst_fact::defaults;
+    data_.reset();
+  }
+
+  static asio::ip::address normalized(asio::ip::address a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a;
   }
 
   // Runs a transfer body while reading the control connection: ABOR cuts the transfer;
@@ -348,10 +413,10 @@ class basic_session {
     try {
       auto r = co_await (never_throws(std::move(body)) || watch_control());
       if (r.index() == 0) result = std::get<0>(std::move(r));
-      else result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
+      else result = {transfer_outcome::aborted, progress_.bytes, {426, "Connection closed; transfer aborted"}};
     } catch (const std::exception&) {
       // Asio 1.22's || can rethrow the cancelled branch's operation_aborted.
-      result = {transfer_outcome::aborted, 0, {426, "Connection closed; transfer aborted"}};
+      result = {transfer_outcome::aborted, progress_.bytes, {426, "Connection closed; transfer aborted"}};
     }
     if (stopping_ && !result.ok()) result.failure = {426, "Server shutting down; transfer aborted"};
     co_return result;
@@ -388,6 +453,11 @@ class basic_session {
       if (cmd.verb == "QUIT") {
         server_.observer().on_command(info_, cmd);
         quit_requested_ = true;
+      } else if (cmd.verb == "STAT" && cmd.argument.empty() && preliminary_sent_) {
+        // RFC 959: STAT "during a file transfer ... the server responds with the status
+        // of the operation in progress". Only after the 150, so replies never interleave.
+        server_.observer().on_command(info_, cmd);
+        co_await write_reply(progress_reply());
       } else {
         pending_.push_back({std::move(line), false});
       }
@@ -404,16 +474,27 @@ class basic_session {
     ~active_data_guard() { slot = nullptr; }
   };
 
-  // Accepts the data connection and sends the 150 reply.
+  reply progress_reply() const {
+    std::string what = progress_.direction == transfer_direction::upload     ? "Receiving "
+                       : progress_.direction == transfer_direction::listing ? "Sending listing of "
+                                                                             : "Sending ";
+    std::string line = " " + std::to_string(progress_.bytes);
+    if (progress_.total != 0) line += " of " + std::to_string(progress_.total);
+    line += " bytes transferred";
+    return {213, "Status: " + what + progress_.path + "\n" + line + "\nEnd of status"};
+  }
+
+  // Opens the data connection (accepts or connects) and sends the 150 reply.
   asio::awaitable<std::pair<transfer_result, tcp::socket>> open_data(reply preliminary) {
     std::error_code ec;
     auto peer = control_.lowest_layer().remote_endpoint(ec).address();
-    auto [aec, sock] = co_await data_.accept(peer, server_.options().data_timeout);
+    auto [aec, sock] = co_await data_.open(peer, server_.options().data_timeout);
     if (aec) {
       co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},
                           std::move(sock)};
     }
     co_await write_reply(std::move(preliminary));
+    preliminary_sent_ = true;
     co_return std::pair{transfer_result{}, std::move(sock)};
   }
 
@@ -479,6 +560,7 @@ class basic_session {
       auto wec = co_await data_write(sock, dl, out);
       if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
       bytes += n;
+      progress_.bytes = bytes;
     }
     finish_data(sock);
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
@@ -500,6 +582,7 @@ class basic_session {
       ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
       if (n > 0) {
         bytes += static_cast<std::uint64_t>(n);
+        progress_.bytes = bytes;
         since_yield += static_cast<std::uint64_t>(n);
         if (since_yield >= COFTP_TRANSFER_CHUNK) {
           since_yield = 0;
@@ -540,6 +623,7 @@ class basic_session {
       if (ec == asio::error::eof) break;
       if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
       bytes += n;
+      progress_.bytes = bytes;
       asio::const_buffer in(buf.get(), n);
       if (ascii_) {
         decoder.convert(std::string_view(buf.get(), n), converted);
@@ -572,11 +656,22 @@ class basic_session {
     co_return transfer_result{transfer_outcome::completed, text.size(), {}};
   }
 
-  // Runs a transfer under watch and tells the observer how it ended.
+  // Runs a transfer under watch, counts it, and tells the observer how it ended.
   asio::awaitable<transfer_result> transfer(transfer_direction dir, std::string_view path,
-                                            asio::awaitable<transfer_result> body) {
+                                            asio::awaitable<transfer_result> body, std::uint64_t total = 0) {
     auto start = std::chrono::steady_clock::now();
+    progress_ = {true, dir, std::string(path), 0, total};
+    preliminary_sent_ = false;
     auto r = co_await watched(std::move(body));
+    progress_.active = false;
+    preliminary_sent_ = false;
+    if (dir == transfer_direction::download) {
+      stats_.bytes_sent += r.bytes;
+      stats_.files_sent += r.ok() ? 1 : 0;
+    } else if (dir == transfer_direction::upload) {
+      stats_.bytes_received += r.bytes;
+      stats_.files_received += r.ok() ? 1 : 0;
+    }
     transfer_event ev;
     ev.direction = dir;
     ev.outcome = r.outcome;
@@ -599,6 +694,12 @@ class basic_session {
   std::string cwd_ = "/";
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
   std::optional<resolved_path> rename_from_;
+  std::uint64_t restart_ = 0;
+  bool epsv_all_ = false;
+  unsigned mlst_facts_ = mlst_fact::defaults;
+  session_stats stats_;
+  transfer_progress progress_;
+  bool preliminary_sent_ = false;  // the running transfer's 150 is out
 
   struct pending_line {
     std::string text;

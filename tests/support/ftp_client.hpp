@@ -59,14 +59,15 @@ class blocking_socket {
       : sock_(io), timeout_(timeout) {
     sock_.open(to.protocol());
     if (from) sock_.bind(tcp::endpoint(*from, 0));
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    int fd = sock_.native_handle();
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-      throw std::system_error(errno, std::system_category(), "setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+    set_timeouts();
     connect(to);
+  }
+
+  /// Takes a socket the test accepted (active mode: the server connected to us).
+  blocking_socket(tcp::socket accepted, std::chrono::milliseconds timeout)
+      : sock_(std::move(accepted)), timeout_(timeout) {
+    sock_.native_non_blocking(false);
+    set_timeouts();
   }
 
   blocking_socket(blocking_socket&&) = default;
@@ -152,6 +153,16 @@ class blocking_socket {
   std::chrono::milliseconds timeout() const { return timeout_; }
 
  private:
+  void set_timeouts() {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
+    int fd = sock_.native_handle();
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+      throw std::system_error(errno, std::system_category(), "setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+  }
+
   void connect(const tcp::endpoint& to) {
     sock_.native_non_blocking(true);
     int fd = sock_.native_handle();
@@ -175,8 +186,9 @@ class blocking_socket {
   std::chrono::milliseconds timeout_;
 };
 
-/// How the client asks for a data connection.
-enum class passive_mode { pasv, epsv };
+/// How the client asks for a data connection: passive (PASV, EPSV) or active (PORT,
+/// EPRT: the client listens on its control connection's address, the server connects).
+enum class passive_mode { pasv, epsv, port, eprt };
 
 /// Settings of an ftp_client.
 struct client_options {
@@ -252,11 +264,47 @@ class ftp_client {
   /// `from` if given). Returns the reply; the data socket is open only after 227/229.
   std::string open_passive(passive_mode m = passive_mode::pasv,
                            std::optional<asio::ip::address> from = std::nullopt) {
+    if (m == passive_mode::port || m == passive_mode::eprt) return open_active(m);
     auto r = command(m == passive_mode::pasv ? "PASV" : "EPSV");
     data_.reset();
+    listener_.reset();
     auto ep = m == passive_mode::pasv ? parse_227(r) : parse_229(r);
     if (ep) data_.emplace(io_, *ep, opts_.timeout, from);
     return r;
+  }
+
+  /// Listens on the control connection's local address and announces it with PORT or
+  /// EPRT. The data connection is accepted once the transfer command got its 150.
+  std::string open_active(passive_mode m) {
+    data_.reset();
+    listener_.emplace(io_, tcp::endpoint(control_.local_endpoint().address(), 0));
+    auto ep = listener_->local_endpoint();
+    std::string r;
+    if (m == passive_mode::port) {
+      auto b = ep.address().to_v4().to_bytes();
+      r = command("PORT " + std::to_string(b[0]) + "," + std::to_string(b[1]) + "," + std::to_string(b[2]) + "," +
+                  std::to_string(b[3]) + "," + std::to_string(ep.port() >> 8) + "," + std::to_string(ep.port() & 0xff));
+    } else {
+      r = command("EPRT |" + std::string(ep.address().is_v4() ? "1" : "2") + "|" + ep.address().to_string() + "|" +
+                  std::to_string(ep.port()) + "|");
+    }
+    if (!r.starts_with("200")) listener_.reset();
+    return r;
+  }
+
+  /// Active mode: accepts the server's data connection within the timeout.
+  void accept_active() {
+    if (!listener_) return;
+    pollfd p{listener_->native_handle(), POLLIN, 0};
+    int r;
+    do r = ::poll(&p, 1, static_cast<int>(opts_.timeout.count()));
+    while (r < 0 && errno == EINTR);
+    if (r == 0) throw ftp_timeout("ftp_client: the server did not connect (active mode)");
+    if (r < 0) throw std::system_error(errno, std::system_category(), "poll");
+    tcp::socket sock(io_);
+    listener_->accept(sock);
+    listener_.reset();
+    data_.emplace(std::move(sock), opts_.timeout);
   }
 
   /// The address in a "227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)" reply.
@@ -300,13 +348,15 @@ class ftp_client {
   std::string download(std::string_view cmd, passive_mode m = passive_mode::pasv) {
     preliminary_.clear();
     auto p = open_passive(m);
-    if (!data_) return {};
+    if (!data_ && !listener_) return {};
     auto r = command(cmd);
     if (!r.starts_with("1")) {
       data_.reset();
+      listener_.reset();
       return {};
     }
     preliminary_ = r;
+    accept_active();
     std::string bytes;
     try {
       bytes = data_->read_all(std::size_t(1) << 31, announced_size(r));
@@ -323,13 +373,15 @@ class ftp_client {
   std::string upload(std::string_view cmd, std::string_view bytes, passive_mode m = passive_mode::pasv) {
     preliminary_.clear();
     auto p = open_passive(m);
-    if (!data_) return p;
+    if (!data_ && !listener_) return p;
     auto r = command(cmd);
     if (!r.starts_with("1")) {
       data_.reset();
+      listener_.reset();
       return r;
     }
     preliminary_ = r;
+    accept_active();
     try {
       data_->write_all(bytes);
       data_->shutdown_send();
@@ -438,6 +490,7 @@ class ftp_client {
   client_options opts_;
   blocking_socket control_;
   std::optional<blocking_socket> data_;
+  std::optional<tcp::acceptor> listener_;  // active mode, until the server connects
   std::string buffer_;
   std::string greeting_;
   std::string last_reply_;

@@ -141,21 +141,22 @@ struct recording_observer : coftp::null_observer {
   }
 };
 
-/// The server's policies: the given storage and observer, a user_table, default commands.
-template <class Storage, class Observer = coftp::null_observer>
+/// The server's policies: the given storage, observer and commands, a user_table.
+template <class Storage, class Observer = coftp::null_observer, class Commands = coftp::default_commands>
 struct test_policies : coftp::default_policies {
   using storage = Storage;
   using observer = Observer;
+  using commands = Commands;
 };
 
 /// A real coftp::basic_server on 127.0.0.1 and an ephemeral port, on `threads` threads
 /// of its own io_context. Users: "test"/"secret" (read and write) and anonymous
 /// read-only ("anonymous" or "ftp", any password); add more with `users().add(...)`.
 /// Stops in its destructor: server.stop(), then the threads are joined (bounded).
-template <class Storage, class Observer = coftp::null_observer>
+template <class Storage, class Observer = coftp::null_observer, class Commands = coftp::default_commands>
 class test_server {
  public:
-  using server_type = coftp::basic_server<test_policies<Storage, Observer>>;
+  using server_type = coftp::basic_server<test_policies<Storage, Observer, Commands>>;
   using tcp = asio::ip::tcp;
 
   explicit test_server(Storage storage, coftp::server_options options = test_options(),

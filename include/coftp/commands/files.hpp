@@ -1,11 +1,12 @@
 // coftp/commands/files.hpp - file and directory management (RFC 959 4.1.3, RFC 3659 3-4):
-// DELE, MKD, RMD, RNFR, RNTO, SIZE, MDTM and the X-aliases of MKD and RMD.
+// DELE, MKD, RMD, RNFR, RNTO, SIZE, MDTM, MFMT and the X-aliases of MKD and RMD.
 #pragma once
 
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
 #include <coftp/listing.hpp>
 #include <coftp/path.hpp>
+#include <coftp/storage.hpp>
 
 namespace coftp::commands {
 
@@ -13,6 +14,7 @@ namespace coftp::commands {
 /// the server site."
 struct dele {
   static constexpr std::string_view verb = "DELE";
+  static constexpr std::string_view syntax = "DELE <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::write;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
@@ -29,6 +31,7 @@ struct dele {
 /// created." The 257 reply quotes the new directory's path (RFC 959 appendix II).
 struct mkd {
   static constexpr std::string_view verb = "MKD";
+  static constexpr std::string_view syntax = "MKD <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::write;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
@@ -47,6 +50,7 @@ struct mkd {
 /// removed."
 struct rmd {
   static constexpr std::string_view verb = "RMD";
+  static constexpr std::string_view syntax = "RMD <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::write;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
@@ -71,6 +75,7 @@ struct xrmd : rmd {
 /// renamed. This command must be immediately followed by a 'rename to' command."
 struct rnfr {
   static constexpr std::string_view verb = "RNFR";
+  static constexpr std::string_view syntax = "RNFR <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::write;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
@@ -89,6 +94,7 @@ struct rnfr {
 /// immediately preceding 'rename from' command."
 struct rnto {
   static constexpr std::string_view verb = "RNTO";
+  static constexpr std::string_view syntax = "RNTO <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::write;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
@@ -109,6 +115,7 @@ struct rnto {
 /// RFC 3659 4: "The SIZE command is used to obtain the transfer size of a file."
 struct size {
   static constexpr std::string_view verb = "SIZE";
+  static constexpr std::string_view syntax = "SIZE <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::read;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "SIZE";
@@ -130,6 +137,7 @@ struct size {
 /// NVFS was last modified." Always UTC.
 struct mdtm {
   static constexpr std::string_view verb = "MDTM";
+  static constexpr std::string_view syntax = "MDTM <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument | needs::read;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "MDTM";
@@ -140,6 +148,34 @@ struct mdtm {
     auto [ec, info] = co_await s.storage().stat(p->storage_path);
     if (ec) co_return reply_for(ec);
     co_return reply{213, format_timestamp(info.mtime)};
+  }
+};
+
+/// draft-somers-ftp-mfxx 3: "The MFMT command is used to modify a file's last
+/// modification time", given as "YYYYMMDDHHMMSS" in UTC; the reply repeats it:
+/// "213 Modify=YYYYMMDDHHMMSS; path". Only offered when the backend can set times.
+struct mfmt {
+  static constexpr std::string_view verb = "MFMT";
+  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr std::string_view usage = "MFMT requires YYYYMMDDHHMMSS and a path";
+  static constexpr std::string_view syntax = "MFMT <sp> YYYYMMDDHHMMSS <sp> pathname";
+  static constexpr std::string_view feature = "MFMT";
+  template <class Session>
+  static constexpr bool enabled = can_set_modified<typename Session::storage_type>;
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto sp = arg.find(' ');
+    if (sp == std::string_view::npos || sp + 1 == arg.size()) co_return reply{501, std::string(usage)};
+    auto when = parse_timestamp(arg.substr(0, sp));
+    if (!when) co_return reply{501, "Invalid time, expected YYYYMMDDHHMMSS (UTC)"};
+    auto p = s.resolve(arg.substr(sp + 1));
+    if (!p) co_return coftp::detail::bad_path();
+    auto [sec, info] = co_await s.storage().stat(p->storage_path);
+    if (sec) co_return reply_for(sec);
+    if (!info.is_regular()) co_return reply{550, "Not a plain file"};
+    auto ec = co_await s.storage().set_modified(p->storage_path, *when);
+    if (ec) co_return reply_for(ec);
+    co_return reply{213, "Modify=" + format_timestamp(*when) + "; " + p->virtual_path};
   }
 };
 

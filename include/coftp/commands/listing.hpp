@@ -1,9 +1,12 @@
-// coftp/commands/listing.hpp - directory listings (RFC 959 4.1.3): LIST and NLST.
+// coftp/commands/listing.hpp - directory listings (RFC 959 4.1.3, RFC 3659 7): LIST,
+// NLST, MLSD, MLST and STAT.
 #pragma once
 
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
+#include <coftp/config.hpp>
 #include <coftp/listing.hpp>
+#include <coftp/path.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -13,45 +16,98 @@ namespace coftp::commands {
 
 namespace detail_listing {
 
+// What a listing argument names: a directory's entries, one file, or the entries a
+// glob in the last component matched.
+struct target {
+  resolved_path path;
+  bool directory = false;     // path is a directory and entries are its content
+  std::string name_prefix;    // a glob's directory as the client wrote it ("dir/")
+  std::vector<file_info> entries;
+};
+
+inline bool by_name(const file_info& a, const file_info& b) { return a.name < b.name; }
+
+inline reply not_found(const std::error_code& ec) {
+  return reply_for(ec, {{storage_errc::not_found, "Directory not found"},
+                        {storage_errc::not_a_directory, "Directory not found"}});
+}
+
+// Resolves `arg` and collects what it names, sorted by name. `globs`: a `*`, `?` or
+// `[...]` in the last component selects entries of its directory (what `mget *.txt`
+// sends), never crossing '/' and never more than COFTP_MAX_GLOB_MATCHES of them. A
+// name that exists literally wins over its reading as a pattern.
+template <class Session>
+asio::awaitable<std::pair<reply, target>> gather(Session& s, std::string_view arg, bool globs) {
+  target t;
+  auto p = s.resolve(arg);
+  if (!p) co_return std::pair{coftp::detail::bad_path(), std::move(t)};
+  t.path = *p;
+  auto [ec, info] = co_await s.storage().stat(p->storage_path);
+  std::string_view pattern = file_name(p->virtual_path);
+  if (ec == storage_errc::not_found && globs && has_glob(pattern)) {
+    auto dir = s.resolve(parent_path(p->virtual_path));
+    auto [lec, all] = co_await s.storage().list(dir->storage_path);
+    if (lec) co_return std::pair{not_found(lec), std::move(t)};
+    for (auto& e : all) {
+      if (!glob_match(pattern, e.name)) continue;
+      if (t.entries.size() == COFTP_MAX_GLOB_MATCHES)
+        co_return std::pair{reply{550, "Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
+                                           "), narrow the pattern"},
+                            std::move(t)};
+      t.entries.push_back(std::move(e));
+    }
+    if (t.entries.empty()) co_return std::pair{reply{550, "No files found"}, std::move(t)};
+    auto slash = arg.rfind('/');
+    if (slash != std::string_view::npos) t.name_prefix = std::string(arg.substr(0, slash + 1));
+    std::sort(t.entries.begin(), t.entries.end(), by_name);
+    co_return std::pair{reply{}, std::move(t)};
+  }
+  if (ec) co_return std::pair{not_found(ec), std::move(t)};
+  if (info.is_directory()) {
+    auto [lec, list] = co_await s.storage().list(p->storage_path);
+    if (lec) co_return std::pair{not_found(lec), std::move(t)};
+    t.directory = true;
+    t.entries = std::move(list);
+    std::sort(t.entries.begin(), t.entries.end(), by_name);
+  } else {
+    // RFC 959: "If the pathname specifies a file then the server should send current
+    // information on the file."
+    info.name = std::string(pattern);
+    t.entries.push_back(std::move(info));
+  }
+  co_return std::pair{reply{}, std::move(t)};
+}
+
 enum class style { long_form, names };
 
 template <class Session>
 asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) {
-  auto p = s.resolve(coftp::detail::listing_path(arg));
-  if (!p) co_return coftp::detail::bad_path();
+  s.take_restart();
   if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
-  auto [ec, info] = co_await s.storage().stat(p->storage_path);
-  if (ec)
-    co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"},
-                             {storage_errc::not_a_directory, "Directory not found"}});
-  std::vector<file_info> entries;
-  if (info.is_directory()) {
-    auto [lec, list] = co_await s.storage().list(p->storage_path);
-    if (lec)
-      co_return reply_for(lec, {{storage_errc::not_found, "Directory not found"},
-                                {storage_errc::not_a_directory, "Directory not found"}});
-    entries = std::move(list);
-    std::sort(entries.begin(), entries.end(), [](const file_info& a, const file_info& b) { return a.name < b.name; });
-  } else {
-    // RFC 959: "If the pathname specifies a file then the server should send current
-    // information on the file."
-    info.name = std::string(file_name(p->virtual_path));
-    entries.push_back(std::move(info));
-  }
+  auto [failed, t] = co_await gather(s, coftp::detail::listing_path(arg), true);
+  if (!failed.empty()) co_return failed;
   std::string text;
   auto now = std::chrono::system_clock::now();
-  for (const auto& e : entries) {
+  for (const auto& e : t.entries) {
     if (how == style::long_form) {
       format_list_line(text, e, now);
     } else {
+      text += t.name_prefix;
       text += e.name;
       text += "\r\n";
     }
   }
   auto r = co_await s.send_text(std::move(text), reply{150, "Opening data connection for directory listing"},
-                                p->virtual_path);
+                                t.path.virtual_path);
   if (!r.ok()) co_return r.failure;
   co_return reply{226, "Directory listing sent"};
+}
+
+template <class Session>
+void append_facts(Session& s, std::string& out, const file_info& f, std::string_view name,
+                  mlst_entry kind = mlst_entry::normal) {
+  format_facts(out, f, s.mlst_facts(), allows(s.user().perms, permissions::read),
+               allows(s.user().perms, permissions::write), name, kind);
 }
 
 }  // namespace detail_listing
@@ -61,6 +117,7 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
 struct list {
   static constexpr std::string_view verb = "LIST";
   static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr std::string_view syntax = "LIST [<sp> pathname or pattern]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     return detail_listing::run_listing(s, arg, detail_listing::style::long_form);
@@ -69,13 +126,110 @@ struct list {
 
 /// RFC 959: "This command causes a directory listing to be sent from server to user
 /// site ... The server will return a stream of names of files and no other
-/// information."
+/// information." Names matched by a pattern keep the directory the client wrote, so
+/// that each one can be passed to RETR as it is.
 struct nlst {
   static constexpr std::string_view verb = "NLST";
   static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr std::string_view syntax = "NLST [<sp> pathname or pattern]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     return detail_listing::run_listing(s, arg, detail_listing::style::names);
+  }
+};
+
+/// RFC 3659 7.2: "The MLSD command is used to obtain a listing of a directory in the
+/// format defined ... The listing is sent over a data connection." Entries carry the
+/// facts selected with OPTS MLST; the directory itself comes first as type=cdir.
+struct mlsd {
+  static constexpr std::string_view verb = "MLSD";
+  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr std::string_view syntax = "MLSD [<sp> pathname]";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    s.take_restart();
+    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
+    auto [failed, t] = co_await detail_listing::gather(s, arg, false);
+    if (!failed.empty()) co_return failed;
+    // RFC 3659 7.2.1: "If the pathname does not refer to a directory, 501."
+    if (!t.directory) co_return reply{501, "Not a directory, use MLST for a file"};
+    std::string text;
+    auto [ec, self] = co_await s.storage().stat(t.path.storage_path);
+    if (!ec) {
+      detail_listing::append_facts(s, text, self, ".", mlst_entry::cdir);
+      text += "\r\n";
+    }
+    for (const auto& e : t.entries) {
+      detail_listing::append_facts(s, text, e, e.name);
+      text += "\r\n";
+    }
+    auto r = co_await s.send_text(std::move(text), reply{150, "Opening data connection for MLSD"},
+                                  t.path.virtual_path);
+    if (!r.ok()) co_return r.failure;
+    co_return reply{226, "MLSD complete"};
+  }
+};
+
+/// RFC 3659 7.2: "The MLST command is used to obtain information about a single file
+/// system object ... the information is returned over the control connection", as a
+/// 250 multi-line reply whose one entry line starts with a space.
+struct mlst {
+  static constexpr std::string_view verb = "MLST";
+  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr std::string_view syntax = "MLST [<sp> pathname]";
+  static constexpr std::string_view feature = "MLST type*;size*;modify*;perm*;unique;";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+    if (ec) co_return reply_for(ec);
+    std::string text = "Listing " + p->virtual_path + "\n ";
+    detail_listing::append_facts(s, text, info, p->virtual_path);
+    text += "\nEnd";
+    co_return reply{250, std::move(text)};
+  }
+};
+
+/// RFC 959: "This command shall cause a status response to be sent over the control
+/// connection in the form of a reply." Without an argument: the session's status
+/// (211). With a pathname: "analogous to the 'list' command except that data shall be
+/// transferred over the control connection" (212 for a directory, 213 for a file).
+/// During a transfer the session itself answers with the transfer's progress.
+struct stat {
+  static constexpr std::string_view verb = "STAT";
+  static constexpr needs requires_ = needs::none;
+  static constexpr std::string_view syntax = "STAT [<sp> pathname]";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    if (arg.empty()) co_return status(s);
+    if (!s.logged_in()) co_return reply{530, "Not logged in"};
+    if (!allows(s.user().perms, permissions::read)) co_return reply{550, "Permission denied"};
+    auto [failed, t] = co_await detail_listing::gather(s, coftp::detail::listing_path(arg), true);
+    if (!failed.empty()) co_return failed;
+    std::string lines;
+    auto now = std::chrono::system_clock::now();
+    for (const auto& e : t.entries) format_list_line(lines, e, now);
+    std::string text = "Status of " + t.path.virtual_path + ":\n";
+    for (char c : lines)
+      if (c != '\r') text += c;
+    text += "End of status";
+    co_return reply{t.directory ? 212 : 213, std::move(text)};
+  }
+
+  template <class Session>
+  static reply status(Session& s) {
+    const auto& st = s.stats();
+    std::string text = "coftp FTP server status:\n";
+    text += " Connected to " + s.info().remote_address + "\n";
+    text += s.logged_in() ? " Logged in as " + s.user().name + "\n" : std::string(" Not logged in\n");
+    text += std::string(" TYPE: ") + (s.ascii() ? "ASCII" : "BINARY") + ", STRUcture: File, MODE: Stream\n";
+    text += " Data connection: " + std::string(s.data_mode()) + "\n";
+    text += " Files sent: " + std::to_string(st.files_sent) + " (" + std::to_string(st.bytes_sent) + " bytes)\n";
+    text += " Files received: " + std::to_string(st.files_received) + " (" + std::to_string(st.bytes_received) +
+            " bytes)\n";
+    text += "End of status";
+    return {211, std::move(text)};
   }
 };
 

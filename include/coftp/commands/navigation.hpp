@@ -28,6 +28,7 @@ asio::awaitable<reply> change_directory(Session& s, std::string_view arg, reply 
 /// RFC 959: "This command allows the user to work with a different directory."
 struct cwd {
   static constexpr std::string_view verb = "CWD";
+  static constexpr std::string_view syntax = "CWD <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument;
   static constexpr std::string_view usage = "Missing directory name";
   static constexpr std::string_view feature = "TVFS";  // RFC 3659 6: Unix-style virtual paths
@@ -40,6 +41,7 @@ struct cwd {
 /// RFC 959: "This command is a special case of CWD ... to change to the parent directory."
 struct cdup {
   static constexpr std::string_view verb = "CDUP";
+  static constexpr std::string_view syntax = "CDUP";
   static constexpr needs requires_ = needs::login;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
@@ -53,6 +55,7 @@ struct cdup {
 /// returned in the reply."
 struct pwd {
   static constexpr std::string_view verb = "PWD";
+  static constexpr std::string_view syntax = "PWD";
   static constexpr needs requires_ = needs::login;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {

@@ -1,0 +1,760 @@
+// Protocol completeness over loopback: REST, APPE, STOU, MLST/MLSD, STAT, HELP, SITE,
+// PORT/EPRT, EPSV ALL, MFMT, REIN, ACCT, SMNT, globs, and FEAT/HELP following the
+// command table. Each runs over both backends; the assertions are the replies and
+// bytes a client sees.
+#include <coftp/coftp.hpp>
+
+#include <doctest/doctest.h>
+
+#include "server_helpers.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace coftp_test;
+using namespace std::chrono_literals;
+using std::string;
+using std::string_view;
+
+namespace {
+
+// Splits a multi-line reply (joined with '\n' by ftp_client) into its lines.
+std::vector<string> reply_lines(const string& r) {
+  std::vector<string> out;
+  std::size_t pos = 0;
+  for (;;) {
+    auto nl = r.find('\n', pos);
+    out.push_back(r.substr(pos, nl == string::npos ? string::npos : nl - pos));
+    if (nl == string::npos) return out;
+    pos = nl + 1;
+  }
+}
+
+// "type=file;size=5;perm=r; name" -> facts (lower-case keys) and the name.
+std::pair<std::map<string, string>, string> parse_facts(const string& line) {
+  std::map<string, string> facts;
+  auto sp = line.find(' ');
+  REQUIRE_MESSAGE(sp != string::npos, "no space before the name: " << line);
+  string f = line.substr(0, sp);
+  std::size_t pos = 0;
+  while (pos < f.size()) {
+    auto semi = f.find(';', pos);
+    REQUIRE_MESSAGE(semi != string::npos, "fact not ended by ';': " << line);
+    auto eq = f.find('=', pos);
+    REQUIRE_MESSAGE((eq != string::npos && eq < semi), "fact without '=': " << line);
+    facts[f.substr(pos, eq - pos)] = f.substr(eq + 1, semi - eq - 1);
+    pos = semi + 1;
+  }
+  return {facts, line.substr(sp + 1)};
+}
+
+std::set<string> feat_lines(ftp_client& c) {
+  auto feat = c.command("FEAT");
+  REQUIRE(feat.starts_with("211-"));
+  REQUIRE(feat.ends_with("\n211 End"));
+  auto lines = reply_lines(feat);
+  std::set<string> out;
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+    CHECK(lines[i].starts_with(" "));
+    out.insert(lines[i].substr(1));
+  }
+  return out;
+}
+
+// The verbs of a 214 HELP reply.
+std::vector<string> help_verbs(const string& help) {
+  std::vector<string> out;
+  auto lines = reply_lines(help);
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+    std::size_t pos = 0;
+    const string& l = lines[i];
+    while (pos < l.size()) {
+      while (pos < l.size() && l[pos] == ' ') ++pos;
+      auto end = l.find(' ', pos);
+      if (end == string::npos) end = l.size();
+      if (end > pos) out.push_back(l.substr(pos, end - pos));
+      pos = end;
+    }
+  }
+  return out;
+}
+
+// A SITE sub-command and a command of its own, with a FEAT line, for the table tests.
+struct site_echo {
+  static constexpr std::string_view verb = "ECHO";
+  static constexpr coftp::needs requires_ = coftp::needs::argument;
+  static constexpr std::string_view syntax = "SITE ECHO <sp> text";
+  template <class Session>
+  static asio::awaitable<coftp::reply> run(Session&, std::string_view arg) {
+    co_return coftp::reply{200, std::string(arg)};
+  }
+};
+struct xtra {
+  static constexpr std::string_view verb = "XTRA";
+  static constexpr coftp::needs requires_ = coftp::needs::none;
+  static constexpr std::string_view feature = "XTRA fast";
+  static constexpr std::string_view syntax = "XTRA";
+  template <class Session>
+  static asio::awaitable<coftp::reply> run(Session&, std::string_view) {
+    co_return coftp::reply{200, "extra"};
+  }
+};
+using custom_table =
+    coftp::default_commands::with<xtra, coftp::commands::basic_site<coftp::commands::default_site_commands::with<site_echo>>>::
+        without<coftp::commands::mlst, coftp::commands::dele>;
+
+}  // namespace
+
+TEST_SUITE("commands") {
+
+// ---- REST, APPE, STOU ------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: REST then RETR resumes a download", B, memory_backend, local_backend) {
+  env<B> e;
+  const auto data = random_bytes(300000, 7);
+  e.srv.put("/f.bin", data);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("REST 123457") == "350 Restarting at 123457. Send STOR or RETR to start the transfer");
+  CHECK(c.retr("f.bin", passive_mode::epsv) == data.substr(123457));
+  CHECK(c.last_preliminary() == "150 Restarting at 123457. Opening data connection (176543 bytes)");
+  CHECK(c.last_reply() == "226 Transfer complete");
+  // The offset applies to the next transfer only.
+  CHECK(c.retr("f.bin") == data);
+  // At the end exactly: nothing to send, and that is a success.
+  CHECK(c.command("REST 300000").starts_with("350 "));
+  CHECK(c.retr("f.bin") == "");
+  CHECK(c.last_reply() == "226 Transfer complete");
+  // Beyond the end: RFC 3659 5.5's 554, and the offset is gone.
+  CHECK(c.command("REST 300001").starts_with("350 "));
+  CHECK(c.retr("f.bin") == "");
+  CHECK(c.last_reply() == "554 Invalid REST parameter");
+  CHECK(c.retr("f.bin") == data);
+  // A listing consumes the offset without using it.
+  CHECK(c.command("REST 5").starts_with("350 "));
+  CHECK(c.nlst() == "f.bin\r\n");
+  CHECK(c.retr("f.bin") == data);
+}
+
+TEST_CASE_TEMPLATE("commands: REST errors", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "hello world");
+  ftp_client c{e.srv.endpoint()};
+  CHECK(c.command("REST 5") == "530 Not logged in");
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("REST") == "501 Missing restart offset");
+  CHECK(c.command("REST abc") == "501 REST requires a byte offset (a non-negative number)");
+  CHECK(c.command("REST -1") == "501 REST requires a byte offset (a non-negative number)");
+  CHECK(c.command("REST 12x") == "501 REST requires a byte offset (a non-negative number)");
+  CHECK(c.command("REST 99999999999999999999999") == "501 REST requires a byte offset (a non-negative number)");
+  // TYPE A: a byte offset is no offset of the converted stream; refused, not corrupted.
+  CHECK(c.command("TYPE A") == "200 Type set to A");
+  CHECK(c.command("REST 5") == "504 REST is only supported in TYPE I (binary)");
+  CHECK(c.command("REST 0").starts_with("350 "));
+  CHECK(c.retr("a.txt") == "hello world");
+  // REST in TYPE I, then TYPE A before the transfer: refused at the transfer.
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("REST 6").starts_with("350 "));
+  CHECK(c.command("TYPE A") == "200 Type set to A");
+  CHECK(c.retr("a.txt") == "");
+  CHECK(c.last_reply() == "504 REST is only supported in TYPE I (binary)");
+  CHECK(c.retr("a.txt") == "hello world");
+}
+
+TEST_CASE_TEMPLATE("commands: REST then STOR keeps the bytes before the offset", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "hello world");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("REST 6").starts_with("350 "));
+  CHECK(c.stor("a.txt", "WORLD, and more") == "226 Transfer complete (15 bytes received)");
+  CHECK(e.srv.get("/a.txt") == "hello WORLD, and more");
+  // A resumed upload of a big file: the first part, then the rest from its size.
+  const auto data = random_bytes(1 << 20, 9);
+  CHECK(c.stor("big.bin", data.substr(0, 400000)).starts_with("226 "));
+  CHECK(c.command("SIZE big.bin") == "213 400000");
+  CHECK(c.command("REST 400000").starts_with("350 "));
+  CHECK(c.stor("big.bin", data.substr(400000)).starts_with("226 "));
+  CHECK(e.srv.get("/big.bin") == data);
+  // Past the end: 554, the file untouched.
+  CHECK(c.command("REST 22").starts_with("350 "));
+  CHECK(c.stor("a.txt", "x") == "554 Invalid REST parameter");
+  CHECK(e.srv.get("/a.txt") == "hello WORLD, and more");
+  CHECK(c.command("REST 3").starts_with("350 "));
+  CHECK(c.stor("missing.txt", "x") == "554 Invalid REST parameter");
+  CHECK_FALSE(e.srv.get("/missing.txt"));
+  // The next STOR starts over.
+  CHECK(c.stor("a.txt", "new") == "226 Transfer complete (3 bytes received)");
+  CHECK(e.srv.get("/a.txt") == "new");
+}
+
+TEST_CASE_TEMPLATE("commands: APPE appends and creates", B, memory_backend, local_backend) {
+  env<B> e;
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.upload("APPE log.txt", "one\n") == "226 Transfer complete (4 bytes received)");
+  CHECK(c.last_preliminary() == "150 Ready to append");
+  CHECK(c.upload("APPE log.txt", "two\n").starts_with("226 "));
+  CHECK(e.srv.get("/log.txt") == "one\ntwo\n");
+  CHECK(c.command("APPE") == "501 Missing filename");
+  CHECK(c.upload("APPE nodir/log.txt", "x") == "550 Directory not found");
+  // REST does not move an append: it always writes at the end.
+  CHECK(c.command("REST 1").starts_with("350 "));
+  CHECK(c.upload("APPE log.txt", "three\n").starts_with("226 "));
+  CHECK(e.srv.get("/log.txt") == "one\ntwo\nthree\n");
+  ftp_client anon{e.srv.endpoint()};
+  login(anon, "anonymous", "guest@");
+  CHECK(anon.command("APPE log.txt") == "550 Permission denied");
+}
+
+TEST_CASE_TEMPLATE("commands: STOU stores under a new name and never overwrites", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  e.srv.put("/report.txt", "original");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  std::set<string> names;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(c.upload("STOU report.txt", "copy " + std::to_string(i)).starts_with("226 "));
+    REQUIRE(c.last_preliminary().starts_with("150 FILE: "));
+    auto name = c.last_preliminary().substr(10);
+    CHECK(name != "report.txt");
+    CHECK(name.starts_with("report.txt."));
+    CHECK(e.srv.get("/" + name) == "copy " + std::to_string(i));
+    names.insert(name);
+  }
+  CHECK(names.size() == 3);
+  CHECK(e.srv.get("/report.txt") == "original");
+  // Without an argument the server picks the whole name; a free wished-for name is kept.
+  CHECK(c.upload("STOU", "anon").starts_with("226 "));
+  CHECK(c.last_preliminary().starts_with("150 FILE: file."));
+  CHECK(c.upload("STOU fresh.txt", "fresh").starts_with("226 "));
+  CHECK(c.last_preliminary() == "150 FILE: fresh.txt");
+  CHECK(e.srv.get("/fresh.txt") == "fresh");
+  CHECK(c.command("STOU x") == "425 Use PASV or EPSV first");
+}
+
+// ---- MLST, MLSD, OPTS MLST -------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: MLST describes one entry on the control connection", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "hello");
+  e.srv.mkdir("/dir");
+  ftp_client c{e.srv.endpoint()};
+  CHECK(c.command("MLST a.txt") == "530 Not logged in");
+  login(c);
+  auto r = c.command("MLST a.txt");
+  auto lines = reply_lines(r);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == "250-Listing /a.txt");
+  CHECK(lines[2] == "250 End");
+  REQUIRE(lines[1].starts_with(" "));
+  auto [facts, name] = parse_facts(lines[1].substr(1));
+  CHECK(name == "/a.txt");
+  CHECK(facts["type"] == "file");
+  CHECK(facts["size"] == "5");
+  CHECK(facts["modify"].size() == 14);
+  CHECK(facts["perm"] == "adfwr");
+  CHECK(facts.count("unique") == 0);  // not selected by default
+
+  auto [dfacts, dname] = parse_facts(reply_lines(c.command("MLST /dir"))[1].substr(1));
+  CHECK(dname == "/dir");
+  CHECK(dfacts["type"] == "dir");
+  CHECK(dfacts.count("size") == 0);
+  CHECK(dfacts["perm"] == "cdfmpel");
+  // No argument: the working directory.
+  CHECK(c.command("CWD dir").starts_with("250 "));
+  CHECK(reply_lines(c.command("MLST"))[0] == "250-Listing /dir");
+  CHECK(c.command("MLST /missing") == "550 File not found");
+
+  // Anonymous users may only read: the perm fact says so.
+  ftp_client anon{e.srv.endpoint()};
+  login(anon, "anonymous", "guest@");
+  CHECK(parse_facts(reply_lines(anon.command("MLST a.txt"))[1].substr(1)).first["perm"] == "r");
+  CHECK(parse_facts(reply_lines(anon.command("MLST dir"))[1].substr(1)).first["perm"] == "el");
+}
+
+TEST_CASE_TEMPLATE("commands: MLSD lists facts, OPTS MLST selects them", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.mkdir("/d");
+  e.srv.put("/d/plain.txt", "12345");
+  e.srv.put("/d/with space.txt", "ab");
+  e.srv.put("/d/semi;colon=x.txt", "abc");
+  e.srv.mkdir("/d/sub");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("OPTS MLST type;size;modify;perm;unique;") == "200 MLST OPTS type;size;modify;perm;unique;");
+  auto listing = c.download("MLSD d");
+  CHECK(c.last_preliminary() == "150 Opening data connection for MLSD");
+  CHECK(c.last_reply() == "226 MLSD complete");
+  std::map<string, std::map<string, string>> by_name;
+  for (const auto& l : lines_of(listing)) {
+    auto [facts, name] = parse_facts(l);
+    by_name[name] = facts;
+  }
+  REQUIRE(by_name.size() == 5);
+  CHECK(by_name["."]["type"] == "cdir");
+  CHECK(by_name["plain.txt"]["type"] == "file");
+  CHECK(by_name["plain.txt"]["size"] == "5");
+  CHECK(by_name["with space.txt"]["size"] == "2");
+  CHECK(by_name["semi;colon=x.txt"]["size"] == "3");
+  CHECK(by_name["sub"]["type"] == "dir");
+  std::set<string> uniques;
+  for (auto& [name, facts] : by_name) {
+    CAPTURE(name);
+    CHECK_FALSE(facts["unique"].empty());
+    CHECK(facts["modify"].size() == 14);
+    if (name != ".") uniques.insert(facts["unique"]);
+  }
+  CHECK(uniques.size() == 4);  // distinct entries, distinct identities
+
+  // A subset of facts; unknown names are ignored; names are case-insensitive.
+  CHECK(c.command("OPTS MLST Type;bogus;SIZE;") == "200 MLST OPTS type;size;");
+  for (const auto& l : lines_of(c.download("MLSD /d"))) {
+    auto facts = parse_facts(l).first;
+    CHECK(facts.count("modify") == 0);
+    CHECK(facts.count("perm") == 0);
+    CHECK(facts.count("type") == 1);
+  }
+  CHECK(c.command("OPTS MLST") == "200 MLST OPTS ");
+
+  // Errors: a file (501), a missing directory, no data connection.
+  CHECK(c.download("MLSD d/plain.txt") == "");
+  CHECK(c.last_reply() == "501 Not a directory, use MLST for a file");
+  CHECK(c.download("MLSD nope") == "");
+  CHECK(c.last_reply() == "550 Directory not found");
+  ftp_client fresh{e.srv.endpoint()};
+  login(fresh);
+  CHECK(fresh.command("MLSD d") == "425 Use PASV or EPSV first");
+}
+
+// ---- STAT ------------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: STAT without and with a path", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "hello");
+  e.srv.mkdir("/d");
+  e.srv.put("/d/x", "x");
+  e.srv.put("/d/y", "yy");
+  ftp_client c{e.srv.endpoint()};
+  auto before = c.command("STAT");
+  CHECK(before.starts_with("211-coftp FTP server status:"));
+  CHECK(before.find("\n Not logged in\n") != string::npos);
+  CHECK(before.ends_with("\n211 End of status"));
+  CHECK(c.command("STAT /") == "530 Not logged in");
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.retr("a.txt") == "hello");
+  CHECK(c.stor("b.txt", "abc").starts_with("226 "));
+  auto st = c.command("STAT");
+  CHECK(st.find("\n Logged in as test\n") != string::npos);
+  CHECK(st.find("\n TYPE: BINARY") != string::npos);
+  CHECK(st.find("\n Data connection: none\n") != string::npos);
+  CHECK(st.find("\n Files sent: 1 (5 bytes)\n") != string::npos);
+  CHECK(st.find("\n Files received: 1 (3 bytes)\n") != string::npos);
+  REQUIRE(c.open_passive().starts_with("227 "));
+  CHECK(c.command("STAT").find("\n Data connection: passive\n") != string::npos);
+
+  // A directory: 212 with ls -l lines on the control connection.
+  auto dir = reply_lines(c.command("STAT d"));
+  REQUIRE(dir.size() == 4);
+  CHECK(dir[0] == "212-Status of /d:");
+  CHECK(list_name(dir[1]) == "x");
+  CHECK(list_name(dir[2]) == "y");
+  CHECK(dir[3] == "212 End of status");
+  // A file: 213.
+  auto file = reply_lines(c.command("STAT a.txt"));
+  REQUIRE(file.size() == 3);
+  CHECK(file[0] == "213-Status of /a.txt:");
+  CHECK(list_name(file[1]) == "a.txt");
+  CHECK(c.command("STAT -la d").starts_with("212-"));  // ls options are skipped, as in LIST
+  CHECK(c.command("STAT nope") == "550 Directory not found");
+}
+
+TEST_CASE_TEMPLATE("commands: STAT during a transfer reports its progress", B, memory_backend, local_backend) {
+  env<B> e;
+  const auto big = random_bytes(std::size_t(16) << 20, 21);
+  e.srv.put("/big.bin", big);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  REQUIRE(c.open_passive().starts_with("227 "));
+  CHECK(c.command("RETR big.bin") == "150 Opening data connection (16777216 bytes)");
+  auto head = c.data().read_exactly(1 << 20);
+  CHECK(head == big.substr(0, 1 << 20));
+  c.send_raw("STAT\r\n");
+  auto st = reply_lines(c.read_reply());
+  REQUIRE(st.size() == 3);
+  CHECK(st[0] == "213-Status: Sending /big.bin");
+  CHECK(st[1].ends_with(" of 16777216 bytes transferred"));
+  auto moved = std::stoull(st[1].substr(1));
+  CHECK(moved >= std::uint64_t(1) << 20);
+  CHECK(moved <= big.size());
+  CHECK(st[2] == "213 End of status");
+  CHECK(c.data().read_all() == big.substr(1 << 20));
+  CHECK(c.read_reply() == "226 Transfer complete");
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
+// ---- HELP, SITE, FEAT from the table ------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: HELP lists exactly the table, HELP VERB gives its syntax", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  ftp_client c{e.srv.endpoint()};
+  auto help = c.command("HELP");
+  CHECK(help.starts_with("214-The following commands are recognized:"));
+  CHECK(help.ends_with("\n214 Help OK"));
+  auto verbs = help_verbs(help);
+  std::vector<string> table;
+  for (auto v : coftp::default_commands::verbs<typename test_server<typename B::storage_type>::server_type::session_type>())
+    table.emplace_back(v);
+  CHECK(verbs == table);
+  for (string v : {"RETR", "STOR", "APPE", "STOU", "REST", "MLSD", "MLST", "STAT", "PORT", "EPRT", "MFMT", "REIN",
+                   "ACCT", "SITE", "XCWD", "XCUP", "XPWD", "XMKD", "XRMD"})
+    CHECK_MESSAGE(std::find(verbs.begin(), verbs.end(), v) != verbs.end(), v << " missing from HELP");
+  CHECK(std::find(verbs.begin(), verbs.end(), "SMNT") == verbs.end());
+  CHECK(c.command("HELP RETR") == "214 Syntax: RETR <sp> pathname");
+  CHECK(c.command("HELP retr") == "214 Syntax: RETR <sp> pathname");
+  CHECK(c.command("HELP REST") == "214 Syntax: REST <sp> byte-offset");
+  CHECK(c.command("HELP SMNT") == "502 Unknown command SMNT");
+  CHECK(c.command("HELP FOO") == "502 Unknown command FOO");
+}
+
+TEST_CASE_TEMPLATE("commands: SITE HELP and SITE CHMOD", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  ftp_client c{e.srv.endpoint()};
+  CHECK(c.command("SITE CHMOD 600 a.txt") == "530 Not logged in");
+  login(c);
+  auto help = c.command("SITE HELP");
+  CHECK(help.starts_with("214-The following SITE commands are recognized:"));
+  CHECK(help_verbs(help) == std::vector<string>{"CHMOD", "HELP"});
+  CHECK(c.command("SITE HELP CHMOD") == "214 Syntax: SITE CHMOD <sp> octal-mode <sp> pathname");
+  CHECK(c.command("SITE chmod 600 a.txt") == "200 SITE CHMOD command successful");
+  auto l = lines_of(c.list("a.txt"));
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].starts_with("-rw------- "));
+  CHECK(c.command("SITE CHMOD 0751 a.txt") == "200 SITE CHMOD command successful");
+  CHECK(lines_of(c.list("a.txt"))[0].starts_with("-rwxr-x--x "));
+  CHECK(c.command("SITE CHMOD 644 missing") == "550 File not found");
+  CHECK(c.command("SITE CHMOD 999 a.txt") == "501 SITE CHMOD: the mode must be octal (e.g. 644)");
+  CHECK(c.command("SITE CHMOD 644") == "501 SITE CHMOD requires an octal mode and a path");
+  CHECK(c.command("SITE CHMOD") == "501 SITE CHMOD requires an octal mode and a path");
+  CHECK(c.command("SITE FROB x") == "502 Unknown SITE command FROB");
+  CHECK(c.command("SITE") == "501 Missing SITE command, try SITE HELP");
+  ftp_client anon{e.srv.endpoint()};
+  login(anon, "anonymous", "guest@");
+  CHECK(anon.command("SITE CHMOD 777 a.txt") == "550 Permission denied");
+}
+
+TEST_CASE("commands: FEAT and HELP follow a custom command table") {
+  test_server<coftp::memory_fs, coftp::null_observer, custom_table> srv{coftp::memory_fs{}};
+  srv.put("/a.txt", "a");
+  ftp_client c{srv.endpoint()};
+  auto features = feat_lines(c);
+  CHECK(features.count("XTRA fast") == 1);                                     // added: advertised
+  CHECK(features.count("MLST type*;size*;modify*;perm*;unique;") == 0);       // removed: gone
+  CHECK(features.count("REST STREAM") == 1);
+  auto verbs = help_verbs(c.command("HELP"));
+  CHECK(std::find(verbs.begin(), verbs.end(), "XTRA") != verbs.end());
+  CHECK(std::find(verbs.begin(), verbs.end(), "MLST") == verbs.end());
+  CHECK(std::find(verbs.begin(), verbs.end(), "DELE") == verbs.end());
+  CHECK(c.command("XTRA") == "200 extra");
+  CHECK(c.command("HELP XTRA") == "214 Syntax: XTRA");
+  login(c);
+  CHECK(c.command("MLST a.txt") == "502 Command not implemented");
+  CHECK(c.command("DELE a.txt") == "502 Command not implemented");
+  CHECK(c.command("OPTS MLST type;") == "501 MLST is not offered");
+  // The SITE sub-command table was extended the same way.
+  CHECK(c.command("SITE ECHO hi there") == "200 hi there");
+  CHECK(help_verbs(c.command("SITE HELP")) == std::vector<string>{"CHMOD", "ECHO", "HELP"});
+}
+
+TEST_CASE_TEMPLATE("commands: FEAT advertises exactly what the default table offers", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  ftp_client c{e.srv.endpoint()};
+  CHECK(feat_lines(c) == std::set<string>{"EPSV", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unique;", "PASV",
+                                          "REST STREAM", "SIZE", "TVFS", "UTF8"});
+}
+
+// ---- active mode, EPSV ALL -----------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: PORT and EPRT transfers", B, memory_backend, local_backend) {
+  env<B> e;
+  const auto data = random_bytes(3 << 20, 31);
+  e.srv.put("/f.bin", data);
+  e.srv.put("/a.txt", "line1\nline2\n");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  for (auto m : {passive_mode::port, passive_mode::eprt}) {
+    CAPTURE(int(m));
+    CHECK(c.retr("f.bin", m) == data);
+    CHECK(c.last_reply() == "226 Transfer complete");
+    CHECK(c.stor("up.bin", data, m).starts_with("226 "));
+    CHECK(e.srv.get("/up.bin") == data);
+    CHECK(c.nlst("", m) == "a.txt\r\nf.bin\r\nup.bin\r\n");
+    CHECK(c.command("REST 100").starts_with("350 "));
+    CHECK(c.retr("f.bin", m) == data.substr(100));
+  }
+  CHECK(c.open_active(passive_mode::port).starts_with("200 Active mode: will connect to 127.0.0.1 port "));
+  CHECK(c.command("TYPE A") == "200 Type set to A");
+  CHECK(c.retr("a.txt", passive_mode::eprt) == "line1\r\nline2\r\n");
+}
+
+TEST_CASE_TEMPLATE("commands: PORT and EPRT refuse third parties, low ports and garbage", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  ftp_client c{e.srv.endpoint()};
+  CHECK(c.command("PORT 127,0,0,1,200,10") == "530 Not logged in");
+  login(c);
+  // RFC 2577: only the client's own address, nothing below port 1024.
+  CHECK(c.command("PORT 127,0,0,2,200,10") ==
+        "500 Illegal address: data connections go to the client's own address only");
+  CHECK(c.command("PORT 10,1,2,3,200,10") ==
+        "500 Illegal address: data connections go to the client's own address only");
+  CHECK(c.command("EPRT |1|127.0.0.2|51210|") ==
+        "500 Illegal address: data connections go to the client's own address only");
+  CHECK(c.command("EPRT |2|::1|51210|") == "500 Illegal address: data connections go to the client's own address only");
+  CHECK(c.command("PORT 127,0,0,1,0,21") == "504 Illegal port: ports below 1024 are refused");
+  CHECK(c.command("EPRT |1|127.0.0.1|25|") == "504 Illegal port: ports below 1024 are refused");
+  // Nothing was set up by the refusals.
+  CHECK(c.command("RETR x") == "425 Use PASV or EPSV first");
+  // Malformed.
+  for (string bad : {"PORT 127,0,0,1,200", "PORT 127,0,0,1,200,10,1", "PORT 127,0,0,1,256,1", "PORT a,b,c,d,e,f",
+                     "PORT 127,0,0,1,,1", "PORT 127.0.0.1.200.10", "PORT -1,0,0,1,200,10"}) {
+    CAPTURE(bad);
+    CHECK(c.command(bad) == "501 PORT requires h1,h2,h3,h4,p1,p2 (numbers 0-255)");
+  }
+  CHECK(c.command("PORT") == "501 PORT requires h1,h2,h3,h4,p1,p2");
+  for (string bad : {"EPRT |1|127.0.0.1|", "EPRT |1|127.0.0.1|70000|", "EPRT |1|::1|5000|", "EPRT |2|127.0.0.1|5000|",
+                     "EPRT 1|127.0.0.1|5000|", "EPRT |1|127.0.0.1|0|", "EPRT |1|300.0.0.1|5000|", "EPRT ||||"}) {
+    CAPTURE(bad);
+    CHECK(c.command(bad) == "501 EPRT requires <d><proto><d><address><d><port><d>");
+  }
+  CHECK(c.command("EPRT |3|127.0.0.1|5000|") == "522 Network protocol not supported, use (1,2)");
+}
+
+TEST_CASE_TEMPLATE("commands: an active connection that fails is 425, bounded in time", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  // A port on our address where nothing listens: the connect is refused.
+  std::uint16_t closed_port;
+  {
+    asio::io_context io;
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = probe.local_endpoint().port();
+  }
+  CHECK(c.command("EPRT |1|127.0.0.1|" + std::to_string(closed_port) + "|").starts_with("200 "));
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.command("RETR a.txt") == "425 Cannot open data connection");
+  CHECK(std::chrono::steady_clock::now() - t0 < 3500ms);  // data_timeout is 3 s
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
+TEST_CASE_TEMPLATE("commands: active mode can be switched off", B, memory_backend, local_backend) {
+  auto o = test_options();
+  o.active_mode = false;
+  env<B> e{o};
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.open_active(passive_mode::port) == "502 Active mode is disabled on this server, use EPSV or PASV");
+  CHECK(c.open_active(passive_mode::eprt) == "502 Active mode is disabled on this server, use EPSV or PASV");
+  CHECK(c.nlst("", passive_mode::epsv) == "");
+  CHECK(c.last_reply() == "226 Directory listing sent");
+}
+
+TEST_CASE("commands: IPv6: EPSV and EPRT work, PASV and PORT are refused") {
+  {
+    asio::io_context io;
+    std::error_code ec;
+    asio::ip::tcp::acceptor probe(io);
+    probe.open(asio::ip::tcp::v6(), ec);
+    if (!ec) probe.bind(asio::ip::tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+    if (ec) {
+      MESSAGE("no IPv6 loopback on this machine (" << ec.message() << "): test not run");
+      return;
+    }
+  }
+  auto o = test_options();
+  o.host = "::1";
+  test_server<coftp::memory_fs> srv{coftp::memory_fs{}, o};
+  srv.put("/a.txt", "hello");
+  ftp_client c{srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("PASV") == "425 PASV is not available on an IPv6 connection, use EPSV");
+  CHECK(c.command("EPSV 1") == "522 Network protocol not supported, use (2)");
+  CHECK(c.command("EPSV 2").starts_with("229 "));
+  CHECK(c.retr("a.txt", passive_mode::epsv) == "hello");
+  CHECK(c.retr("a.txt", passive_mode::eprt) == "hello");
+  CHECK(c.last_reply() == "226 Transfer complete");
+  CHECK(c.command("PORT 127,0,0,1,200,10") ==
+        "500 Illegal address: data connections go to the client's own address only");
+}
+
+TEST_CASE_TEMPLATE("commands: EPSV ALL, EPSV 1 and EPSV 2", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("EPSV 2") == "522 Network protocol not supported, use (1)");
+  CHECK(c.command("EPSV 3") == "522 Network protocol not supported, use (1,2)");
+  CHECK(c.command("EPSV x") == "501 EPSV takes 1, 2 or ALL");
+  CHECK(c.command("EPSV 1").starts_with("229 Entering Extended Passive Mode (|||"));
+  CHECK(c.command("PASV").starts_with("227 "));  // allowed before EPSV ALL
+  CHECK(c.command("EPSV ALL") == "200 EPSV ALL accepted: PASV, PORT and EPRT are refused from now on");
+  const string refused = "503 EPSV ALL in effect: only EPSV may open data connections";
+  CHECK(c.command("PASV") == refused);
+  CHECK(c.command("PORT 127,0,0,1,200,10") == refused);
+  CHECK(c.command("EPRT |1|127.0.0.1|51210|") == refused);
+  CHECK(c.retr("a.txt", passive_mode::epsv) == "a");
+  // REIN ends it, with the login.
+  CHECK(c.command("REIN") == "220 Service ready for new user");
+  login(c);
+  CHECK(c.command("PASV").starts_with("227 "));
+}
+
+// ---- MFMT, REIN, ACCT, SMNT --------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: MFMT sets the modification time", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a b.txt", "a");
+  e.srv.mkdir("/d");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("MFMT 20200102030405 a b.txt") == "213 Modify=20200102030405; /a b.txt");
+  CHECK(c.command("MDTM a b.txt") == "213 20200102030405");
+  CHECK(c.command("MFMT 19991231235959.123 /a b.txt") == "213 Modify=19991231235959; /a b.txt");
+  CHECK(c.command("MDTM /a b.txt") == "213 19991231235959");
+  auto l = lines_of(c.list("a b.txt"));
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].find(" Dec 31  1999 a b.txt") != string::npos);
+  CHECK(c.command("MFMT 20201301000000 a b.txt") == "501 Invalid time, expected YYYYMMDDHHMMSS (UTC)");
+  CHECK(c.command("MFMT 2020 a b.txt") == "501 Invalid time, expected YYYYMMDDHHMMSS (UTC)");
+  CHECK(c.command("MFMT 20200102030405") == "501 MFMT requires YYYYMMDDHHMMSS and a path");
+  CHECK(c.command("MFMT") == "501 MFMT requires YYYYMMDDHHMMSS and a path");
+  CHECK(c.command("MFMT 20200102030405 missing") == "550 File not found");
+  CHECK(c.command("MFMT 20200102030405 d") == "550 Not a plain file");
+  ftp_client anon{e.srv.endpoint()};
+  login(anon, "anonymous", "guest@");
+  CHECK(anon.command("MFMT 20200102030405 a b.txt") == "550 Permission denied");
+}
+
+TEST_CASE_TEMPLATE("commands: REIN, ACCT and SMNT", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.mkdir("/d");
+  ftp_client c{e.srv.endpoint()};
+  CHECK(c.command("ACCT x") == "202 No account needed, ACCT is superfluous here");
+  login(c);
+  CHECK(c.command("ACCT x") == "202 No account needed, ACCT is superfluous here");
+  CHECK(c.command("SMNT /mnt") == "502 Command not implemented");
+  CHECK(c.command("CWD d").starts_with("250 "));
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  CHECK(c.command("REST 10").starts_with("350 "));
+  CHECK(c.command("OPTS MLST type;") == "200 MLST OPTS type;");
+  CHECK(c.command("PASV").starts_with("227 "));
+  CHECK(c.command("REIN") == "220 Service ready for new user");
+  // Logged out, and every parameter back to its default.
+  CHECK(c.command("PWD") == "530 Not logged in");
+  login(c);
+  CHECK(c.command("PWD") == "257 \"/\" is the current directory");
+  auto st = c.command("STAT");
+  CHECK(st.find(" TYPE: ASCII") != string::npos);
+  CHECK(st.find(" Data connection: none") != string::npos);
+  auto facts = parse_facts(reply_lines(c.command("MLST d"))[1].substr(1)).first;
+  CHECK(facts.count("perm") == 1);  // OPTS MLST reset to the default facts
+  CHECK(c.command("RETR x") == "425 Use PASV or EPSV first");
+}
+
+// ---- globs -----------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("commands: NLST and LIST accept globs in the last component", B, memory_backend,
+                   local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  e.srv.put("/b.txt", "b");
+  e.srv.put("/c.log", "c");
+  e.srv.put("/.hidden.txt", "h");
+  e.srv.put("/lit*eral", "l");
+  e.srv.mkdir("/sub");
+  e.srv.put("/sub/x.txt", "x");
+  e.srv.put("/sub/y.dat", "y");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.nlst("*.txt") == "a.txt\r\nb.txt\r\n");  // '*' does not match a leading dot
+  CHECK(c.nlst(".*.txt") == ".hidden.txt\r\n");
+  CHECK(c.nlst("?.*") == "a.txt\r\nb.txt\r\nc.log\r\n");
+  CHECK(c.nlst("[ac]*") == "a.txt\r\nc.log\r\n");
+  CHECK(c.nlst("[!ac]*") == "b.txt\r\nlit*eral\r\nsub\r\n");
+  // A directory part is kept, so that each name can be passed to RETR as it is.
+  CHECK(c.nlst("sub/*.txt") == "sub/x.txt\r\n");
+  CHECK(c.nlst("/sub/*") == "/sub/x.txt\r\n/sub/y.dat\r\n");
+  auto l = lines_of(c.list("sub/*.dat"));
+  REQUIRE(l.size() == 1);
+  CHECK(list_name(l[0]) == "y.dat");
+  // A name that exists literally is that file, not a pattern.
+  CHECK(c.nlst("lit*eral") == "lit*eral\r\n");
+  // No match: 550. Patterns never leave the user's root nor cross '/'.
+  CHECK(c.nlst("*.none") == "");
+  CHECK(c.last_reply() == "550 No files found");
+  CHECK(c.nlst("../../*.txt") == "../../a.txt\r\n../../b.txt\r\n");
+  CHECK(c.nlst("*/x.txt") == "");
+  CHECK(c.last_reply() == "550 Directory not found");
+  CHECK(c.retr("sub/x.txt") == "x");
+}
+
+TEST_CASE("commands: a glob matching too many entries is refused") {
+  test_server<coftp::memory_fs> srv{coftp::memory_fs{}};
+  for (int i = 0; i <= COFTP_MAX_GLOB_MATCHES; ++i) srv.put("/f" + std::to_string(i), "");
+  ftp_client c{srv.endpoint()};
+  login(c);
+  CHECK(c.nlst("f*") == "");
+  CHECK(c.last_reply() == "550 Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
+                              "), narrow the pattern");
+  CHECK(lines_of(c.nlst("f1*")).size() == 1 + 10 + 100 + 1000 + 1);  // f1, f10-19, ..., f10000
+}
+
+// ---- the observer's outcome ----------------------------------------------------------------
+
+TEST_CASE("commands: an aborted transfer reports the bytes it moved") {
+  test_server<coftp::memory_fs, recording_observer> srv{coftp::memory_fs{}};
+  const auto big = random_bytes(std::size_t(16) << 20, 47);
+  srv.put("/big.bin", big);
+  auto& obs = srv.observer();
+  ftp_client c{srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  REQUIRE(c.open_passive().starts_with("227 "));
+  CHECK(c.command("RETR big.bin") == "150 Opening data connection (16777216 bytes)");
+  CHECK(c.data().read_exactly(1 << 20).size() == std::size_t(1) << 20);
+  c.send_raw("ABOR\r\n");
+  CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+  CHECK(c.read_reply() == "226 Abort successful");
+  std::uint64_t reported = 0;
+  CHECK(wait_until([&] {
+    for (const auto& ev : obs.events())
+      if (ev.starts_with("transfer download /big.bin ") && ev.find(" aborted user=test") != string::npos) {
+        reported = std::stoull(ev.substr(string("transfer download /big.bin ").size()));
+        return true;
+      }
+    return false;
+  }));
+  CHECK(reported >= std::uint64_t(1) << 20);
+  CHECK(reported < big.size());
+}
+
+}  // TEST_SUITE("commands")
