@@ -374,6 +374,11 @@ def lftp_ok(test, script, debug_log=None):
     return r
 
 
+def answered(command_re, code):
+    """A regex for lftp's debug transcript: the command, then its reply (info lines between)."""
+    return rf"---> {command_re}\n(?:---- [^\n]*\n)*<--- {code}[ -]"
+
+
 def transcript(log_path):
     with open(log_path, errors="replace") as f:
         return f.read()
@@ -519,6 +524,56 @@ class CurlTests(unittest.TestCase):
             self.assertEqual(r.stdout, RANDOM[8193][100:])
         else:
             self.assertIn(r.returncode, (30, 31, 36), r.stderr)  # PORT / REST failed, bad resume
+
+
+
+    def test_continue_at_resumes_a_download(self):
+        data = random.Random(10).randbytes(600 * 1024 + 3)
+        put("curl/resume/down.bin", data)
+        with tempfile.TemporaryDirectory(dir=CLIENT_HOME) as tmp:
+            out = os.path.join(tmp, "down.bin")
+            with open(out, "wb") as f:
+                f.write(data[:250000])
+            r = curl_ok(self, "-v", "-C", "-", "-o", out, url("curl/resume/down.bin"))
+            with open(out, "rb") as f:
+                self.assertTrue(f.read() == data, "resumed download differs")
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("> REST 250000", err)
+        self.assertIn("< 350 Restarting at 250000", err)
+
+    def test_continue_at_resumes_an_upload(self):
+        # curl -T -C - asks SIZE, then sends the rest of the file with APPE (curl 7.88).
+        data = random.Random(11).randbytes(600 * 1024 + 3)
+        put("curl/resume/up.bin", data[:200000])
+        with tempfile.TemporaryDirectory(dir=CLIENT_HOME) as tmp:
+            src = os.path.join(tmp, "up.bin")
+            with open(src, "wb") as f:
+                f.write(data)
+            r = curl_ok(self, "-v", "-T", src, "-C", "-", url("curl/resume/up.bin"))
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("> SIZE up.bin", err)
+        self.assertIn("< 213 200000", err)
+        self.assertTrue("> APPE up.bin" in err or ("> REST 200000" in err and "> STOR up.bin" in err), err)
+        got = read("curl/resume/up.bin")
+        self.assertEqual(len(got), len(data))
+        self.assertTrue(got == data, "resumed upload differs")
+
+    def test_active_mode_download_and_upload(self):
+        # --ftp-port makes curl listen on 127.0.0.1: EPRT first, PORT with --disable-eprt.
+        data = random.Random(12).randbytes(512 * 1024 + 9)
+        put("curl/active/down.bin", data)
+        for flags, verb in (([], "EPRT"), (["--disable-eprt"], "PORT")):
+            with self.subTest(verb=verb):
+                r = curl_ok(self, "-v", "--ftp-port", HOST, *flags, url("curl/active/down.bin"))
+                err = r.stderr.decode(errors="replace")
+                self.assertTrue(r.stdout == data, "active download differs")
+                self.assertRegex(err, rf"> {verb} [^\n]*\n(\* [^\n]*\n)*< 200 ")
+                self.assertNotIn("> EPSV", err)
+                self.assertNotIn("> PASV", err)
+                r = curl("-v", "--ftp-port", HOST, *flags, "-T", "-", url(f"curl/active/up-{verb}.bin"), stdin=data)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stderr.decode(errors="replace"), rf"> {verb} [^\n]*\n(\* [^\n]*\n)*< 200 ")
+                self.assertTrue(read(f"curl/active/up-{verb}.bin") == data, "active upload differs")
 
     def test_quote_mkd_before_and_dele_after(self):
         put("curl/quote2/file.bin", RANDOM[8193])
@@ -808,6 +863,124 @@ class FtplibTests(unittest.TestCase):
             self.assertRegex(resp, rf"(?m)^ {ext}\b", resp)
         self.assertTrue(self.ftp.sendcmd("OPTS UTF8 ON").startswith("200"))
 
+    def test_mlsd_selected_facts(self):
+        put("py/mlsd-sel/a.txt", b"aaa")
+        # ftplib sends "OPTS MLST type;size;" first; the server then sends those facts only
+        listed = self.ftp.mlsd("py/mlsd-sel", facts=["type", "size"])
+        entries = {n: {k: v.lower() for k, v in f.items()} for n, f in listed
+                   if f.get("type", "").lower() not in ("cdir", "pdir")}
+        self.assertEqual(entries, {"a.txt": {"type": "file", "size": "3"}})
+
+    def test_mlst_is_multiline_250(self):
+        put("py/mlst/one file.txt", b"1234")
+        resp = self.ftp.sendcmd("MLST py/mlst/one file.txt")
+        lines = resp.split("\n")
+        self.assertEqual(len(lines), 3, resp)
+        self.assertTrue(lines[0].startswith("250-"), resp)
+        self.assertTrue(lines[2].startswith("250 "), resp)
+        self.assertTrue(lines[1].startswith(" "), "the entry line starts with one space")
+        facts, _, name = lines[1][1:].partition(" ")
+        self.assertTrue(name.endswith("one file.txt"), name)
+        self.assertIn("type=file;", facts.lower())
+        self.assertIn("size=4;", facts.lower())
+        with self.assertRaises(ftplib.error_perm) as cm:
+            self.ftp.sendcmd("MLST py/mlst/missing.txt")
+        self.assertTrue(str(cm.exception).startswith("550"), cm.exception)
+
+    def test_mlsd_anonymous_perm_is_read_only(self):
+        put("pub/mlsd/r.txt", b"r")
+        ftp = ftp_login(user=None)
+        try:
+            facts = {n: f for n, f in ftp.mlsd("pub/mlsd") if f.get("type", "").lower() not in ("cdir", "pdir")}
+        finally:
+            ftp.close()
+        perm = set(facts["r.txt"]["perm"])
+        self.assertIn("r", perm)
+        self.assertFalse(perm & set("adfw"), f"anonymous may not write: perm={''.join(sorted(perm))}")
+
+    def test_active_mode_retr_stor_nlst(self):
+        data = random.Random(13).randbytes(256 * 1024 + 1)
+        put("py/active/in.bin", data)
+        stored = []
+        for verb in ("PORT", "EPRT"):
+            with self.subTest(verb=verb):
+                ftp = LoopbackFTP(eprt=verb == "EPRT")
+                ftp.connect(HOST, SERVER.port, timeout=TIMEOUT)
+                try:
+                    ftp.login(USER, PASSWORD)
+                    ftp.set_pasv(False)
+                    got = bytearray()
+                    self.assertTrue(ftp.retrbinary("RETR py/active/in.bin", got.extend).startswith("226"))
+                    self.assertTrue(bytes(got) == data, "active RETR differs")
+                    resp = ftp.storbinary(f"STOR py/active/out-{verb}.bin", io.BytesIO(data))
+                    self.assertTrue(resp.startswith("226"), resp)
+                    self.assertTrue(read(f"py/active/out-{verb}.bin") == data, "active STOR differs")
+                    stored.append(f"out-{verb}.bin")
+                    self.assertEqual(sorted(os.path.basename(n) for n in ftp.nlst("py/active")),
+                                     sorted(["in.bin", *stored]))
+                    self.assertEqual(ftp.sent, [verb] * 3)
+                finally:
+                    ftp.close()
+
+    def test_retrbinary_rest_resumes(self):
+        data = RANDOM[8193]
+        put("py/rest.bin", data)
+        self.ftp.voidcmd("TYPE I")
+        self.assertRegex(self.ftp.sendcmd("REST 100"), r"^350 Restarting at 100\b")
+        for n in (1, 4096, 8192, 8193):
+            with self.subTest(rest=n):
+                got = bytearray()
+                self.assertTrue(self.ftp.retrbinary("RETR py/rest.bin", got.extend, rest=n).startswith("226"))
+                self.assertTrue(bytes(got) == data[n:], f"{len(got)} bytes instead of {len(data) - n}")
+        # the offset is used once: the next RETR starts at 0
+        got = bytearray()
+        self.ftp.retrbinary("RETR py/rest.bin", got.extend)
+        self.assertTrue(bytes(got) == data)
+        # RFC 3659 5.5: beyond the end of the file, 554 for the RETR
+        with self.assertRaises(ftplib.error_perm) as cm:
+            self.ftp.retrbinary("RETR py/rest.bin", lambda b: None, rest=len(data) + 1)
+        self.assertTrue(str(cm.exception).startswith("554"), cm.exception)
+        with self.assertRaises(ftplib.error_perm) as cm:
+            self.ftp.sendcmd("REST -5")
+        self.assertTrue(str(cm.exception).startswith("501"), cm.exception)
+        self.assertEqual(self.ftp.voidcmd("NOOP"), "200 OK")
+
+    def test_storbinary_rest_resumes(self):
+        data = RANDOM[3 * 1024 * 1024]
+        for n in (1, 65536, 1000001):
+            with self.subTest(rest=n):
+                put(f"py/srest-{n}.bin", data[:n])
+                resp = self.ftp.storbinary(f"STOR py/srest-{n}.bin", io.BytesIO(data[n:]), rest=n)
+                self.assertTrue(resp.startswith("226"), resp)
+                got = read(f"py/srest-{n}.bin")
+                self.assertEqual(len(got), len(data))
+                self.assertTrue(got == data, "REST + STOR result differs")
+
+    def test_appe_appends_and_creates(self):
+        put("py/appe.bin", b"head-")
+        self.assertTrue(self.ftp.storbinary("APPE py/appe.bin", io.BytesIO(RANDOM[8193])).startswith("226"))
+        self.assertEqual(read("py/appe.bin"), b"head-" + RANDOM[8193])
+        self.assertTrue(self.ftp.storbinary("APPE py/appe-new.bin", io.BytesIO(b"new")).startswith("226"))
+        self.assertEqual(read("py/appe-new.bin"), b"new")
+
+    def test_nlst_and_list_globs(self):
+        for n in ("a.txt", "b.txt", "c.bin", "d d.txt"):
+            put(f"py/glob/{n}", b"g")
+        os.makedirs(path("py/glob/sub.txt.d"), exist_ok=True)
+        self.assertEqual(sorted(os.path.basename(n) for n in self.ftp.nlst("py/glob/*.txt")),
+                         ["a.txt", "b.txt", "d d.txt"])
+        self.assertEqual([os.path.basename(n) for n in self.ftp.nlst("py/glob/?.bin")], ["c.bin"])
+        lines = []
+        self.ftp.dir("py/glob/*.bin", lines.append)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith("-") and lines[0].endswith(" c.bin"), lines)
+        # no match: 550 or an empty list, never an error of the session
+        try:
+            self.assertEqual(self.ftp.nlst("py/glob/*.none"), [])
+        except ftplib.error_perm as e:
+            self.assertTrue(str(e).startswith("550"), e)
+        self.assertEqual(self.ftp.voidcmd("NOOP"), "200 OK")
+
 
 # --------------------------------------------------------------------------------------
 class RawClientTests(unittest.TestCase):
@@ -936,6 +1109,28 @@ class LftpTests(unittest.TestCase):
         assert_same_files(self, files, got, "lftp mirror -R into /lftp/up")
         self.assertEqual(dirs, tree_dirs(files), "directories, the empty one included")
 
+    def test_mirror_reverse_keeps_modes_and_times(self):
+        # lftp sets what it uploaded with "SITE CHMOD" and, as FEAT lists MFMT, "MFMT".
+        src = os.path.join(self.tmp, "src")
+        modes = {"run.sh": 0o755, "private.txt": 0o640, "sub dir/plain.txt": 0o644}
+        when = 1577934245  # 2020-01-02 03:04:05 UTC
+        for i, (rel, mode) in enumerate(modes.items()):
+            p = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(rel.encode() * 100)
+            os.chmod(p, mode)
+            os.utime(p, (when + i * 3600, when + i * 3600))
+        lftp_ok(self, f'mirror -R "{src}" "/lftp/modes"', self.log)
+        log = transcript(self.log)
+        self.assertRegex(log, answered(r"SITE CHMOD 755 \S*run\.sh", 200), "SITE CHMOD answered 200")
+        self.assertRegex(log, answered(r"MFMT 20200102030405 \S*run\.sh", 213), "MFMT answered 213")
+        for i, (rel, mode) in enumerate(modes.items()):
+            with self.subTest(file=rel):
+                st = os.stat(path("lftp/modes", rel))
+                self.assertEqual(oct(st.st_mode & 0o777), oct(mode))
+                self.assertEqual(int(st.st_mtime), when + i * 3600)
+
     def test_mirror_download_keeps_modification_times(self):
         files = {"old.txt": b"old", "dir/older.bin": b"older"}
         when = 1262401445  # 2010-01-02 03:04:05 UTC
@@ -947,6 +1142,20 @@ class LftpTests(unittest.TestCase):
         for i, rel in enumerate(files):
             with self.subTest(file=rel):
                 self.assertEqual(int(os.stat(os.path.join(local, rel)).st_mtime), when + i)
+
+    def test_get_continue_resumes_a_partial_file(self):
+        data = random.Random(5).randbytes(700 * 1024 + 7)
+        put("lftp/resume/big file.bin", data)
+        local = os.path.join(self.tmp, "big file.bin")
+        prefix = 300001
+        with open(local, "wb") as f:
+            f.write(data[:prefix])
+        lftp_ok(self, f'get -c "/lftp/resume/big file.bin" -o "{local}"', self.log)
+        with open(local, "rb") as f:
+            self.assertTrue(f.read() == data, "resumed file differs from the server's")
+        log = transcript(self.log)
+        self.assertRegex(log, answered(f"REST {prefix}", 350), f"lftp must resume at {prefix}:\n{log[-1500:]}")
+        self.assertNotIn("NOREST", log)
 
     def test_mv_and_rm(self):
         put("lftp/mvrm/a b.txt", b"moved content")
@@ -963,7 +1172,23 @@ class LftpTests(unittest.TestCase):
         # Removing a missing file fails, with the server's 550 in the transcript.
         r = lftp('rm "/lftp/mvrm/sub/x.bin"', self.log)
         self.assertNotEqual(r.returncode, 0, "rm of a missing file must fail")
-        self.assertRegex(transcript(self.log), r"---> DELE /?lftp/mvrm/sub/x\.bin\n<--- 550 ")
+        self.assertRegex(transcript(self.log), answered(r"DELE /?lftp/mvrm/sub/x\.bin", 550))
+
+    def test_active_mode_put_and_get(self):
+        data = random.Random(6).randbytes(300 * 1024 + 1)
+        src = os.path.join(self.tmp, "up.bin")
+        back = os.path.join(self.tmp, "back.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        os.makedirs(path("lftp/active"), exist_ok=True)
+        lftp_ok(self, f'set ftp:passive-mode off; put "{src}" -o "/lftp/active/up one.bin"; '
+                      f'get "/lftp/active/up one.bin" -o "{back}"; cls -1 /lftp/active', self.log)
+        self.assertEqual(read("lftp/active/up one.bin"), data)
+        with open(back, "rb") as f:
+            self.assertTrue(f.read() == data, "downloaded file differs")
+        log = transcript(self.log)
+        self.assertRegex(log, answered(r"(PORT|EPRT) [^\n]*", 200), log[-1500:])
+        self.assertNotRegex(log, r"---> (PASV|EPSV)")
 
 
 # --------------------------------------------------------------------------------------
@@ -990,6 +1215,20 @@ class WgetTests(unittest.TestCase):
         listings = [rel for rel in got if os.path.basename(rel) == ".listing"]
         self.assertEqual(listings, [], "wget removes its .listing files unless --no-remove-listing")
         assert_same_files(self, files, got, "wget -r of /wget/tree/")
+
+    def test_continue_partial_download(self):
+        data = random.Random(7).randbytes(400 * 1024 + 5)
+        put("wget/resume.bin", data)
+        out = os.path.join(self.tmp, "resume.bin")
+        with open(out, "wb") as f:
+            f.write(data[:123456])
+        r = self.wget("-d", "-c", "-O", out, f"ftp://{USER}:{PASSWORD}@{HOST}:{SERVER.port}/wget/resume.bin")
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-3000:])
+        self.assertIn("--> REST 123456", err)
+        self.assertRegex(err, r"350 Restarting at 123456")
+        with open(out, "rb") as f:
+            self.assertTrue(f.read() == data, "continued file differs")
 
 
 # --------------------------------------------------------------------------------------
@@ -1027,8 +1266,222 @@ class TnftpTests(unittest.TestCase):
         out = self.put_get("on", "passive file.bin")
         self.assertRegex(out, r"(?m)^---> EPSV\n229 ", out)  # tnftp tries EPSV first
 
+    def test_scripted_put_and_get_active(self):
+        out = self.put_get("off", "active file.bin")
+        self.assertRegex(out, r"(?m)^---> (EPRT|PORT) [^\n]*\n200 ", out)
+        self.assertNotRegex(out, r"(?m)^---> (EPSV|PASV)", "active mode must not use PASV/EPSV")
+
+    def test_reget_resumes(self):
+        data = random.Random(9).randbytes(500 * 1024)
+        put("tnftp/reget.bin", data)
+        with open(os.path.join(self.tmp, "reget.bin"), "wb") as f:
+            f.write(data[:77777])
+        out = self.tnftp("reget /tnftp/reget.bin reget.bin")
+        self.assertRegex(out, r"(?m)^350 Restarting at 77777", out)
+        with open(os.path.join(self.tmp, "reget.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, f"resumed file differs:\n{out}")
+
 
 # --------------------------------------------------------------------------------------
+class RawProtocolTests(unittest.TestCase):
+    """Issue 4 verbs on a bare control connection, where no client above sends them as asked."""
+
+    def setUp(self):
+        self.raw = Raw()
+        self.assertEqual(self.raw.reply()[0], 220)
+        self.raw.login()
+
+    def tearDown(self):
+        self.raw.close()
+
+    def listener(self):
+        s = socket.create_server((HOST, 0), backlog=1)
+        s.settimeout(TIMEOUT)
+        self.addCleanup(s.close)
+        return s, s.getsockname()[1]
+
+    def test_port_and_eprt_refusals(self):
+        raw = self.raw
+        _, port = self.listener()
+        hi, lo = divmod(port, 256)
+        # another host than the control connection's peer: refused (no FTP bounce)
+        for cmd in (f"PORT 10,1,2,3,{hi},{lo}", f"EPRT |1|10.1.2.3|{port}|", f"PORT 127,0,0,2,{hi},{lo}"):
+            with self.subTest(cmd=cmd):
+                code, lines = raw.command(cmd)
+                self.assertIn(code, (500, 504), lines)
+        # privileged ports: refused
+        for cmd in ("PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|25|"):
+            with self.subTest(cmd=cmd):
+                code, lines = raw.command(cmd)
+                self.assertIn(code, (500, 504), lines)
+        # malformed: 501
+        for cmd in ("PORT 127,0,0,1,4", "PORT 127,0,0,1,300,1", "PORT a,b,c,d,e,f", "PORT",
+                    "EPRT |1|127.0.0.1|", "EPRT |1|127.0.0.1|99999|", "EPRT junk", "EPRT |1|not-an-ip|2000|"):
+            with self.subTest(cmd=cmd):
+                code, lines = raw.command(cmd)
+                self.assertEqual(code, 501, lines)
+        # RFC 2428: an unsupported network protocol is 522
+        code, lines = raw.command(f"EPRT |3|127.0.0.1|{port}|")
+        self.assertEqual(code, 522, lines)
+        code, lines = raw.command(f"EPRT |2|::1|{port}|")  # not the peer, or not supported
+        self.assertIn(code, (500, 504, 522), lines)
+        self.assertEqual(raw.command("NOOP")[0], 200)
+
+    def test_port_connect_failure_is_425(self):
+        put("rawp/x.txt", b"x")
+        s = socket.create_server((HOST, 0))
+        port = s.getsockname()[1]
+        s.close()  # nobody listens there now
+        hi, lo = divmod(port, 256)
+        # RFC 959 connects for the transfer command; a server connecting at PORT says 425 there
+        code, lines = self.raw.command(f"PORT 127,0,0,1,{hi},{lo}")
+        if code != 425:
+            self.assertEqual(code, 200, lines)
+            code, lines = self.raw.command("RETR rawp/x.txt")
+            self.assertEqual(code, 425, lines)
+        self.assertEqual(self.raw.command("NOOP")[0], 200)
+
+    def test_stou_reports_the_unique_name(self):
+        put("rawp/stou/taken", b"old")
+        made = []
+        for _ in range(2):
+            self.raw.assert_code(self.raw.command("CWD /rawp/stou"), 250)
+            self.raw.assert_code(self.raw.command("TYPE I"), 200)
+            data = self.raw.epsv_data()
+            code, lines = self.raw.command("STOU")
+            # RFC 1123 4.1.2.9: "125 FILE: name" or "150 FILE: name"
+            m = re.fullmatch(r"(?:125|150) FILE: (.+)", lines[0])
+            self.assertIsNotNone(m, f"RFC 1123 4.1.2.9: '150 FILE: name', got {lines}")
+            data.sendall(b"unique " + str(len(made)).encode())
+            data.close()
+            code, lines = self.raw.reply()
+            self.assertEqual(code, 226, lines)
+            made.append(os.path.basename(m.group(1)))
+        self.assertNotEqual(made[0], made[1])
+        self.assertNotIn("taken", made)
+        self.assertEqual(read("rawp/stou/taken"), b"old")
+        for i, name in enumerate(made):
+            self.assertEqual(read(f"rawp/stou/{name}"), b"unique " + str(i).encode())
+
+    def test_epsv_all(self):
+        put("rawp/all.txt", b"all")
+        code, lines = self.raw.command("EPSV ALL")
+        self.assertTrue(200 <= code <= 299, lines)  # RFC 2428 names no code; 200 is usual
+        for cmd in ("PASV", "PORT 127,0,0,1,200,1", "EPRT |1|127.0.0.1|51201|"):
+            with self.subTest(cmd=cmd):
+                code, lines = self.raw.command(cmd)
+                self.assertTrue(500 <= code <= 599, lines)
+        data = self.raw.epsv_data()
+        self.assertIn(self.raw.command("RETR rawp/all.txt")[0], (125, 150))
+        self.assertEqual(recv_all(data), b"all")
+        data.close()
+        self.assertEqual(self.raw.reply()[0], 226)
+
+    def test_stat(self):
+        put("rawp/stat/f one.txt", b"12345")
+        code, lines = self.raw.command("STAT")
+        self.assertEqual(code, 211, lines)
+        # RFC 959: with a path, a listing over the control connection (212 directory, 213 file status)
+        code, lines = self.raw.command("STAT /rawp/stat")
+        self.assertIn(code, (212, 213), lines)
+        self.assertTrue(any(l.endswith(" f one.txt") and " 5 " in l for l in lines[1:-1]), lines)
+        code, lines = self.raw.command("STAT /rawp/stat/f one.txt")
+        self.assertEqual(code, 213, lines)
+        self.assertTrue(any(l.endswith(" f one.txt") for l in lines[1:-1]), lines)
+        code, lines = self.raw.command("STAT /rawp/missing")
+        self.assertIn(code, (450, 550), lines)
+        self.assertEqual(self.raw.command("NOOP")[0], 200)
+
+    def test_help_verb(self):
+        code, lines = self.raw.command("HELP RETR")
+        self.assertEqual(code, 214, lines)
+        self.assertIn("RETR", " ".join(lines))
+        self.raw.command("HELP NOSUCHVERB")  # any answer, then the session goes on
+        self.assertEqual(self.raw.command("NOOP")[0], 200)
+
+    def test_site_chmod(self):
+        put("rawp/chmod.txt", b"c")
+        os.chmod(path("rawp/chmod.txt"), 0o644)
+        code, lines = self.raw.command("SITE CHMOD 600 /rawp/chmod.txt")
+        self.assertEqual(code, 200, lines)
+        self.assertEqual(oct(os.stat(path("rawp/chmod.txt")).st_mode & 0o777), oct(0o600))
+        self.assertEqual(self.raw.command("SITE CHMOD 600 /rawp/missing.txt")[0], 550)
+        self.assertEqual(self.raw.command("SITE CHMOD 9z9 /rawp/chmod.txt")[0], 501)
+
+    def test_mfmt(self):
+        put("rawp/mfmt.txt", b"m")
+        code, lines = self.raw.command("MFMT 20200102030405 /rawp/mfmt.txt")
+        self.assertEqual(code, 213, lines)
+        self.assertRegex(lines[0], r"^213 Modify=20200102030405; /rawp/mfmt\.txt$")
+        self.assertEqual(int(os.stat(path("rawp/mfmt.txt")).st_mtime), 1577934245)
+        self.assertEqual(self.raw.command("MDTM /rawp/mfmt.txt")[1], ["213 20200102030405"])
+        self.assertEqual(self.raw.command("MFMT 2020010203 /rawp/mfmt.txt")[0], 501)
+        self.assertEqual(self.raw.command("MFMT 20200102030405 /rawp/missing.txt")[0], 550)
+
+    def test_rein_logs_out(self):
+        self.raw.assert_code(self.raw.command("CWD /"), 250)
+        code, lines = self.raw.command("REIN")
+        self.assertEqual(code, 220, lines)
+        self.assertEqual(self.raw.command("PWD")[0], 530)
+        self.raw.login()
+        self.assertEqual(self.raw.command("PWD")[1], ['257 "/" is the current directory'])
+
+    def test_feat_lists_issue_4_extensions(self):
+        code, lines = self.raw.command("FEAT")
+        self.assertEqual(code, 211, lines)
+        feats = {l.strip().split(" ")[0].upper() for l in lines[1:-1]}
+        for ext in ("REST", "MLST", "MFMT"):
+            self.assertIn(ext, feats, lines)
+        # tnftp's reget looks for "REST STREAM"; lftp reads the MLST fact list
+        self.assertTrue(any(l.strip().upper() == "REST STREAM" for l in lines), lines)
+        mlst = next(l.strip() for l in lines if l.strip().upper().startswith("MLST "))
+        facts = {f.rstrip("*").lower() for f in mlst.split(" ", 1)[1].split(";") if f}
+        self.assertTrue({"type", "size", "modify", "perm", "unique"} <= facts, mlst)
+
+
+# --------------------------------------------------------------------------------------
+class NoActiveServerTests(unittest.TestCase):
+    """A second server started with --no-active: PORT and EPRT are refused, passive works."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="no-active-", dir=CLIENT_HOME)
+        cls.server = Server(SERVER_BINARY, cls.root, ["--no-active"])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--no-active server stopped with {rc}, killed={killed}")
+
+    def test_port_and_eprt_refused(self):
+        raw = socket.create_connection((HOST, self.server.port), timeout=TIMEOUT)
+        f = raw.makefile("rb")
+        try:
+            def command(text):
+                raw.sendall(text.encode() + b"\r\n")
+                return f.readline().decode()
+            self.assertTrue(f.readline().startswith(b"220"))
+            self.assertTrue(command(f"USER {USER}").startswith("331"))
+            self.assertTrue(command(f"PASS {PASSWORD}").startswith("230"))
+            for cmd in ("PORT 127,0,0,1,200,1", "EPRT |1|127.0.0.1|51201|"):
+                with self.subTest(cmd=cmd):
+                    self.assertRegex(command(cmd), r"^5\d\d ")
+            self.assertRegex(command("EPSV"), r"^229 ")
+        finally:
+            f.close()
+            raw.close()
+
+    @unittest.skipIf(CURL is None, "curl not installed")
+    def test_curl_active_fails_passive_works(self):
+        with open(os.path.join(self.root, "f.txt"), "wb") as f:
+            f.write(b"passive only")
+        u = f"ftp://{USER}:{PASSWORD}@{HOST}:{self.server.port}/f.txt"
+        r = curl("--ftp-port", HOST, u)
+        self.assertEqual(r.returncode, 30, f"CURLE_FTP_PORT_FAILED (30) expected: {r.stderr!r}")
+        r = curl(u)
+        self.assertEqual((r.returncode, r.stdout), (0, b"passive only"), r.stderr)
 
 
 # --------------------------------------------------------------------------------------
@@ -1074,8 +1527,8 @@ def main(argv):
     started = time.monotonic()
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
-    for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests,
-                 ShutdownTest):
+    for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
+                 NoActiveServerTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
