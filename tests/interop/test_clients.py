@@ -1216,6 +1216,19 @@ class WgetTests(unittest.TestCase):
         self.assertEqual(listings, [], "wget removes its .listing files unless --no-remove-listing")
         assert_same_files(self, files, got, "wget -r of /wget/tree/")
 
+    def test_active_mode_download(self):
+        data = random.Random(15).randbytes(300 * 1024 + 11)
+        put("wget/active.bin", data)
+        out = os.path.join(self.tmp, "active.bin")
+        r = self.wget("-d", "--no-passive-ftp", "-O", out,
+                      f"ftp://{USER}:{PASSWORD}@{HOST}:{SERVER.port}/wget/active.bin")
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-3000:])
+        self.assertRegex(err, r"--> (PORT|EPRT) [^\n]*\n+200 ")
+        self.assertNotRegex(err, r"--> (PASV|EPSV)")
+        with open(out, "rb") as f:
+            self.assertTrue(f.read() == data, "active download differs")
+
     def test_continue_partial_download(self):
         data = random.Random(7).randbytes(400 * 1024 + 5)
         put("wget/resume.bin", data)
@@ -1270,6 +1283,20 @@ class TnftpTests(unittest.TestCase):
         out = self.put_get("off", "active file.bin")
         self.assertRegex(out, r"(?m)^---> (EPRT|PORT) [^\n]*\n200 ", out)
         self.assertNotRegex(out, r"(?m)^---> (EPSV|PASV)", "active mode must not use PASV/EPSV")
+
+    def test_mget_and_mdelete_use_server_globs(self):
+        # tnftp sends "NLST *.txt" and lets the server expand the pattern.
+        for n in ("a.txt", "b.txt", "c c.txt", "d.bin"):
+            put(f"tnftp/glob/{n}", n.encode() * 3)
+        os.makedirs(path("tnftp/glob/dir.txt.d"), exist_ok=True)
+        out = self.tnftp("debug 1\nprompt off\ncd /tnftp/glob\nmget *.txt\nmdelete *.txt")
+        self.assertIn("---> NLST *.txt", out)
+        got = sorted(n for n in os.listdir(self.tmp))
+        self.assertEqual(got, ["a.txt", "b.txt", "c c.txt"], out)
+        for n in got:
+            with open(os.path.join(self.tmp, n), "rb") as f:
+                self.assertEqual(f.read(), n.encode() * 3)
+        self.assertEqual(sorted(os.listdir(path("tnftp/glob"))), ["d.bin", "dir.txt.d"], out)
 
     def test_reget_resumes(self):
         data = random.Random(9).randbytes(500 * 1024)
