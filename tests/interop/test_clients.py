@@ -1131,6 +1131,33 @@ class LftpTests(unittest.TestCase):
                 self.assertEqual(oct(st.st_mode & 0o777), oct(mode))
                 self.assertEqual(int(st.st_mtime), when + i * 3600)
 
+    def test_mirror_reverse_again_sends_only_what_changed(self):
+        # Incremental sync: lftp compares size and MLSD "modify" with the local files, so the
+        # times MFMT set after the first upload must read back exactly.
+        src = os.path.join(self.tmp, "src")
+        files = make_tree(src, seed=18, count=40)
+        lftp_ok(self, f'mirror -R "{src}" "/lftp/sync"', self.log)
+        os.remove(self.log)
+        lftp_ok(self, f'mirror -R "{src}" "/lftp/sync"', self.log)
+        self.assertNotRegex(transcript(self.log), r"---> (STOR|APPE) ", "an unchanged tree was uploaded again")
+        changed = "with space/f013.bin"
+        self.assertIn(changed, files, sorted(files)[:10])
+        with open(os.path.join(src, changed), "ab") as f:
+            f.write(b"more")
+        later = time.time() + 3600
+        os.utime(os.path.join(src, changed), (later, later))
+        os.remove(self.log)
+        lftp_ok(self, f'mirror -R "{src}" "/lftp/sync"', self.log)
+        stored = re.findall(r"---> STOR (.+)\n", transcript(self.log))
+        self.assertEqual([os.path.basename(n) for n in stored], ["f013.bin"])
+        self.assertEqual(read(f"lftp/sync/{changed}"), files[changed] + b"more")
+        # and back down: a second mirror of the same tree fetches nothing
+        local = os.path.join(self.tmp, "down")
+        lftp_ok(self, f'mirror "/lftp/sync" "{local}"', self.log)
+        os.remove(self.log)
+        lftp_ok(self, f'mirror "/lftp/sync" "{local}"', self.log)
+        self.assertNotIn("---> RETR ", transcript(self.log), "an unchanged tree was downloaded again")
+
     def test_mirror_download_keeps_modification_times(self):
         files = {"old.txt": b"old", "dir/older.bin": b"older"}
         when = 1262401445  # 2010-01-02 03:04:05 UTC
