@@ -1109,6 +1109,40 @@ class LftpTests(unittest.TestCase):
         assert_same_files(self, files, got, "lftp mirror -R into /lftp/up")
         self.assertEqual(dirs, tree_dirs(files), "directories, the empty one included")
 
+    def test_mirror_parallel_both_ways_over_list_and_mlsd(self):
+        # Four sessions at once, and lftp's two listing parsers: MLSD (used as FEAT lists
+        # MLST) and "ls -l" LIST lines (names with spaces, sizes, dates).
+        src = os.path.join(self.tmp, "src")
+        files = make_tree(src, seed=19, count=80)
+        for use_mlsd in ("yes", "no"):
+            with self.subTest(mlsd=use_mlsd):
+                remote = f"/lftp/parallel-{use_mlsd}"
+                back = os.path.join(self.tmp, f"back-{use_mlsd}")
+                os.remove(self.log) if os.path.exists(self.log) else None
+                lftp_ok(self, f'set ftp:use-mlsd {use_mlsd}; mirror -R --parallel=4 "{src}" "{remote}"; '
+                              f'mirror --parallel=4 "{remote}" "{back}"', self.log)
+                got, dirs = read_tree(path(remote.lstrip("/")))
+                assert_same_files(self, files, got, f"mirror -R --parallel=4 (use-mlsd {use_mlsd})")
+                got, dirs = read_tree(back)
+                assert_same_files(self, files, got, f"mirror --parallel=4 (use-mlsd {use_mlsd})")
+                self.assertEqual(dirs, tree_dirs(files))
+                listing = "MLSD" if use_mlsd == "yes" else "LIST"
+                self.assertRegex(transcript(self.log), rf"---> {listing}\b")
+
+    def test_anonymous_mirror_and_refused_put(self):
+        files = make_tree(path("pub/lftp-anon"), seed=20, count=20, empty_dir=False)
+        local = os.path.join(self.tmp, "anon")
+        r = lftp(f'mirror "/pub/lftp-anon" "{local}"', self.log, user=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_same_files(self, files, read_tree(local)[0], "anonymous mirror")
+        evil = os.path.join(self.tmp, "evil")
+        with open(evil, "wb") as f:
+            f.write(b"evil")
+        r = lftp(f'put "{evil}" -o "/pub/lftp-anon/evil"', self.log, user=False)
+        self.assertNotEqual(r.returncode, 0, "anonymous put must fail")
+        self.assertRegex(transcript(self.log), answered(r"STOR \S*evil", 550))
+        self.assertFalse(os.path.exists(path("pub/lftp-anon/evil")))
+
     def test_mirror_reverse_keeps_modes_and_times(self):
         # lftp sets what it uploaded with "SITE CHMOD" and, as FEAT lists MFMT, "MFMT".
         src = os.path.join(self.tmp, "src")
