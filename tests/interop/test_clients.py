@@ -1111,23 +1111,29 @@ class LftpTests(unittest.TestCase):
 
     def test_mirror_parallel_both_ways_over_list_and_mlsd(self):
         # Four sessions at once, and lftp's two listing parsers: MLSD (used as FEAT lists
-        # MLST) and "ls -l" LIST lines (names with spaces, sizes, dates).
+        # MLST) and "ls -l" LIST lines (names with spaces, sizes, dates); then all of it in
+        # active mode, the server connecting to lftp for every listing and file.
         src = os.path.join(self.tmp, "src")
         files = make_tree(src, seed=19, count=80)
-        for use_mlsd in ("yes", "no"):
-            with self.subTest(mlsd=use_mlsd):
-                remote = f"/lftp/parallel-{use_mlsd}"
-                back = os.path.join(self.tmp, f"back-{use_mlsd}")
+        for use_mlsd, passive in (("yes", "on"), ("no", "on"), ("yes", "off")):
+            with self.subTest(mlsd=use_mlsd, passive=passive):
+                remote = f"/lftp/parallel-{use_mlsd}-{passive}"
+                back = os.path.join(self.tmp, f"back-{use_mlsd}-{passive}")
                 os.remove(self.log) if os.path.exists(self.log) else None
-                lftp_ok(self, f'set ftp:use-mlsd {use_mlsd}; mirror -R --parallel=4 "{src}" "{remote}"; '
-                              f'mirror --parallel=4 "{remote}" "{back}"', self.log)
+                lftp_ok(self, f'set ftp:use-mlsd {use_mlsd}; set ftp:passive-mode {passive}; '
+                              f'mirror -R --parallel=4 "{src}" "{remote}"; mirror --parallel=4 "{remote}" "{back}"',
+                        self.log)
                 got, dirs = read_tree(path(remote.lstrip("/")))
                 assert_same_files(self, files, got, f"mirror -R --parallel=4 (use-mlsd {use_mlsd})")
                 got, dirs = read_tree(back)
                 assert_same_files(self, files, got, f"mirror --parallel=4 (use-mlsd {use_mlsd})")
                 self.assertEqual(dirs, tree_dirs(files))
                 listing = "MLSD" if use_mlsd == "yes" else "LIST"
-                self.assertRegex(transcript(self.log), rf"---> {listing}\b")
+                log = transcript(self.log)
+                self.assertRegex(log, rf"---> {listing}\b")
+                if passive == "off":
+                    self.assertRegex(log, answered(r"(PORT|EPRT) [^\n]*", 200))
+                    self.assertNotRegex(log, r"---> (PASV|EPSV)")
 
     def test_anonymous_mirror_and_refused_put(self):
         files = make_tree(path("pub/lftp-anon"), seed=20, count=20, empty_dir=False)
