@@ -38,8 +38,7 @@ TIMEOUT = 10          # seconds, every socket operation of a client
 CURL_TIMEOUT = 20     # seconds, curl's own --max-time
 START_TIMEOUT = 20    # seconds to wait for "listening on HOST:PORT"
 STOP_TIMEOUT = 5      # seconds for a graceful stop after SIGTERM
-
-LFTP_TIMEOUT = 90     # seconds, a whole lftp/wget/tnftp run (subprocess timeout)
+RUN_TIMEOUT = 90      # seconds, a whole lftp, wget or tnftp run (subprocess timeout)
 
 
 def find_client(name):
@@ -347,13 +346,13 @@ def assert_same_files(test, expected, got, what):
                   f"{len(differ)} differ {differ[:5]}")
 
 
-def run_client(argv, input=None, timeout=LFTP_TIMEOUT, cwd=None):
+def run_client(argv, input=None, timeout=RUN_TIMEOUT, cwd=None):
     """A client process with the clean HOME, bounded; bytes stdout/stderr."""
     return subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
                           capture_output=True, timeout=timeout, env=client_env(), cwd=cwd)
 
 
-def lftp(script, debug_log=None, user=True, timeout=LFTP_TIMEOUT):
+def lftp(script, debug_log=None, user=True, timeout=RUN_TIMEOUT):
     """lftp -c: bounded retries and timeouts, plain FTP, stops at the first failing command.
     debug_log: a file receiving lftp's protocol transcript ("---> CMD", "<--- reply")."""
     pre = "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; " \
