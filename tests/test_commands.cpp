@@ -445,6 +445,9 @@ TEST_CASE_TEMPLATE("commands: SITE HELP and SITE CHMOD", B, memory_backend, loca
   CHECK(l[0].starts_with("-rw------- "));
   CHECK(c.command("SITE CHMOD 0751 a.txt") == "200 SITE CHMOD command successful");
   CHECK(lines_of(c.list("a.txt"))[0].starts_with("-rwxr-x--x "));
+  CHECK(c.command("SITE CHMOD 4755 a.txt") == "550 SITE CHMOD: set-user-ID and set-group-ID bits are not allowed");
+  CHECK(c.command("SITE CHMOD 2755 a.txt") == "550 SITE CHMOD: set-user-ID and set-group-ID bits are not allowed");
+  CHECK(lines_of(c.list("a.txt"))[0].starts_with("-rwxr-x--x "));
   CHECK(c.command("SITE CHMOD 644 missing") == "550 File not found");
   CHECK(c.command("SITE CHMOD 999 a.txt") == "501 SITE CHMOD: the mode must be octal (e.g. 644)");
   CHECK(c.command("SITE CHMOD 644") == "501 SITE CHMOD requires an octal mode and a path");

@@ -132,6 +132,8 @@ struct site_chmod {
       if (c < '0' || c > '7') co_return reply{501, "SITE CHMOD: the mode must be octal (e.g. 644)"};
       mode = mode * 8 + unsigned(c - '0');
     }
+    // An FTP user must never be able to make an uploaded program set-user-ID.
+    if (mode & 06000) co_return reply{550, "SITE CHMOD: set-user-ID and set-group-ID bits are not allowed"};
     auto p = s.resolve(arg.substr(sp + 1));
     if (!p) co_return coftp::detail::bad_path();
     auto ec = co_await s.storage().set_mode(p->storage_path, mode);

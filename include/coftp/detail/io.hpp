@@ -35,9 +35,16 @@ inline ssize_t sendfile_nosignal(int out_fd, int in_fd, off_t* offset, std::size
   const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
   ssize_t n = ::sendfile(out_fd, in_fd, offset, count);
   const int saved = errno;
-  if (n < 0 && saved == EPIPE && !already_pending) {
-    const timespec zero{0, 0};
-    while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+  // The SIGPIPE can come with a partial count too: sendfile moves the data in several
+  // internal steps, and a later one may hit the broken pipe after earlier ones
+  // succeeded. So look at what is pending, whatever the result.
+  if (!already_pending) {
+    sigemptyset(&pending);
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+      }
     }
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
