@@ -516,13 +516,16 @@ class CurlTests(unittest.TestCase):
         self.assertEqual(r.returncode, 21, r.stderr)
 
     def test_range_download(self):
-        # curl -r sends REST; a server without REST must refuse it cleanly (curl then fails).
-        put("curl/range.bin", RANDOM[8193])
-        r = curl("-r", "100-", url("curl/range.bin"))
-        if r.returncode == 0:
-            self.assertEqual(r.stdout, RANDOM[8193][100:])
-        else:
-            self.assertIn(r.returncode, (30, 31, 36), r.stderr)  # PORT / REST failed, bad resume
+        # curl -r sends REST N; with an end it closes the data connection early and sends ABOR
+        # while the server may still be sending (3 MiB), then expects the session to go on.
+        data = RANDOM[BIG]
+        put("curl/range.bin", data)
+        for rng, want in (("100-", data[100:]), ("100-199", data[100:200]), ("0-0", data[:1]), ("-500", data[-500:]),
+                          (f"{BIG - 10}-", data[-10:]), ("1000000-1065535", data[1000000:1065536])):
+            with self.subTest(range=rng):
+                r = curl("-r", rng, url("curl/range.bin"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.stdout == want, f"{len(r.stdout)} bytes, {len(want)} expected")
 
 
 
@@ -1223,6 +1226,22 @@ class LftpTests(unittest.TestCase):
         self.assertRegex(log, answered(f"REST {prefix}", 350), f"lftp must resume at {prefix}:\n{log[-1500:]}")
         self.assertNotIn("NOREST", log)
 
+    def test_pget_segments_resume_at_offsets(self):
+        # pget -n 4 opens more sessions, each "REST offset" + RETR of one segment of the file,
+        # closing its data connection once that segment is in; how many segments lftp starts
+        # depends on timing. The rate limit keeps the first transfer running long enough.
+        data = random.Random(14).randbytes(4 * 1000 * 1000)
+        put("lftp/pget/segments.bin", data)
+        local = os.path.join(self.tmp, "segments.bin")
+        lftp_ok(self, f'set net:limit-rate 2000000; pget -n 4 "/lftp/pget/segments.bin" -o "{local}"', self.log)
+        with open(local, "rb") as f:
+            self.assertTrue(f.read() == data, "pget result differs")
+        log = transcript(self.log)
+        # the sessions' lines interleave in the transcript: match offsets, not neighbours
+        rests = sorted(re.findall(r"---> REST (\d+)\n", log))
+        self.assertGreaterEqual(len(rests), 1, f"pget did not use REST segments:\n{log[-2000:]}")
+        self.assertEqual(sorted(re.findall(r"<--- 350 Restarting at (\d+)\b", log)), rests)
+
     def test_mv_and_rm(self):
         put("lftp/mvrm/a b.txt", b"moved content")
         put("lftp/mvrm/sub/x.bin", b"x")
@@ -1578,6 +1597,73 @@ class NoActiveServerTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+class ServerSurvivalTests(unittest.TestCase):
+    """Clients that leave abruptly. Runs after the others: if the server dies here, the
+    tests before it still say what they have to say."""
+
+    def test_clients_closing_data_connections_mid_retr(self):
+        # What lftp's pget does with each segment, and any client giving up: close the data
+        # connection with bytes unread (the kernel then answers the server with RST), in the
+        # middle of a sendfile chunk. The server must answer 426 (or 226 if all was sent) and
+        # live on; a SIGPIPE left pending would kill the process and every session with it.
+        # The window is narrow: four clients at once, many times.
+        data = random.Random(16).randbytes(4 * 1000 * 1000)
+        put("raw/closing.bin", data)
+        errors = []
+
+        def client(seed, rounds):
+            rng = random.Random(seed)
+            for i in range(rounds):
+                raw = Raw()
+                try:
+                    if raw.reply()[0] != 220:
+                        raise AssertionError("no 220")
+                    if i % 2:
+                        raw.assert_code(raw.command("USER anonymous"), 331)
+                        raw.assert_code(raw.command("PASS x"), 230)
+                    else:
+                        raw.login()
+                    raw.assert_code(raw.command("TYPE I"), 200)
+                    data_sock = raw.epsv_data()
+                    if i % 3 == 0:
+                        raw.assert_code(raw.command(f"REST {rng.randint(1, len(data) - 1)}"), 350)
+                    raw.assert_code(raw.command("RETR raw/closing.bin"), 150)
+                    want, got = rng.choice((1, 1000, 65536, 300000, 2000000)), 0
+                    while got < want:
+                        chunk = data_sock.recv(65536)
+                        if not chunk:
+                            break
+                        got += len(chunk)
+                    data_sock.close()
+                    code, lines = raw.reply()
+                    if code not in (226, 426):
+                        raise AssertionError(f"after the data connection closed: {lines}")
+                except (OSError, EOFError, AssertionError) as e:
+                    errors.append(f"client {seed}, round {i}: {e!r}")
+                    return
+                finally:
+                    raw.close()
+
+        threads = [threading.Thread(target=client, args=(seed, 50)) for seed in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertFalse(any(t.is_alive() for t in threads), "clients still running after 60 s")
+        try:
+            SERVER.proc.wait(timeout=0.5)  # a dying server is reaped, a live one times out
+        except subprocess.TimeoutExpired:
+            pass
+        self.assertTrue(SERVER.alive(), f"server died, status {SERVER.proc.returncode} (-13: SIGPIPE); {errors[:2]}")
+        self.assertEqual(errors, [])
+        ftp = ftp_login()
+        try:
+            self.assertEqual(ftp.voidcmd("NOOP"), "200 OK")
+        finally:
+            ftp.quit()
+
+
+# --------------------------------------------------------------------------------------
 class ShutdownTest(unittest.TestCase):
     """Runs last: SIGTERM stops the shared server gracefully."""
 
@@ -1621,7 +1707,7 @@ def main(argv):
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
-                 NoActiveServerTests, ShutdownTest):
+                 NoActiveServerTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
