@@ -1517,6 +1517,11 @@ class RawProtocolTests(unittest.TestCase):
         code, lines = self.raw.command("SITE CHMOD 600 /rawp/chmod.txt")
         self.assertEqual(code, 200, lines)
         self.assertEqual(oct(os.stat(path("rawp/chmod.txt")).st_mode & 0o777), oct(0o600))
+        # an FTP user never makes a file set-user-ID or set-group-ID
+        for mode in ("4755", "2755", "6777"):
+            with self.subTest(mode=mode):
+                self.assertEqual(self.raw.command(f"SITE CHMOD {mode} /rawp/chmod.txt")[0], 550)
+                self.assertEqual(oct(os.stat(path("rawp/chmod.txt")).st_mode & 0o7777), oct(0o600))
         self.assertEqual(self.raw.command("SITE CHMOD 600 /rawp/missing.txt")[0], 550)
         self.assertEqual(self.raw.command("SITE CHMOD 9z9 /rawp/chmod.txt")[0], 501)
 
