@@ -760,4 +760,26 @@ TEST_CASE("commands: an aborted transfer reports the bytes it moved") {
   CHECK(reported < big.size());
 }
 
+// sendfile has no MSG_NOSIGNAL, and it can raise SIGPIPE while still returning a
+// partial count; an unconsumed SIGPIPE kills the whole process (here, the test binary).
+TEST_CASE("commands: clients resetting during zero-copy RETRs never raise SIGPIPE") {
+  env<local_backend> e;
+  const auto big = random_bytes(std::size_t(8) << 20, 48);
+  e.srv.put("/big.bin", big);
+  for (int i = 0; i < 40; ++i) {
+    CAPTURE(i);
+    ftp_client c{e.srv.endpoint()};
+    login(c);
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    REQUIRE(c.open_passive(i % 2 ? passive_mode::pasv : passive_mode::epsv).starts_with("2"));
+    CHECK(c.command("RETR big.bin") == "150 Opening data connection (8388608 bytes)");
+    c.data().read_exactly(std::size_t(64) << 10 << (i % 5));
+    c.data().reset();  // RST while the server is inside sendfile
+    CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+  }
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
 }  // TEST_SUITE("commands")
