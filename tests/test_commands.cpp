@@ -709,6 +709,9 @@ TEST_CASE_TEMPLATE("commands: NLST and LIST accept globs in the last component",
   auto l = lines_of(c.list("sub/*.dat"));
   REQUIRE(l.size() == 1);
   CHECK(list_name(l[0]) == "y.dat");
+  // Trailing slashes do not become part of the names.
+  CHECK(c.nlst("su*/") == "sub\r\n");
+  CHECK(c.nlst("/") == "/.hidden.txt\r\n/a.txt\r\n/b.txt\r\n/c.log\r\n/lit*eral\r\n/sub\r\n");
   // A name that exists literally is that file, not a pattern.
   CHECK(c.nlst("lit*eral") == "lit*eral\r\n");
   // No match: 550. Patterns never leave the user's root nor cross '/'.

@@ -432,8 +432,9 @@ TEST_CASE_TEMPLATE("server: NLST", B, memory_backend, local_backend) {
   CHECK(c.nlst() == "a.txt\r\nb.txt\r\nsub\r\n");
   CHECK(c.last_preliminary() == "150 Opening data connection for directory listing");
   CHECK(c.last_reply() == "226 Directory listing sent");
-  CHECK(c.nlst("sub") == "inner.txt\r\n");
-  CHECK(c.nlst("-a sub") == "inner.txt\r\n");
+  CHECK(c.nlst("sub") == "sub/inner.txt\r\n");  // names as RETR takes them
+  CHECK(c.nlst("-a sub/") == "sub/inner.txt\r\n");
+  CHECK(c.nlst("sub/inner.txt") == "sub/inner.txt\r\n");
   CHECK(c.nlst("missing") == "");
   CHECK(c.last_reply() == "550 Directory not found");
 }

@@ -21,9 +21,17 @@ namespace detail_listing {
 struct target {
   resolved_path path;
   bool directory = false;     // path is a directory and entries are its content
-  std::string name_prefix;    // a glob's directory as the client wrote it ("dir/")
+  std::string name_prefix;    // what NLST puts before each name: the argument's path as written
   std::vector<file_info> entries;
 };
+
+// The part of `arg` up to and including its last '/', trailing slashes aside: "sub/*.txt"
+// gives "sub/", "sub*/" and "*.txt" give "".
+inline std::string directory_part(std::string_view arg) {
+  while (arg.size() > 1 && arg.back() == '/') arg.remove_suffix(1);
+  auto slash = arg.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(arg.substr(0, slash + 1));
+}
 
 inline bool by_name(const file_info& a, const file_info& b) { return a.name < b.name; }
 
@@ -57,8 +65,7 @@ asio::awaitable<std::pair<reply, target>> gather(Session& s, std::string_view ar
       t.entries.push_back(std::move(e));
     }
     if (t.entries.empty()) co_return std::pair{reply{550, "No files found"}, std::move(t)};
-    auto slash = arg.rfind('/');
-    if (slash != std::string_view::npos) t.name_prefix = std::string(arg.substr(0, slash + 1));
+    t.name_prefix = directory_part(arg);
     std::sort(t.entries.begin(), t.entries.end(), by_name);
     co_return std::pair{reply{}, std::move(t)};
   }
@@ -67,12 +74,19 @@ asio::awaitable<std::pair<reply, target>> gather(Session& s, std::string_view ar
     auto [lec, list] = co_await s.storage().list(p->storage_path);
     if (lec) co_return std::pair{not_found(lec), std::move(t)};
     t.directory = true;
+    // "NLST sub" answers "sub/a.txt": each name can go to RETR as it is (as vsftpd does).
+    if (!arg.empty()) {
+      std::string_view dir = arg;
+      while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+      t.name_prefix = dir == "/" ? std::string("/") : std::string(dir) + "/";
+    }
     t.entries = std::move(list);
     std::sort(t.entries.begin(), t.entries.end(), by_name);
   } else {
     // RFC 959: "If the pathname specifies a file then the server should send current
     // information on the file."
     info.name = std::string(pattern);
+    t.name_prefix = directory_part(arg);  // "NLST sub/a.txt" answers "sub/a.txt"
     t.entries.push_back(std::move(info));
   }
   co_return std::pair{reply{}, std::move(t)};
@@ -126,8 +140,8 @@ struct list {
 
 /// RFC 959: "This command causes a directory listing to be sent from server to user
 /// site ... The server will return a stream of names of files and no other
-/// information." Names matched by a pattern keep the directory the client wrote, so
-/// that each one can be passed to RETR as it is.
+/// information." Each name keeps the path the client wrote ("NLST sub" answers
+/// "sub/a.txt", "NLST *.txt" answers "a.txt"), so that it can be passed to RETR as it is.
 struct nlst {
   static constexpr std::string_view verb = "NLST";
   static constexpr needs requires_ = needs::login | needs::read;
