@@ -965,6 +965,23 @@ class FtplibTests(unittest.TestCase):
         self.assertTrue(self.ftp.storbinary("APPE py/appe-new.bin", io.BytesIO(b"new")).startswith("226"))
         self.assertEqual(read("py/appe-new.bin"), b"new")
 
+    def test_nlst_names_can_be_retrieved(self):
+        # What mget-style clients do: NLST an argument, then RETR each name it returns.
+        put("py/nlstr/sub/inner.txt", b"inner")
+        put("py/nlstr/sub/other.txt", b"other")
+        self.ftp.cwd("/py/nlstr")
+        for arg in ("sub/inner.txt", "sub/*.txt", "/py/nlstr/sub/inner.txt", "/py/nlstr/sub/*.txt"):
+            with self.subTest(arg=arg):
+                names = self.ftp.nlst(arg)
+                self.assertTrue(names, arg)
+                for n in names:
+                    got = bytearray()
+                    try:
+                        self.ftp.retrbinary(f"RETR {n}", got.extend)
+                    except ftplib.error_perm as e:
+                        self.fail(f"NLST {arg} gave {names}; RETR {n}: {e}")
+                    self.assertIn(bytes(got), (b"inner", b"other"))
+
     def test_nlst_and_list_globs(self):
         for n in ("a.txt", "b.txt", "c.bin", "d d.txt"):
             put(f"py/glob/{n}", b"g")
@@ -1382,6 +1399,20 @@ class TnftpTests(unittest.TestCase):
             with open(os.path.join(self.tmp, n), "rb") as f:
                 self.assertEqual(f.read(), n.encode() * 3)
         self.assertEqual(sorted(os.listdir(path("tnftp/glob"))), ["d.bin", "dir.txt.d"], out)
+
+    def test_mget_paths_in_a_subdirectory(self):
+        # tnftp RETRs the names NLST returns, as they are: for "sub/one.txt" they must still
+        # name the file from the current directory (tnftp saves to ./sub/, which must exist).
+        for n in ("one.txt", "two.txt"):
+            put(f"tnftp/mget/sub/{n}", n.encode())
+        os.makedirs(os.path.join(self.tmp, "sub"))
+        out = self.tnftp("debug 1\nprompt off\ncd /tnftp/mget\nmget sub/one.txt\nmget sub/t*.txt")
+        for n in ("one.txt", "two.txt"):
+            with self.subTest(name=n):
+                p = os.path.join(self.tmp, "sub", n)
+                self.assertTrue(os.path.exists(p), f"sub/{n} not fetched:\n{out}")
+                with open(p, "rb") as f:
+                    self.assertEqual(f.read(), n.encode())
 
     def test_reget_resumes(self):
         data = random.Random(9).randbytes(500 * 1024)
