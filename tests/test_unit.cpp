@@ -1184,6 +1184,10 @@ TEST_CASE("parse_timestamp") {
   CHECK(coftp::format_timestamp(*parse_timestamp("19700101000000")) == "19700101000000");
   CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.5")) == "20240229235959");
   CHECK_FALSE(parse_timestamp("20230229000000"));  // not a leap year
+  CHECK_FALSE(parse_timestamp("22620412000000"));  // beyond system_clock: refused, never wrapped
+  CHECK_FALSE(parse_timestamp("99991231235959"));
+  CHECK(coftp::format_timestamp(*parse_timestamp("22620101000000")) == "22620101000000");
+  CHECK(coftp::format_timestamp(*parse_timestamp("16780101000000")) == "16780101000000");
   CHECK_FALSE(parse_timestamp("20201301000000"));
   CHECK_FALSE(parse_timestamp("20200100000000"));
   CHECK_FALSE(parse_timestamp("20200101240000"));

@@ -89,7 +89,13 @@ inline std::optional<std::chrono::system_clock::time_point> parse_timestamp(std:
   year_month_day ymd{year(num(0, 4)), month(unsigned(num(4, 2))), day(unsigned(num(6, 2)))};
   int h = num(8, 2), mi = num(10, 2), sec = num(12, 2);
   if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  return system_clock::time_point(sys_days(ymd).time_since_epoch() + hours(h) + minutes(mi) + seconds(sec));
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262 and starts in 1677.
+  // A time beyond that is refused rather than wrapped into another century.
+  auto secs = sys_days(ymd).time_since_epoch() + hours(h) + minutes(mi) + seconds(sec);
+  if (secs > duration_cast<seconds>(system_clock::time_point::max().time_since_epoch()) ||
+      secs < duration_cast<seconds>(system_clock::time_point::min().time_since_epoch()))
+    return std::nullopt;
+  return system_clock::time_point(duration_cast<system_clock::duration>(secs));
 }
 
 /// The facts of RFC 3659 section 7.5 that coftp offers, as bits; `OPTS MLST` selects a
