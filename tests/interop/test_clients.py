@@ -1566,6 +1566,29 @@ class RawProtocolTests(unittest.TestCase):
         self.assertEqual(self.raw.command("MFMT 2020010203 /rawp/mfmt.txt")[0], 501)
         self.assertEqual(self.raw.command("MFMT 20200102030405 /rawp/missing.txt")[0], 550)
 
+    def test_mfmt_far_future(self):
+        # After 2038: set and read back exactly. After 2262 (where 64-bit nanoseconds end) and
+        # beyond what the file system stores (ext4: 2446): either refused with the file
+        # untouched, or 213 with the time really set, the one MDTM reads back; never a
+        # time wrapped into the past.
+        put("rawp/future.txt", b"f")
+        os.utime(path("rawp/future.txt"), (1577934245, 1577934245))
+        self.assertEqual(self.raw.command("MFMT 21000101000000 /rawp/future.txt")[1],
+                         ["213 Modify=21000101000000; /rawp/future.txt"])
+        self.assertEqual(self.raw.command("MDTM /rawp/future.txt")[1], ["213 21000101000000"])
+        for stamp in ("22630101000000", "99991231235959"):
+            with self.subTest(stamp=stamp):
+                before = os.stat(path("rawp/future.txt")).st_mtime
+                code, lines = self.raw.command(f"MFMT {stamp} /rawp/future.txt")
+                if code == 213:
+                    m = re.fullmatch(r"213 Modify=(\d{14}); /rawp/future\.txt", lines[0])
+                    self.assertIsNotNone(m, lines)
+                    self.assertGreaterEqual(m.group(1), "21000101000000", f"wrapped into the past: {lines}")
+                    self.assertEqual(self.raw.command("MDTM /rawp/future.txt")[1], [f"213 {m.group(1)}"])
+                else:
+                    self.assertIn(code, (501, 550), lines)
+                    self.assertEqual(os.stat(path("rawp/future.txt")).st_mtime, before, "refused, yet changed")
+
     def test_rein_logs_out(self):
         self.raw.assert_code(self.raw.command("CWD /"), 250)
         code, lines = self.raw.command("REIN")
