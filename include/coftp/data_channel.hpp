@@ -143,15 +143,15 @@ class data_channel {
     }
   }
 
-  /// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
-  static bool same_address(asio::ip::address a, asio::ip::address b) {
-    auto norm = [](asio::ip::address x) {
-      if (x.is_v6() && x.to_v6().is_v4_mapped())
-        return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, x.to_v6()));
-      return x;
-    };
-    return norm(a) == norm(b);
+  /// An IPv4-mapped IPv6 address ("::ffff:127.0.0.1") as its IPv4 form; others as they are.
+  static asio::ip::address normalized(asio::ip::address a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+      return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+    return a;
   }
+
+  /// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
+  static bool same_address(asio::ip::address a, asio::ip::address b) { return normalized(a) == normalized(b); }
 
  private:
   struct active_target {

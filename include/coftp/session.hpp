@@ -225,7 +225,7 @@ class basic_session {
     std::error_code ec;
     auto local = control_.lowest_layer().local_endpoint(ec);
     if (ec) return {425, "Cannot open passive connection"};
-    auto addr = normalized(local.address());
+    auto addr = data_channel::normalized(local.address());
     if ((family == 1 && !addr.is_v4()) || (family == 2 && !addr.is_v6()))
       return {522, std::string("Network protocol not supported, use (") + (addr.is_v4() ? "1" : "2") + ")"};
     if (!extended && addr.is_v6())
@@ -255,11 +255,11 @@ class basic_session {
     auto peer = control_.lowest_layer().remote_endpoint(ec);
     auto local = control_.lowest_layer().local_endpoint(ec);
     if (ec) return {425, "Cannot open data connection"};
-    auto addr = normalized(target.address());
-    if (addr != normalized(peer.address()))
+    auto addr = data_channel::normalized(target.address());
+    if (addr != data_channel::normalized(peer.address()))
       return {500, "Illegal address: data connections go to the client's own address only"};
     if (target.port() < 1024) return {504, "Illegal port: ports below 1024 are refused"};
-    data_.connect_to(tcp::endpoint(addr, target.port()), normalized(local.address()));
+    data_.connect_to(tcp::endpoint(addr, target.port()), data_channel::normalized(local.address()));
     return {200, "Active mode: will connect to " + addr.to_string() + " port " + std::to_string(target.port())};
   }
 
@@ -399,10 +399,6 @@ class basic_session {
     data_.reset();
   }
 
-  static asio::ip::address normalized(asio::ip::address a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-    return a;
-  }
 
   // Runs a transfer body while reading the control connection: ABOR cuts the transfer;
   // QUIT lets it finish (RFC 959 4.1.1), then ends the session; other commands are
