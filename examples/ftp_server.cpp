@@ -80,6 +80,28 @@ int main(int argc, char** argv) {
   app.add_option("--pasv-address", opts.passive_address, "IPv4 address announced in PASV replies (NAT)");
   bool no_active = false;
   app.add_flag("--no-active", no_active, "Refuse active mode (PORT and EPRT); passive only");
+  auto& tls = opts.tls;
+  auto* cert = app.add_option("--tls-cert", tls.certificate_file, "PEM certificate chain: offers FTPS (AUTH TLS)")
+                   ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls.private_key_file, "PEM private key (default: in --tls-cert)")
+      ->check(CLI::ExistingFile)
+      ->needs(cert);
+  app.add_flag("--tls-required", tls.required, "Refuse USER/PASS before AUTH TLS and data without PROT P")
+      ->needs(cert);
+  std::uint16_t implicit_port = 0;
+  app.add_option("--implicit-tls-port", implicit_port, "Also serve implicit FTPS on this port (e.g. 990)")
+      ->needs(cert);
+  app.add_flag("--tls-detect", tls.detect_on_control_port,
+               "Serve implicit FTPS, explicit FTPS and plain FTP on --port (TLS ClientHello detection)")
+      ->needs(cert);
+  bool no_reuse = false;
+  app.add_flag("--tls-no-session-reuse", no_reuse,
+               "Accept PROT P data connections that do not resume the control TLS session (unsafe; for "
+               "clients such as Python's ftplib)")
+      ->needs(cert);
+  app.add_flag("--tls-strict-close", tls.require_close_notify,
+               "Refuse uploads whose TLS stream ends without close_notify")
+      ->needs(cert);
   app.add_option("--threads", threads, "Threads running the sessions")->check(CLI::Range(1u, 256u))->capture_default_str();
   app.add_option("--idle-timeout", idle, "Seconds before an idle session is closed")->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
@@ -96,6 +118,8 @@ int main(int argc, char** argv) {
   }
 
   opts.idle_timeout = std::chrono::seconds(idle);
+  if (app.count("--implicit-tls-port") > 0) tls.implicit_port = implicit_port;
+  tls.require_session_reuse = !no_reuse;
   opts.active_mode = !no_active;
   if (!pasv_ports.empty()) {
     unsigned lo = 0, hi = 0;
@@ -129,6 +153,8 @@ int main(int argc, char** argv) {
     server.start();
 
     std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
+    if (auto implicit = server.implicit_tls_endpoint())
+      std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
     std::cout << "coftp " COFTP_VERSION " FTP server\n"
               << "  root:    " << std::filesystem::canonical(root).string() << "\n"
               << "  threads: " << threads << "\n";
@@ -137,6 +163,10 @@ int main(int argc, char** argv) {
     else
       std::cout << "  access:  " << users.size() << " user(s)" << (anonymous ? " and anonymous read-only" : "")
                 << "\n";
+    if (tls.enabled())
+      std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")
+                << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
+                << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
     std::cout << "Press Ctrl+C to stop." << std::endl;
 
     asio::signal_set signals(io, SIGINT, SIGTERM);

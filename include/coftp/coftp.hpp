@@ -21,3 +21,4 @@
 #include <coftp/storage/memory_fs.hpp>
 #include <coftp/storage/read_only.hpp>
 #include <coftp/storage/rooted.hpp>
+#include <coftp/tls.hpp>

@@ -40,7 +40,9 @@ constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsign
 /// Optional: `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
 /// `syntax` (what `HELP VERB` shows) and `template <class Session> static constexpr bool
 /// enabled` (false: the command is absent for this session type, e.g. MFMT on a backend
-/// that cannot set times; it answers 502 and stays out of FEAT and HELP).
+/// that cannot set times; it answers 502 and stays out of FEAT and HELP), and
+/// `template <class Session> static bool offered(const Session&)`, the same decided at
+/// run time (AUTH TLS only when the server has a certificate).
 template <class H>
 concept command_handler = requires {
   { H::verb } -> std::convertible_to<std::string_view>;
@@ -68,6 +70,14 @@ template <class H, class Session>
 constexpr bool enabled_for() {
   if constexpr (std::is_void_v<Session>) return true;
   else if constexpr (requires { H::template enabled<Session>; }) return H::template enabled<Session>;
+  else return true;
+}
+
+// Runtime availability: a handler may declare `template <class Session> static bool
+// offered(const Session&)` (AUTH, PBSZ and PROT only when a certificate is configured).
+template <class H, class Session>
+bool offered_to(const Session& s) {
+  if constexpr (requires { H::offered(s); }) return H::offered(s);
   else return true;
 }
 
@@ -205,6 +215,35 @@ struct command_table {
     return out;
   }
 
+  /// The verbs offered to the session `s` (enabled and, at run time, offered).
+  template <class Session>
+  static std::vector<std::string_view> verbs(const Session& s) {
+    std::vector<std::string_view> out;
+    (
+        [&] {
+          if constexpr (detail::enabled_for<Handlers, Session>())
+            if (detail::offered_to<Handlers>(s)) out.push_back(Handlers::verb);
+        }(),
+        ...);
+    return out;
+  }
+
+  /// The FEAT lines offered to the session `s`, sorted, without duplicates.
+  template <class Session>
+  static std::vector<std::string_view> features(const Session& s) {
+    std::vector<std::string_view> out;
+    (
+        [&] {
+          constexpr auto f = detail::feature_of<Handlers>();
+          if constexpr (!f.empty() && detail::enabled_for<Handlers, Session>())
+            if (detail::offered_to<Handlers>(s)) out.push_back(f);
+        }(),
+        ...);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
   /// The syntax line of `verb` (what `HELP VERB` shows), if the table has it.
   template <class Session = void>
   static std::optional<std::string_view> syntax(std::string_view verb) {
@@ -232,7 +271,8 @@ struct command_table {
   static bool try_handler(Session& s, const command& cmd, std::optional<asio::awaitable<reply>>& call) {
     if constexpr (detail::enabled_for<H, Session>()) {
       if (std::string_view(H::verb) == cmd.verb) {
-        call.emplace(detail::guarded_run<H>(s, cmd));
+        if (detail::offered_to<H>(s)) call.emplace(detail::guarded_run<H>(s, cmd));
+        else call.emplace(detail::unknown_command(cmd));  // a known verb: 502
         return true;
       }
     }

@@ -8,6 +8,7 @@
 #include <coftp/commands/listing.hpp>
 #include <coftp/commands/navigation.hpp>
 #include <coftp/commands/params.hpp>
+#include <coftp/commands/tls.hpp>
 #include <coftp/commands/transfer.hpp>
 
 namespace coftp {
@@ -16,6 +17,8 @@ namespace coftp {
 using default_commands = command_table<
     // access control (RFC 959 4.1.1)
     commands::user, commands::pass, commands::acct, commands::rein, commands::quit,
+    // security (RFC 2228, RFC 4217): offered when the server has a certificate
+    commands::auth, commands::pbsz, commands::prot,
     // transfer parameters (RFC 959 4.1.2, RFC 2428)
     commands::type, commands::mode, commands::stru, commands::allo, commands::pasv, commands::epsv,
     commands::port, commands::eprt,

@@ -6,6 +6,14 @@
 
 #define COFTP_VERSION "0.1.0"
 
+/// 1 when coftp is built with OpenSSL: FTPS (AUTH TLS, PROT P, implicit TLS). The meson
+/// build defines it from its `tls` feature option; embedders that link OpenSSL
+/// (`-lssl -lcrypto`) define it themselves. Without it no header includes OpenSSL and
+/// FEAT advertises no TLS.
+#ifndef COFTP_HAS_TLS
+#define COFTP_HAS_TLS 0
+#endif
+
 /// Longest command line accepted, CRLF included. Longer lines get `500` and are dropped.
 #ifndef COFTP_MAX_LINE_LENGTH
 #define COFTP_MAX_LINE_LENGTH 4096

@@ -2,19 +2,24 @@
 // command lines and writing replies.
 //
 // Handlers never touch the socket: they talk to the session, which talks to this
-// stream. That is what lets a later AUTH TLS (RFC 4217) upgrade the connection in
-// place without changing a single handler.
+// stream. That is what lets AUTH TLS (RFC 4217) upgrade the connection in place
+// without changing a single handler.
 #pragma once
 
 #include <coftp/config.hpp>
 #include <coftp/detail/io.hpp>
 #include <coftp/error.hpp>
 #include <coftp/reply.hpp>
+#include <coftp/tls.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -22,10 +27,13 @@
 
 namespace coftp {
 
-/// A control connection with its line buffer.
+/// A control connection with its line buffer, in clear or, after `start_tls`, TLS.
 class control_stream {
  public:
   using socket_type = asio::ip::tcp::socket;
+#if COFTP_HAS_TLS
+  using tls_stream = asio::ssl::stream<socket_type&>;
+#endif
 
   explicit control_stream(socket_type socket) : socket_(std::move(socket)) {
     // Clients send ABOR as TCP urgent data: Python's ftplib sends "ABOR\r\n" with
@@ -78,7 +86,12 @@ class control_stream {
       std::error_code ec;
       std::size_t n = 0;
       try {
-        std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, want), detail::nothrow);
+        auto space = asio::buffer(buffer_.data() + old, want);
+#if COFTP_HAS_TLS
+        if (tls_) std::tie(ec, n) = co_await tls_->async_read_some(space, detail::nothrow);
+        else
+#endif
+          std::tie(ec, n) = co_await socket_.async_read_some(space, detail::nothrow);
       } catch (...) {
         // A cancelled coroutine's next co_await throws (Asio 1.22): never leave the
         // unread tail of the resize behind as if it were data.
@@ -97,8 +110,12 @@ class control_stream {
   asio::awaitable<std::error_code> write(const reply& r) {
     out_.clear();
     format_reply(out_, r);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), detail::nothrow);
-    (void)n;
+    std::error_code ec;
+#if COFTP_HAS_TLS
+    if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out_), detail::nothrow);
+    else
+#endif
+      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out_), detail::nothrow);
     if (out_.capacity() > 4096) std::string().swap(out_);
     co_return ec;
   }
@@ -106,6 +123,57 @@ class control_stream {
   /// Releases memory held by the line buffer while the session is idle.
   void shrink() {
     if (buffer_.empty() && buffer_.capacity() > 512) std::string().swap(buffer_);
+  }
+
+#if COFTP_HAS_TLS
+  /// Turns the connection into TLS (after "234" to AUTH TLS, or at once for implicit
+  /// FTPS): the server side of the handshake, bounded by `timeout`. On error the
+  /// connection is unusable; close it.
+  ///
+  /// Whatever the client sent after AUTH TLS and before its handshake was sent in clear,
+  /// where anyone on the path could have added it: such bytes are dropped, never read
+  /// as commands inside the TLS session (the STARTTLS injection, CVE-2011-0411). Bytes
+  /// still in the kernel would be read as TLS records and fail the handshake.
+  asio::awaitable<std::error_code> start_tls(asio::ssl::context& ctx, const detail::tls_binding& binding,
+                                             std::chrono::steady_clock::duration timeout) {
+    buffer_.clear();
+    scanned_ = 0;
+    discarding_ = false;
+    tls_ = std::make_unique<tls_stream>(socket_, ctx);
+    binding.apply(tls_->native_handle());
+    auto ec = co_await detail::tls_handshake(*tls_, timeout);
+    co_return ec;
+  }
+
+  /// Sends close_notify, waiting for the peer's at most `timeout`.
+  asio::awaitable<void> shutdown_tls(std::chrono::steady_clock::duration timeout) {
+    if (tls_) co_await detail::tls_shutdown(*tls_, timeout);
+  }
+#endif
+
+  /// True once the connection is TLS.
+  bool secure() const noexcept {
+#if COFTP_HAS_TLS
+    return tls_ != nullptr;
+#else
+    return false;
+#endif
+  }
+
+  /// The first bytes the client sent, without consuming them, waiting for them at most
+  /// `wait`: to tell a TLS ClientHello (implicit FTPS) from a client waiting for the
+  /// greeting. Empty when nothing came in time.
+  asio::awaitable<std::string> peek(std::size_t n, std::chrono::steady_clock::duration wait) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(socket_.get_executor(), wait);
+    auto r = co_await (socket_.async_wait(socket_type::wait_read, detail::nothrow) || timer.async_wait(detail::nothrow));
+    std::string out;
+    if (r.index() != 0 || std::get<0>(std::get<0>(r))) co_return out;
+    out.resize(n);
+    std::error_code ec;
+    auto got = socket_.receive(asio::buffer(out), socket_type::message_peek, ec);
+    out.resize(ec ? 0 : got);
+    co_return out;
   }
 
   void cancel() noexcept {
@@ -121,6 +189,9 @@ class control_stream {
 
  private:
   socket_type socket_;
+#if COFTP_HAS_TLS
+  std::unique_ptr<tls_stream> tls_;
+#endif
   std::string buffer_;
   std::string out_;
   std::size_t scanned_ = 0;   // bytes of buffer_ known to hold no '\n'

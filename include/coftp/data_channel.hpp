@@ -8,7 +8,10 @@
 // other.
 #pragma once
 
+#include <coftp/config.hpp>
 #include <coftp/detail/io.hpp>
+#include <coftp/error.hpp>
+#include <coftp/tls.hpp>
 
 #include <asio/awaitable.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -16,6 +19,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <memory>
 #include <tuple>
 #include <optional>
 #include <random>
@@ -23,6 +27,85 @@
 #include <utility>
 
 namespace coftp {
+
+/// One data connection: a TCP socket, protected by TLS after PROT P (RFC 4217 9).
+/// Transfers read and write through it without knowing which it is; the zero-copy path
+/// (sendfile) asks `secure()` first.
+class data_connection {
+ public:
+  using tcp = asio::ip::tcp;
+
+  explicit data_connection(tcp::socket socket) : socket_(std::move(socket)) {}
+
+  /// The TCP socket (for deadlines, cancellation and sendfile).
+  tcp::socket& socket() noexcept {
+#if COFTP_HAS_TLS
+    if (tls_) return tls_->next_layer();
+#endif
+    return socket_;
+  }
+
+  bool secure() const noexcept {
+#if COFTP_HAS_TLS
+    return tls_ != nullptr;
+#else
+    return false;
+#endif
+  }
+
+#if COFTP_HAS_TLS
+  /// The server side of the TLS handshake, in `binding`'s session id context, bounded
+  /// by `timeout`. With `require_reuse`, a handshake that did not resume a session of
+  /// the same binding fails with `error::tls_not_resumed` (see coftp/tls.hpp).
+  asio::awaitable<std::error_code> start_tls(asio::ssl::context& ctx, const detail::tls_binding& binding,
+                                             std::chrono::steady_clock::duration timeout, bool require_reuse) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), ctx);
+    binding.apply(tls_->native_handle());
+    auto ec = co_await detail::tls_handshake(*tls_, timeout);
+    if (!ec && require_reuse && !detail::tls_resumed(tls_->native_handle())) ec = error::tls_not_resumed;
+    co_return ec;
+  }
+#endif
+
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(asio::mutable_buffer buf) {
+#if COFTP_HAS_TLS
+    if (tls_) co_return co_await tls_->async_read_some(buf, detail::nothrow);
+#endif
+    co_return co_await socket_.async_read_some(buf, detail::nothrow);
+  }
+
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> write_some(asio::const_buffer buf) {
+#if COFTP_HAS_TLS
+    if (tls_) co_return co_await tls_->async_write_some(buf, detail::nothrow);
+#endif
+    co_return co_await socket_.async_write_some(buf, detail::nothrow);
+  }
+
+  /// Ends the connection after a complete transfer: TLS close_notify (waiting for the
+  /// peer's at most `tls_timeout`), then a TCP shutdown and close.
+  asio::awaitable<void> finish(std::chrono::steady_clock::duration tls_timeout) {
+#if COFTP_HAS_TLS
+    if (tls_) co_await detail::tls_shutdown(*tls_, tls_timeout);
+#else
+    (void)tls_timeout;
+#endif
+    std::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket().close(ignored);
+  }
+
+  /// Closes at once (ABOR, server stop).
+  void close() noexcept {
+    std::error_code ignored;
+    socket().close(ignored);
+  }
+
+ private:
+  tcp::socket socket_;
+#if COFTP_HAS_TLS
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+#endif
+};
 
 /// The passive listener of one session.
 class data_channel {

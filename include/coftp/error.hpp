@@ -30,6 +30,7 @@ enum class error {
   line_too_long = 1,  ///< a command line exceeded COFTP_MAX_LINE_LENGTH
   idle_timeout,       ///< the control connection was idle for too long
   shutting_down,      ///< the server is stopping
+  tls_not_resumed,    ///< a PROT P data connection did not resume its control connection's TLS session
 };
 
 namespace detail {
@@ -86,6 +87,7 @@ class protocol_category_impl final : public std::error_category {
       case error::line_too_long: return "command line too long";
       case error::idle_timeout: return "idle timeout";
       case error::shutting_down: return "server shutting down";
+      case error::tls_not_resumed: return "data connection did not resume the control connection's TLS session";
     }
     return "unknown coftp error";
   }

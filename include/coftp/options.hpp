@@ -3,9 +3,43 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace coftp {
+
+/// FTPS settings (RFC 4217). TLS is offered only when `certificate_file` is set (and
+/// coftp is built with COFTP_HAS_TLS); the safe behaviour is the default, the unsafe
+/// one an explicit choice.
+struct tls_options {
+  std::string certificate_file{};  ///< PEM certificate chain; empty: no TLS at all
+  std::string private_key_file{};  ///< PEM private key; empty: taken from certificate_file
+
+  /// No USER/PASS before AUTH TLS (530) and no data connection without PROT P (521).
+  bool required = false;
+  /// A PROT P data connection must resume its own control connection's TLS session,
+  /// else it is refused before a byte moves (vsftpd's require_ssl_reuse). Turn off
+  /// only for clients that cannot resume (Python's ftplib).
+  bool require_session_reuse = true;
+  /// An upload whose TLS stream ends without close_notify is refused (426) instead of
+  /// stored. Off by default: curl and others close uploads that way.
+  bool require_close_notify = false;
+
+  /// Implicit FTPS (TLS from the first byte, traditionally port 990) on a listener of
+  /// its own at `server_options::host`; nullopt: none; 0 picks a free port
+  /// (`basic_server::implicit_tls_endpoint()`).
+  std::optional<std::uint16_t> implicit_port{};
+  /// Serve implicit FTPS, explicit FTPS and plain FTP on the one control port: a
+  /// client whose first bytes, sent within `detect_wait`, are a TLS ClientHello gets
+  /// implicit TLS; others get the 220 greeting after that wait.
+  bool detect_on_control_port = false;
+  std::chrono::milliseconds detect_wait{250};
+
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};  ///< each TLS handshake
+  std::chrono::milliseconds shutdown_timeout{std::chrono::milliseconds(500)};  ///< wait for close_notify
+
+  bool enabled() const noexcept { return !certificate_file.empty(); }
+};
 
 /// Settings of a server. Use designated initializers:
 /// `server_options{.port = 2121, .idle_timeout = std::chrono::minutes(5)}`.
@@ -27,6 +61,8 @@ struct server_options {
 
   std::size_t max_sessions = 1000;            ///< beyond it: "421 Too many connections"
   std::size_t max_sessions_per_address = 50;  ///< per client IP address
+
+  tls_options tls{};  ///< FTPS (RFC 4217)
 };
 
 }  // namespace coftp

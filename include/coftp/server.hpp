@@ -10,6 +10,7 @@
 #include <coftp/session.hpp>
 #include <coftp/storage.hpp>
 #include <coftp/storage/local_fs.hpp>
+#include <coftp/tls.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -24,6 +25,8 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 
@@ -75,12 +78,19 @@ class basic_server {
         observer_(std::move(observer)),
         accept_strand_(asio::make_strand(io)),
         acceptor_(accept_strand_) {
-    tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    endpoint_ = acceptor_.local_endpoint();
+    const auto& tls = options_.tls;
+#if COFTP_HAS_TLS
+    if (tls.enabled()) tls_.emplace(make_tls_context(tls));
+#else
+    if (tls.enabled()) throw std::invalid_argument("coftp: TLS configured, but built without COFTP_HAS_TLS");
+#endif
+    if (!tls.enabled() && (tls.required || tls.implicit_port || tls.detect_on_control_port))
+      throw std::invalid_argument("coftp: TLS options need tls.certificate_file");
+    endpoint_ = open_listener(acceptor_, options_.port);
+    if (tls.implicit_port) {
+      implicit_acceptor_.emplace(accept_strand_);
+      implicit_endpoint_ = open_listener(*implicit_acceptor_, *tls.implicit_port);
+    }
   }
 
   basic_server(const basic_server&) = delete;
@@ -88,12 +98,24 @@ class basic_server {
 
   /// The address and port the server listens on.
   tcp::endpoint endpoint() const { return endpoint_; }
+  /// The implicit FTPS listener's address and port (`tls.implicit_port`), if any.
+  std::optional<tcp::endpoint> implicit_tls_endpoint() const { return implicit_endpoint_; }
+
+#if COFTP_HAS_TLS
+  /// The TLS context built from `options().tls`, or nullptr when TLS is not configured.
+  /// Adjust it (ciphers, client certificates) before `start()`.
+  asio::ssl::context* tls_context() noexcept { return tls_ ? &*tls_ : nullptr; }
+#endif
 
   /// Starts accepting connections.
   void start() {
-    asio::co_spawn(accept_strand_, accept_loop(), [](std::exception_ptr e) {
+    auto rethrow = [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
-    });
+    };
+    auto mode = options_.tls.detect_on_control_port ? session_start::detect : session_start::plain;
+    asio::co_spawn(accept_strand_, accept_loop(acceptor_, mode), rethrow);
+    if (implicit_acceptor_)
+      asio::co_spawn(accept_strand_, accept_loop(*implicit_acceptor_, session_start::implicit_tls), rethrow);
   }
 
   /// Stops gracefully: no new connections; idle sessions get "421" at once; running
@@ -106,6 +128,7 @@ class basic_server {
       stopping_ = true;
       std::error_code ignored;
       acceptor_.close(ignored);
+      if (implicit_acceptor_) implicit_acceptor_->close(ignored);
       for_each_session([](session_type& s) { s.request_stop(); });
       grace_ = std::make_unique<asio::steady_timer>(accept_strand_, options_.shutdown_grace);
       grace_->async_wait([this](std::error_code ec) {
@@ -126,10 +149,20 @@ class basic_server {
   observer_type& observer() noexcept { return observer_; }
 
  private:
-  asio::awaitable<void> accept_loop() {
+  // Binds and listens on host:port; returns the bound endpoint. Throws on failure.
+  tcp::endpoint open_listener(tcp::acceptor& acceptor, std::uint16_t port) {
+    tcp::endpoint ep(asio::ip::make_address(options_.host), port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint();
+  }
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, session_start mode) {
     asio::steady_timer pause(accept_strand_);
     while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), detail::nothrow);
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_), detail::nothrow);
       if (stopping_ || ec == asio::error::operation_aborted) break;
       if (ec) {
         // Out of descriptors (EMFILE) or memory: pause and retry, never give up
@@ -138,13 +171,13 @@ class basic_server {
         co_await pause.async_wait(detail::nothrow);
         continue;
       }
-      admit(std::move(socket));
+      admit(std::move(socket), mode);
     }
     // Nothing else keeps the grace timer alive once every session ended early.
     if (stopping_) check_drained();
   }
 
-  void admit(tcp::socket socket) {
+  void admit(tcp::socket socket, session_start mode) {
     std::error_code ec;
     auto remote = socket.remote_endpoint(ec);
     if (ec) return;
@@ -161,7 +194,7 @@ class basic_server {
       ++per_address;
       auto id = ++next_id_;
       socket.set_option(tcp::no_delay(true), ec);
-      session = std::make_shared<session_type>(*this, std::move(socket), id);
+      session = std::make_shared<session_type>(*this, std::move(socket), id, mode);
       sessions_.emplace(id, session);
     }
     auto id = session->info().id;
@@ -220,6 +253,11 @@ class basic_server {
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;
+  std::optional<tcp::acceptor> implicit_acceptor_;  // implicit FTPS (tls.implicit_port)
+  std::optional<tcp::endpoint> implicit_endpoint_;
+#if COFTP_HAS_TLS
+  std::optional<asio::ssl::context> tls_;
+#endif
   std::unique_ptr<asio::steady_timer> grace_;
   bool stopping_ = false;  // touched on accept_strand_ only
 

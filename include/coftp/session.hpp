@@ -61,6 +61,10 @@ struct transfer_progress {
   std::uint64_t total = 0;  ///< expected (a download's file size), 0 when unknown
 };
 
+/// How a control connection begins: in clear with the 220 greeting, with a TLS
+/// handshake first (implicit FTPS), or either, told by the client's first bytes.
+enum class session_start { plain, implicit_tls, detect };
+
 /// How a transfer ended, and the reply owed when it did not complete.
 struct transfer_result {
   transfer_outcome outcome = transfer_outcome::completed;
@@ -83,8 +87,10 @@ class basic_session {
   using commands = typename Policies::commands;
   using tcp = asio::ip::tcp;
 
-  basic_session(server_type& server, tcp::socket socket, std::uint64_t id)
-      : server_(server),
+  basic_session(server_type& server, tcp::socket socket, std::uint64_t id,
+                session_start start = session_start::plain)
+      : start_(start),
+        server_(server),
         control_(std::move(socket)),
         data_(control_.get_executor()),
         control_deadline_(control_.get_executor()) {
@@ -107,14 +113,19 @@ class basic_session {
   /// shared_ptr for exactly that long.
   asio::awaitable<void> run() {
     server_.observer().on_connect(info_);
-    co_await write_reply({220, server_.options().greeting});
-    while (!quit_ && !control_lost_ && !stopping_) {
-      auto line = co_await read_command();  // nullopt: the conversation is over
-      if (!line) break;
-      co_await execute(*line);
+    if (co_await begin_implicit_tls()) {
+      co_await write_reply({220, server_.options().greeting});
+      while (!quit_ && !control_lost_ && !stopping_) {
+        auto line = co_await read_command();  // nullopt: the conversation is over
+        if (!line) break;
+        co_await execute(*line);
+      }
+      if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
     }
-    if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
     data_.close();
+#if COFTP_HAS_TLS
+    if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
+#endif
     control_.close();
     server_.observer().on_disconnect(info_);
   }
@@ -200,8 +211,55 @@ class basic_session {
     return !data_.ready() ? "none" : data_.active() ? "active" : "passive";
   }
 
-  /// REIN (RFC 959 4.1.1): back to the state of a new connection, logged out.
-  void reinitialize() { reset_state(); }
+  /// REIN (RFC 959 4.1.1): back to the state of a new connection, logged out. A TLS
+  /// control connection stays TLS (there is no safe way back to clear text), but PBSZ
+  /// and PROT start over.
+  void reinitialize() {
+    reset_state();
+    pbsz_ = false;
+    private_data_ = false;
+  }
+
+  // ---- FTPS (RFC 4217) ------------------------------------------------------------------
+
+  /// True when the server has a certificate: AUTH TLS, PBSZ and PROT are offered.
+  bool tls_offered() const noexcept {
+#if COFTP_HAS_TLS
+    return server_.tls_context() != nullptr;
+#else
+    return false;
+#endif
+  }
+  /// True when logins and data need TLS (`tls_options::required`).
+  bool tls_required() const noexcept { return tls_offered() && tls_settings().required; }
+  /// True once the control connection is TLS (AUTH TLS, or implicit FTPS).
+  bool control_secure() const noexcept { return control_.secure(); }
+
+  /// AUTH TLS: sends `ok` (234), then turns the control connection into TLS. Returns an
+  /// empty reply (nothing more to send); a failed handshake ends the session.
+  /// `private_data` sets PROT P at once (the historical AUTH SSL).
+  asio::awaitable<reply> start_tls(reply ok, bool private_data) {
+#if COFTP_HAS_TLS
+    co_await write_reply(std::move(ok));
+    if (control_lost_) co_return reply{};
+    auto ec = co_await control_.start_tls(*server_.tls_context(), binding(), tls_settings().handshake_timeout);
+    if (ec) control_lost_ = true;  // nothing left to talk to: the stream is neither clear nor TLS
+    pbsz_ = false;
+    private_data_ = private_data;
+    co_return reply{};
+#else
+    (void)ok;
+    (void)private_data;
+    co_return reply{502, "TLS is not available"};
+#endif
+  }
+
+  /// PBSZ 0 was sent (PROT may follow).
+  void set_pbsz() noexcept { pbsz_ = true; }
+  bool pbsz_set() const noexcept { return pbsz_; }
+  /// PROT P (true) or PROT C (false): whether data connections are TLS.
+  void set_private_data(bool on) noexcept { private_data_ = on; }
+  bool private_data() const noexcept { return private_data_; }
 
   /// Ends the session after the current reply (QUIT).
   void quit() noexcept { quit_ = true; }
@@ -305,10 +363,7 @@ class basic_session {
   void force_stop() {
     stopping_ = true;
     data_.close();
-    if (active_data_) {
-      std::error_code ignored;
-      active_data_->close(ignored);
-    }
+    if (active_data_) active_data_->close();
     // Cancel, not close: the 426 and 421 still go out, each bounded by the reply
     // write deadline.
     control_.cancel();
@@ -463,10 +518,10 @@ class basic_session {
     co_await forever.async_wait(detail::nothrow);
   }
 
-  // Points active_data_ (for force_stop) at a transfer's socket while it lives.
+  // Points active_data_ (for force_stop) at a transfer's connection while it lives.
   struct active_data_guard {
-    tcp::socket*& slot;
-    active_data_guard(tcp::socket*& s, tcp::socket& sock) : slot(s) { slot = &sock; }
+    data_connection*& slot;
+    active_data_guard(data_connection*& s, data_connection& conn) : slot(s) { slot = &conn; }
     ~active_data_guard() { slot = nullptr; }
   };
 
@@ -480,18 +535,41 @@ class basic_session {
     return {213, "Status: " + what + progress_.path + "\n" + line + "\nEnd of status"};
   }
 
-  // Opens the data connection (accepts or connects) and sends the 150 reply.
-  asio::awaitable<std::pair<transfer_result, tcp::socket>> open_data(reply preliminary) {
+  // Opens the data connection (accepts or connects), sends the 150 reply and, under
+  // PROT P, does the TLS handshake: the client starts it once it has the 150 (RFC 4217
+  // 9; ftplib and curl wait for it). A handshake that does not resume the control
+  // connection's session is refused before a byte of the file moves.
+  asio::awaitable<std::pair<transfer_result, data_connection>> open_data(reply preliminary) {
+    if (tls_required() && !private_data_) {
+      co_return std::pair{transfer_result{transfer_outcome::connection_lost, 0,
+                                          {521, "Data connections must be encrypted: send PBSZ 0 and PROT P"}},
+                          data_connection(tcp::socket(control_.get_executor()))};
+    }
     std::error_code ec;
     auto peer = control_.lowest_layer().remote_endpoint(ec).address();
     auto [aec, sock] = co_await data_.open(peer, server_.options().data_timeout);
+    data_connection conn(std::move(sock));
     if (aec) {
       co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},
-                          std::move(sock)};
+                          std::move(conn)};
     }
     co_await write_reply(std::move(preliminary));
     preliminary_sent_ = true;
-    co_return std::pair{transfer_result{}, std::move(sock)};
+#if COFTP_HAS_TLS
+    if (private_data_) {
+      const auto& t = tls_settings();
+      auto hec = co_await conn.start_tls(*server_.tls_context(), binding(), t.handshake_timeout,
+                                         t.require_session_reuse);
+      if (hec) {
+        conn.close();
+        reply refused = hec == error::tls_not_resumed
+                            ? reply{425, "Data connection refused: its TLS session must resume the control connection's"}
+                            : reply{425, "TLS negotiation on the data connection failed"};
+        co_return std::pair{transfer_result{transfer_outcome::connection_lost, 0, std::move(refused)}, std::move(conn)};
+      }
+    }
+#endif
+    co_return std::pair{transfer_result{}, std::move(conn)};
   }
 
   static transfer_result broken(transfer_outcome o, std::uint64_t bytes) {
@@ -509,10 +587,10 @@ class basic_session {
   // Writes all of `buf` to the data connection within the data timeout.
   // The timeout applies to each partial write, so a slow client that keeps receiving
   // is never taken for a stalled one.
-  asio::awaitable<std::error_code> data_write(tcp::socket& sock, detail::deadline& dl, asio::const_buffer buf) {
+  asio::awaitable<std::error_code> data_write(data_connection& conn, detail::deadline& dl, asio::const_buffer buf) {
     while (buf.size() > 0) {
-      dl.arm(server_.options().data_timeout, sock);
-      auto [ec, n] = co_await sock.async_write_some(buf, detail::nothrow);
+      dl.arm(server_.options().data_timeout, conn.socket());
+      auto [ec, n] = co_await conn.write_some(buf);
       dl.disarm();
       if (ec) co_return ec;
       buf += n;
@@ -520,23 +598,22 @@ class basic_session {
     co_return std::error_code{};
   }
 
-  static void finish_data(tcp::socket& sock) {
-    std::error_code ignored;
-    sock.shutdown(tcp::socket::shutdown_send, ignored);
-    sock.close(ignored);
+  // Ends a complete transfer's connection (TLS close_notify first, bounded).
+  asio::awaitable<void> finish_data(data_connection& conn) {
+    co_await conn.finish(tls_settings().shutdown_timeout);
   }
 
   template <class Reader>
   asio::awaitable<transfer_result> send_body(Reader& reader, reply preliminary) {
-    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    auto [opened, conn] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, sock);
+    active_data_guard active(active_data_, conn);
     detail::deadline dl(control_.get_executor());
     if constexpr (requires { reader.position(); }) {
-      // Zero copy when the backend has a descriptor and no conversion is needed.
-      if (!ascii_ && reader.native_handle() >= 0) {
-        auto r = co_await send_zero_copy(sock, dl, reader.native_handle(), reader.position());
-        if (r.ok()) finish_data(sock);
+      // Zero copy when the backend has a descriptor and no conversion or TLS is needed.
+      if (!ascii_ && !conn.secure() && reader.native_handle() >= 0) {
+        auto r = co_await send_zero_copy(conn.socket(), dl, reader.native_handle(), reader.position());
+        if (r.ok()) co_await finish_data(conn);
         co_return r;
       }
     }
@@ -553,12 +630,12 @@ class basic_session {
         encoder.convert(std::string_view(buf.get(), n), converted);
         out = asio::buffer(converted);
       }
-      auto wec = co_await data_write(sock, dl, out);
+      auto wec = co_await data_write(conn, dl, out);
       if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
       bytes += n;
       progress_.bytes = bytes;
     }
-    finish_data(sock);
+    co_await finish_data(conn);
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
   }
 
@@ -604,19 +681,24 @@ class basic_session {
 
   template <class Writer>
   asio::awaitable<transfer_result> receive_body(Writer& writer, reply preliminary) {
-    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    auto [opened, conn] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, sock);
+    active_data_guard active(active_data_, conn);
     detail::deadline dl(control_.get_executor());
     std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
     std::string converted;
     detail::ascii_decoder decoder;
     std::uint64_t bytes = 0;
     for (;;) {
-      dl.arm(server_.options().data_timeout, sock);
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK), detail::nothrow);
+      dl.arm(server_.options().data_timeout, conn.socket());
+      auto [ec, n] = co_await conn.read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK));
       dl.disarm();
       if (ec == asio::error::eof) break;
+#if COFTP_HAS_TLS
+      // TLS ended by a plain TCP close, without close_notify: curl and others end
+      // uploads so. Taken as the end of the file unless the operator wants it strict.
+      if (detail::tls_truncated(ec) && !tls_settings().require_close_notify) break;
+#endif
       if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
       bytes += n;
       progress_.bytes = bytes;
@@ -635,20 +717,20 @@ class basic_session {
         if (wec) co_return storage_failed(wec, bytes);
       }
     }
-    finish_data(sock);
+    co_await finish_data(conn);
     auto cec = co_await writer.commit();
     if (cec) co_return storage_failed(cec, bytes);
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
   }
 
   asio::awaitable<transfer_result> send_text_body(std::string text, reply preliminary) {
-    auto [opened, sock] = co_await open_data(std::move(preliminary));
+    auto [opened, conn] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, sock);
+    active_data_guard active(active_data_, conn);
     detail::deadline dl(control_.get_executor());
-    auto ec = co_await data_write(sock, dl, asio::buffer(text));
+    auto ec = co_await data_write(conn, dl, asio::buffer(text));
     if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, 0);
-    finish_data(sock);
+    co_await finish_data(conn);
     co_return transfer_result{transfer_outcome::completed, text.size(), {}};
   }
 
@@ -679,6 +761,38 @@ class basic_session {
     co_return r;
   }
 
+  const coftp::tls_options& tls_settings() const noexcept { return server_.options().tls; }
+
+  // Implicit FTPS: the TLS handshake before the greeting; with detection on the control
+  // port, only for a client whose first byte opens a TLS handshake record (22): an FTP
+  // client says nothing before the 220. False when the session is over already.
+  asio::awaitable<bool> begin_implicit_tls() {
+#if COFTP_HAS_TLS
+    if (start_ == session_start::plain || !tls_offered()) co_return true;
+    bool tls = start_ == session_start::implicit_tls;
+    if (start_ == session_start::detect) {
+      auto first = co_await control_.peek(1, tls_settings().detect_wait);
+      tls = !first.empty() && first[0] == '\x16';
+    }
+    if (!tls) co_return true;
+    auto ec = co_await control_.start_tls(*server_.tls_context(), binding(), tls_settings().handshake_timeout);
+    if (ec) control_lost_ = true;
+    co_return !ec;
+#else
+    co_return true;
+#endif
+  }
+
+#if COFTP_HAS_TLS
+  // This control connection's TLS session id context, made on first use.
+  const detail::tls_binding& binding() {
+    if (!binding_) binding_ = std::make_unique<detail::tls_binding>();
+    return *binding_;
+  }
+  std::unique_ptr<detail::tls_binding> binding_;
+#endif
+
+  session_start start_;
   server_type& server_;
   control_stream control_;
   data_channel data_;
@@ -692,6 +806,8 @@ class basic_session {
   std::optional<resolved_path> rename_from_;
   std::uint64_t restart_ = 0;
   bool epsv_all_ = false;
+  bool pbsz_ = false;          // PBSZ 0 sent (RFC 4217 8)
+  bool private_data_ = false;  // PROT P (RFC 4217 9)
   unsigned mlst_facts_ = mlst_fact::defaults;
   session_stats stats_;
   transfer_progress progress_;
@@ -702,7 +818,7 @@ class basic_session {
     bool too_long = false;
   };
   std::deque<pending_line> pending_;  // commands that arrived during a transfer
-  tcp::socket* active_data_ = nullptr;
+  data_connection* active_data_ = nullptr;
   bool reading_ = false;
   bool quit_ = false;
   bool quit_requested_ = false;   // QUIT during a transfer

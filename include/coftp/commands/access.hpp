@@ -15,6 +15,9 @@ struct user {
   static constexpr std::string_view syntax = "USER <sp> username";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    // RFC 4217 4: a server "may refuse" logins in clear; with TLS required it does.
+    if (s.tls_required() && !s.control_secure())
+      co_return reply{530, "TLS required: send AUTH TLS before USER"};
     s.begin_login(std::string(arg));
     co_return reply{331, "Username OK, need password"};
   }

@@ -42,9 +42,9 @@ struct feat {
   static constexpr std::string_view syntax = "FEAT";
   static constexpr needs requires_ = needs::none;
   template <class Session>
-  static asio::awaitable<reply> run(Session&, std::string_view) {
+  static asio::awaitable<reply> run(Session& s, std::string_view) {
     std::string text = "Features:";
-    for (auto f : Session::commands::template features<Session>()) {
+    for (auto f : Session::commands::features(s)) {
       text += "\n ";
       text += f;
     }
@@ -99,11 +99,10 @@ struct help {
   static constexpr std::string_view syntax = "HELP [<sp> command]";
   static constexpr needs requires_ = needs::none;
   template <class Session>
-  static asio::awaitable<reply> run(Session&, std::string_view arg) {
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     using table = typename Session::commands;
     if (arg.empty())
-      co_return reply{214, detail_info::verb_list("The following commands are recognized:",
-                                                  table::template verbs<Session>())};
+      co_return reply{214, detail_info::verb_list("The following commands are recognized:", table::verbs(s))};
     auto v = coftp::detail::upper(arg);
     auto sp = v.find(' ');
     std::string_view first = std::string_view(v).substr(0, sp);
