@@ -36,6 +36,18 @@ class data_connection {
   using tcp = asio::ip::tcp;
 
   explicit data_connection(tcp::socket socket) : socket_(std::move(socket)) {}
+  data_connection(data_connection&&) noexcept = default;
+  data_connection& operator=(data_connection&&) noexcept = default;
+
+  ~data_connection() {
+#if COFTP_HAS_TLS
+    // OpenSSL drops the session of a connection freed without close_notify (ABOR, a
+    // broken transfer) from the server's cache: with TLS 1.2 session ids that would be
+    // the control connection's session, and every later data connection of the session
+    // would be refused. A cut data connection says nothing about the session's safety.
+    if (tls_) SSL_set_shutdown(tls_->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+#endif
+  }
 
   /// The TCP socket (for deadlines, cancellation and sendfile).
   tcp::socket& socket() noexcept {

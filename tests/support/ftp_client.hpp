@@ -6,6 +6,12 @@
 // synchronous read_some ignores SO_RCVTIMEO: on EAGAIN it polls with no timeout.)
 // Connects are bounded the same way (non-blocking connect plus poll).
 //
+// With COFTP_HAS_TLS it speaks FTPS too (RFC 4217): `auth_tls()` turns the control
+// connection into TLS, `prot("P")` makes later data connections TLS, resuming the
+// control connection's session unless told otherwise (as curl and lftp do), and
+// `client_options::implicit_tls` starts with a handshake. OpenSSL works on the same
+// descriptors, so its reads and writes stay bounded by the same socket timeouts.
+//
 // Replies are parsed per RFC 959 4.2: "xyz text" is a single-line reply; "xyz-text"
 // opens a multi-line reply that ends with the first line starting with "xyz ". A reply
 // is returned as its lines joined with '\n', line endings removed:
@@ -27,8 +33,19 @@
 #include <utility>
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
+
+#if COFTP_HAS_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <climits>
+#include <memory>
+#endif
 
 namespace coftp_test {
 
@@ -46,6 +63,72 @@ struct ftp_closed : std::runtime_error {
 struct ftp_protocol_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// A TLS handshake the client could not complete (the server refused or closed).
+struct tls_failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+#if COFTP_HAS_TLS
+/// A client TLS context for tests: no certificate verification (the test certificate
+/// is self-signed), TLS 1.2 up to `max_version` (TLS1_2_VERSION or TLS1_3_VERSION), and
+/// a peer that closes without close_notify read as a plain EOF.
+inline std::shared_ptr<SSL_CTX> tls_client_context(int max_version = TLS1_3_VERSION) {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  if (!ctx) throw tls_failure("SSL_CTX_new failed");
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), max_version);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return ctx;
+}
+
+/// OpenSSL writes with write(2): to a closed peer that raises SIGPIPE, which would end
+/// the test run. Blocked for this thread during the call, and a signal it raised is
+/// consumed (the way coftp's sendfile_nosignal does it).
+class sigpipe_guard {
+ public:
+  sigpipe_guard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  ~sigpipe_guard() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  sigpipe_guard(const sigpipe_guard&) = delete;
+  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
+inline std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+#endif
 
 /// A connected TCP socket with blocking, time-bounded reads and writes.
 class blocking_socket {
@@ -73,9 +156,20 @@ class blocking_socket {
   blocking_socket(blocking_socket&&) = default;
   blocking_socket& operator=(blocking_socket&&) = default;
 
+  ~blocking_socket() {
+#if COFTP_HAS_TLS
+    // A connection cut without close_notify would make OpenSSL mark its session
+    // unresumable, and the control session is the one every data connection resumes.
+    if (ssl_) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+#endif
+  }
+
   /// Reads at most `n` bytes; 0 at EOF. Throws ftp_timeout, or std::system_error
   /// (e.g. connection_reset).
   std::size_t read_some(char* p, std::size_t n) {
+#if COFTP_HAS_TLS
+    if (ssl_) return tls_read_some(p, n);
+#endif
     for (;;) {
       auto got = ::recv(sock_.native_handle(), p, n, 0);
       if (got >= 0) return static_cast<std::size_t>(got);
@@ -115,6 +209,9 @@ class blocking_socket {
 
   /// Writes all of `bytes`. Throws ftp_timeout or std::system_error (e.g. broken_pipe).
   void write_all(std::string_view bytes) {
+#if COFTP_HAS_TLS
+    if (ssl_) return tls_write_all(bytes);
+#endif
     while (!bytes.empty()) {
       auto n = ::send(sock_.native_handle(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0) {
@@ -146,6 +243,35 @@ class blocking_socket {
     std::error_code ignored;
     sock_.close(ignored);
   }
+
+#if COFTP_HAS_TLS
+  /// The client side of a TLS handshake on this connection, resuming `session` if
+  /// given. Throws tls_failure when the handshake fails.
+  void start_tls(SSL_CTX* ctx, SSL_SESSION* session = nullptr) {
+    ssl_.reset(SSL_new(ctx));
+    SSL_set_fd(ssl_.get(), sock_.native_handle());
+    if (session) SSL_set_session(ssl_.get(), session);
+    sigpipe_guard guard;
+    if (SSL_connect(ssl_.get()) != 1) {
+      auto why = openssl_errors();
+      ssl_.reset();
+      throw tls_failure("TLS handshake failed: " + why);
+    }
+  }
+  bool secure() const noexcept { return ssl_ != nullptr; }
+  /// True if the handshake resumed the session it was offered.
+  bool resumed() const noexcept { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
+  /// The TLS session, for a data connection to resume (owned by this connection).
+  SSL_SESSION* tls_session() const noexcept { return ssl_ ? SSL_get_session(ssl_.get()) : nullptr; }
+  /// The negotiated protocol ("TLSv1.2", "TLSv1.3").
+  std::string tls_version() const { return ssl_ ? SSL_get_version(ssl_.get()) : ""; }
+  /// Sends close_notify (without waiting for the peer's).
+  void tls_close_notify() {
+    if (!ssl_) return;
+    sigpipe_guard guard;
+    SSL_shutdown(ssl_.get());
+  }
+#endif
 
   bool is_open() const { return sock_.is_open(); }
   tcp::endpoint local_endpoint() const { return sock_.local_endpoint(); }
@@ -182,6 +308,43 @@ class blocking_socket {
     sock_.native_non_blocking(false);
   }
 
+#if COFTP_HAS_TLS
+  std::size_t tls_read_some(char* p, std::size_t n) {
+    sigpipe_guard guard;
+    int r = SSL_read(ssl_.get(), p, static_cast<int>(n > INT_MAX ? INT_MAX : n));
+    if (r > 0) return static_cast<std::size_t>(r);
+    int e = SSL_get_error(ssl_.get(), r);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+        (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
+      throw ftp_timeout("ftp_client: no TLS data within " + std::to_string(timeout_.count()) + " ms");
+    if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
+      throw std::system_error(errno, std::system_category(), "SSL_read");
+    if (e == SSL_ERROR_SYSCALL && r == 0) return 0;
+    throw tls_failure("SSL_read failed: " + openssl_errors());
+  }
+
+  void tls_write_all(std::string_view bytes) {
+    sigpipe_guard guard;
+    while (!bytes.empty()) {
+      int r = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size() > INT_MAX ? INT_MAX : bytes.size()));
+      if (r > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(r));
+        continue;
+      }
+      int e = SSL_get_error(ssl_.get(), r);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        throw ftp_timeout("ftp_client: could not write TLS data within " + std::to_string(timeout_.count()) + " ms");
+      if (e == SSL_ERROR_SYSCALL && errno != 0) throw std::system_error(errno, std::system_category(), "SSL_write");
+      throw tls_failure("SSL_write failed: " + openssl_errors());
+    }
+  }
+
+  struct ssl_free {
+    void operator()(SSL* s) const noexcept { SSL_free(s); }
+  };
+  std::unique_ptr<SSL, ssl_free> ssl_;  // declared before sock_: freed after the socket closes
+#endif
   tcp::socket sock_;
   std::chrono::milliseconds timeout_;
 };
@@ -195,6 +358,12 @@ struct client_options {
   std::chrono::milliseconds timeout{10000};           ///< bound on every read, write, connect
   std::optional<asio::ip::address> local_address;     ///< bind the control socket here
   bool read_greeting = true;                          ///< read the 220 in the constructor
+#if COFTP_HAS_TLS
+  std::shared_ptr<SSL_CTX> tls{};                     ///< client TLS context (auth_tls, PROT P)
+  bool implicit_tls = false;                          ///< TLS handshake before the greeting
+  bool resume_data_sessions = true;                   ///< data connections resume the control session
+  bool close_notify_uploads = true;                   ///< end uploads with close_notify
+#endif
 };
 
 /// A synchronous FTP client for tests: exact reply lines, bounded waits.
@@ -212,8 +381,41 @@ class ftp_client {
 
   explicit ftp_client(const tcp::endpoint& server, client_options o = {})
       : opts_(std::move(o)), control_(io_, server, opts_.timeout, opts_.local_address) {
+#if COFTP_HAS_TLS
+    if (opts_.implicit_tls) control_.start_tls(tls_context());
+#endif
     if (opts_.read_greeting) greeting_ = read_reply();
   }
+
+#if COFTP_HAS_TLS
+  /// AUTH TLS (or another mechanism): on 234 the handshake follows at once. Returns the
+  /// reply to AUTH; throws tls_failure when the handshake fails.
+  std::string auth_tls(std::string_view mechanism = "TLS") {
+    auto r = command("AUTH " + std::string(mechanism));
+    if (r.starts_with("234 ")) control_.start_tls(tls_context());
+    return r;
+  }
+
+  /// PROT P or C; on 200 later data connections are (or are no longer) TLS.
+  std::string prot(std::string_view level) {
+    auto r = command("PROT " + std::string(level));
+    if (r.starts_with("200")) data_tls_ = level == "P";
+    return r;
+  }
+
+  /// Whether the client does TLS on data connections (set by prot(), or by hand for
+  /// AUTH SSL, which implies PROT P).
+  void set_data_tls(bool on) noexcept { data_tls_ = on; }
+  /// True if the last data connection's TLS handshake resumed the control session.
+  bool last_data_resumed() const noexcept { return last_data_resumed_; }
+  /// What the last data connection's TLS handshake threw, if it failed.
+  const std::string& last_data_tls_error() const noexcept { return last_data_tls_error_; }
+
+  SSL_CTX* tls_context() {
+    if (!opts_.tls) opts_.tls = tls_client_context();
+    return opts_.tls.get();
+  }
+#endif
 
   ftp_client(const ftp_client&) = delete;
   ftp_client& operator=(const ftp_client&) = delete;
@@ -359,9 +561,11 @@ class ftp_client {
     accept_active();
     std::string bytes;
     try {
-      bytes = data_->read_all(std::size_t(1) << 31, announced_size(r));
+      if (secure_data()) bytes = data_->read_all(std::size_t(1) << 31, announced_size(r));
     } catch (const std::system_error&) {
       // The server cut the data connection (reset): the final reply tells why.
+    } catch (const tls_failure&) {
+      // Likewise, under TLS.
     }
     data_.reset();
     read_reply();
@@ -383,7 +587,11 @@ class ftp_client {
     preliminary_ = r;
     accept_active();
     try {
+      if (!secure_data()) throw tls_failure("no TLS on the data connection");
       data_->write_all(bytes);
+#if COFTP_HAS_TLS
+      if (opts_.close_notify_uploads) data_->tls_close_notify();
+#endif
       data_->shutdown_send();
       // Wait for the server's close so that no RST can cut the last bytes.
       char sink[256];
@@ -391,6 +599,8 @@ class ftp_client {
       }
     } catch (const std::system_error&) {
       // The server cut the data connection (reset, broken pipe): the final reply tells why.
+    } catch (const tls_failure&) {
+      // Likewise, under TLS.
     }
     data_.reset();
     return read_reply();
@@ -445,6 +655,24 @@ class ftp_client {
  private:
   static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+  // Under PROT P, the TLS handshake of the data connection opened for a transfer (after
+  // its 1yz reply, as RFC 4217 clients do). False when it failed.
+  bool secure_data() {
+#if COFTP_HAS_TLS
+    last_data_resumed_ = false;
+    last_data_tls_error_.clear();
+    if (!data_tls_) return true;
+    try {
+      data_->start_tls(tls_context(), opts_.resume_data_sessions ? control_.tls_session() : nullptr);
+      last_data_resumed_ = data_->resumed();
+    } catch (const tls_failure& e) {
+      last_data_tls_error_ = e.what();
+      return false;
+    }
+#endif
+    return true;
+  }
+
   // N of a "150 ... (N bytes)" reply, else 0.
   static std::size_t announced_size(std::string_view r) {
     auto end = r.rfind(" bytes)");
@@ -495,6 +723,11 @@ class ftp_client {
   std::string greeting_;
   std::string last_reply_;
   std::string preliminary_;
+#if COFTP_HAS_TLS
+  bool data_tls_ = false;
+  bool last_data_resumed_ = false;
+  std::string last_data_tls_error_;
+#endif
 };
 
 }  // namespace coftp_test
