@@ -3,6 +3,7 @@
 
     python3 tests/interop/test_clients.py build/examples/coftp-server [SCRATCH_DIR]
     COFTP_INTEROP_ONLY=Lftp,test_mlsd python3 tests/interop/test_clients.py ...   # a subset
+    python3 tests/interop/test_clients.py build/examples/coftp-server -k Tls      # the same, -k repeatable
 
 Starts the built example server on 127.0.0.1 with an ephemeral port, a fresh
 temporary --root, a read-write user alice:secret and anonymous read-only access,
@@ -2334,6 +2335,11 @@ class ShutdownTest(unittest.TestCase):
 # --------------------------------------------------------------------------------------
 def main(argv):
     global SERVER
+    patterns = []  # -k PATTERN (repeatable): tests whose id holds one, as COFTP_INTEROP_ONLY
+    while "-k" in argv[:-1]:
+        i = argv.index("-k")
+        patterns.append(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     if len(argv) < 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         print("interop: 0 passed, 1 failed", flush=True)
@@ -2359,7 +2365,9 @@ def main(argv):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
-        suite = unittest.TestSuite(t for t in suite if any(k in t.id() for k in only.split(",")))
+        patterns += only.split(",")
+    if patterns:
+        suite = unittest.TestSuite(t for t in suite if any(k in t.id() for k in patterns))
     try:
         try:
             SERVER = Server(binary, root)
@@ -2386,6 +2394,9 @@ def main(argv):
     passed = run - failed - len(skipped)
     sys.stderr.flush()
     print(f"runtime {time.monotonic() - started:.1f} s", flush=True)
+    tls_skipped = sorted(t for t in skipped if ".Tls" in t and TLS_CERT is None)
+    if tls_skipped:
+        print(f"!!! {len(tls_skipped)} FTPS tests SKIPPED: {NO_TLS}", flush=True)
     summary = f"interop: {passed} passed, {failed} failed"
     if skipped:
         summary += f", {len(skipped)} skipped"
