@@ -2102,36 +2102,79 @@ class TlsExplicitTests(TlsServerCase):
 
     @unittest.skipIf(LFTP is None, "lftp not installed")
     def test_lftp_ls_get_put_mirror_over_tls(self):
-        tmp = tempfile.mkdtemp(prefix="lftp-tls-", dir=CLIENT_HOME)
-        log = os.path.join(tmp, "debug.log")
-        try:
-            data = RANDOM[BIG]
-            self.put("lftp/dl.bin", data)
-            src = os.path.join(tmp, "up.bin")
-            with open(src, "wb") as f:
-                f.write(data)
-            tree = make_tree(os.path.join(tmp, "tree"), seed=7, count=24)
-            script = (f'ls /lftp; get /lftp/dl.bin -o "{tmp}/dl.bin"; put "{src}" -o /lftp/up.bin; '
-                      f'mirror -R "{tmp}/tree" /lftp/tree; mirror /lftp/tree "{tmp}/back"')
-            pre = ("set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; "
-                   "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:verify-certificate no; "
-                   f'set cmd:fail-exit yes; set xfer:clobber on; debug -o "{log}" 5; ')
-            r = run_client([LFTP, "-c", f"{pre}open -u {USER},{PASSWORD} ftp://{HOST}:{self.server.port}; {script}"])
-            text = transcript(log) if os.path.exists(log) else ""
-            self.assertEqual(r.returncode, 0, f"lftp: {r.stderr.decode(errors='replace')}\n{text[-3000:]}")
-            self.assertRegex(text, answered("AUTH TLS", 234))
-            self.assertRegex(text, answered("PROT P", 200))
-            self.assertNotRegex(text, r"<--- 425 ", "a data connection was refused")
-            self.assertRegex(r.stdout.decode(), r"(?m) dl\.bin$")
-            with open(os.path.join(tmp, "dl.bin"), "rb") as f:
-                self.assertTrue(f.read() == data, "get: bytes differ")
-            self.assertTrue(self.read("lftp/up.bin") == data, "put: bytes differ on disk")
-            got, _ = read_tree(os.path.join(self.root, "lftp/tree"))
-            assert_same_files(self, tree, got, "lftp mirror -R over TLS")
-            got, _ = read_tree(os.path.join(tmp, "back"))
-            assert_same_files(self, tree, got, "lftp mirror over TLS")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        """lftp (GnuTLS) with ftp:ssl-force and ftp:ssl-protect-data, the certificate
+        verified, TLS 1.2 and TLS 1.3 (ssl:priority)."""
+        data = RANDOM[BIG]
+        self.put("lftp/dl.bin", data)
+        for name, priority in (("TLSv1.2", "NORMAL:-VERS-ALL:+VERS-TLS1.2"),
+                               ("TLSv1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.3")):
+            with self.subTest(tls=name):
+                tmp = tempfile.mkdtemp(prefix="lftp-tls-", dir=CLIENT_HOME)
+                log = os.path.join(tmp, "debug.log")
+                try:
+                    src = os.path.join(tmp, "up.bin")
+                    with open(src, "wb") as f:
+                        f.write(data)
+                    tree = make_tree(os.path.join(tmp, "tree"), seed=7, count=24)
+                    remote = f"/lftp/{name}"
+                    script = (f'mkdir -p {remote}; ls /lftp; get /lftp/dl.bin -o "{tmp}/dl.bin"; '
+                              f'put "{src}" -o {remote}/up.bin; mirror -R "{tmp}/tree" {remote}/tree; '
+                              f'mirror {remote}/tree "{tmp}/back"')
+                    pre = ("set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; "
+                           "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+                           f'set ssl:verify-certificate yes; set ssl:ca-file "{TLS_CERT}"; '
+                           f'set ssl:priority "{priority}"; '
+                           f'set cmd:fail-exit yes; set xfer:clobber on; debug -o "{log}" 5; ')
+                    r = run_client([LFTP, "-c",
+                                    f"{pre}open -u {USER},{PASSWORD} ftp://{HOST}:{self.server.port}; {script}"])
+                    text = transcript(log) if os.path.exists(log) else ""
+                    self.assertEqual(r.returncode, 0, f"lftp: {r.stderr.decode(errors='replace')}\n{text[-3000:]}")
+                    self.assertRegex(text, answered("AUTH TLS", 234))
+                    self.assertRegex(text, answered("PROT P", 200))
+                    # not even once, then hidden by a retry: a refused (425) or broken (426) transfer
+                    self.assertNotRegex(text, r"<--- 42[56] ", "a data connection was refused or broken")
+                    self.assertRegex(r.stdout.decode(), r"(?m) dl\.bin$")
+                    with open(os.path.join(tmp, "dl.bin"), "rb") as f:
+                        self.assertTrue(f.read() == data, "get: bytes differ")
+                    self.assertTrue(self.read(f"lftp/{name}/up.bin") == data, "put: bytes differ on disk")
+                    got, _ = read_tree(os.path.join(self.root, f"lftp/{name}/tree"))
+                    assert_same_files(self, tree, got, "lftp mirror -R over TLS")
+                    got, _ = read_tree(os.path.join(tmp, "back"))
+                    assert_same_files(self, tree, got, "lftp mirror over TLS")
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+    @unittest.skipIf(WGET is None, "wget not installed")
+    def test_wget_explicit_and_implicit_ftps(self):
+        """wget resumes the control session on data connections (--ftps-resume-ssl, its
+        default); without it the server refuses the data connection with 425."""
+        data = random.Random(21).randbytes(1024 * 1024 + 7)
+        self.put("wget/f.bin", data)
+        with tempfile.TemporaryDirectory(dir=CLIENT_HOME) as tmp:
+            out = os.path.join(tmp, "f.bin")
+            cases = [(f"explicit {name}", (f"--secure-protocol={name.replace('.', '_')}",), self.server.port)
+                     for name, _ in TLS_VERSIONS]
+            cases.append(("implicit", ("--ftps-implicit",), self.server.implicit_port))
+            for what, flags, port in cases:
+                with self.subTest(what=what):
+                    r = run_client([WGET, "-d", "--tries=1", "--timeout=10", "--no-proxy", f"--ca-certificate={TLS_CERT}",
+                                    *flags, "-O", out, self.url("wget/f.bin", "ftps", port)])
+                    err = r.stderr.decode(errors="replace")
+                    self.assertEqual(r.returncode, 0, err[-3000:])
+                    self.assertIn("--> PROT P", err)
+                    self.assertEqual("--> AUTH TLS" in err, what != "implicit", err[-3000:])
+                    self.assertIn("Resuming SSL session in data connection", err)
+                    with open(out, "rb") as f:
+                        self.assertTrue(f.read() == data, f"{what}: downloaded bytes differ")
+            with self.subTest(what="--no-ftps-resume-ssl"):
+                os.remove(out)
+                r = run_client([WGET, "-d", "--tries=1", "--timeout=10", "--no-proxy", f"--ca-certificate={TLS_CERT}",
+                                "--no-ftps-resume-ssl", "-O", out, self.url("wget/f.bin", "ftps")])
+                err = r.stderr.decode(errors="replace")
+                # wget 1.21 even aborts (SIGABRT) after "FTPS server rejects new SSL sessions"
+                self.assertNotEqual(r.returncode, 0, err[-3000:])
+                self.assertIn("425 Data connection refused", err)
+                self.assertEqual(os.path.getsize(out) if os.path.exists(out) else 0, 0, "bytes reached wget")
 
 
 @unittest.skipIf(TLS_CERT is None, NO_TLS)
@@ -2242,6 +2285,29 @@ class TlsDetectTests(TlsServerCase):
                 self.assertTrue(r.stdout == data, f"{what}: {len(r.stdout)} bytes differ")
                 self.assertEqual("SSL connection using" in log, what != "plain FTP", log[-3000:])
                 self.assertEqual(bool(re.search(r"(?m)^> AUTH ", log)), what == "explicit FTPS", log[-3000:])
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsShutdownTests(TlsServerCase):
+    """SIGTERM with idle sessions over TLS: each gets its 421 inside TLS, and the server
+    exits 0 in time (the close_notify wait is bounded)."""
+
+    def test_sigterm_sends_421_over_tls_and_exits_0(self):
+        sessions = []
+        try:
+            for name, version in TLS_VERSIONS:
+                c = Control(self.server.port)
+                sessions.append(c)
+                c.secure_login(tls_context(version))
+            rc, seconds, killed = self.server.stop(timeout=STOP_TIMEOUT)
+            self.assertFalse(killed, f"server still running {STOP_TIMEOUT} s after SIGTERM")
+            self.assertEqual(rc, 0, self.server.stderr())
+            for c in sessions:
+                code, lines = c.reply()
+                self.assertEqual(code, 421, lines)
+        finally:
+            for c in sessions:
+                c.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -2361,7 +2427,7 @@ def main(argv):
     suite = unittest.TestSuite()
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsNoSessionReuseTests,
-                 TlsRequiredTests, TlsDetectTests, ServerSurvivalTests, ShutdownTest):
+                 TlsRequiredTests, TlsDetectTests, TlsShutdownTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
