@@ -1797,6 +1797,26 @@ class Control:
             data.close()
         return got, resumed, self.reply()
 
+    def stor_private(self, context, rel, data, close_notify):
+        """EPSV, STOR over a PROT P data connection resuming this connection's session,
+        ended with a TLS close_notify or by a bare TCP close: (150 reply, final reply)."""
+        port = self.passive("EPSV")
+        data_sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        try:
+            self.sock.sendall(f"STOR {rel}\r\n".encode())
+            data_sock = context.wrap_socket(data_sock, server_hostname=HOST, session=self.sock.session)
+            first = self.reply()
+            if first[0] != 150:
+                return first, None
+            data_sock.sendall(data)
+            if close_notify:
+                data_sock = data_sock.unwrap()  # sends close_notify, waits for the server's
+            else:
+                data_sock.shutdown(socket.SHUT_WR)  # a TCP FIN where close_notify belongs
+        finally:
+            data_sock.close()
+        return first, self.reply()
+
     def close(self):
         try:
             self.sock.close()
@@ -2178,6 +2198,59 @@ class TlsExplicitTests(TlsServerCase):
 
 
 @unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsStrictCloseTests(TlsServerCase):
+    """--tls-strict-close: an upload whose TLS stream ends without close_notify (a
+    truncation anyone on the path can cause) is refused; by default it is stored, as
+    curl and others end uploads so."""
+
+    server_args = ("--tls-strict-close",)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.default_root = tempfile.mkdtemp(prefix="tls-default-", dir=CLIENT_HOME)
+        try:
+            cls.default = Server(SERVER_BINARY, cls.default_root, ["--tls-cert", TLS_CERT, "--tls-key", TLS_KEY])
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.default.stop()
+        shutil.rmtree(cls.default_root, ignore_errors=True)
+        super().tearDownClass()
+        if killed or rc != 0:
+            raise AssertionError(f"default TLS server stopped with {rc}, killed={killed}")
+
+    def test_upload_needs_close_notify_only_with_strict_close(self):
+        data = random.Random(5).randbytes(300 * 1024 + 1)
+        for name, version in TLS_VERSIONS:
+            for strict in (True, False):
+                for close_notify in (True, False):
+                    with self.subTest(tls=name, strict=strict, close_notify=close_notify):
+                        port = self.server.port if strict else self.default.port
+                        root = self.root if strict else self.default_root
+                        rel = f"strict-{name}-{strict}-{close_notify}.bin"
+                        ctx = tls_context(version)
+                        c = Control(port)
+                        try:
+                            c.secure_login(ctx)
+                            first, final = c.stor_private(ctx, rel, data, close_notify)
+                            self.assertEqual(first[0], 150, first)
+                            if strict and not close_notify:
+                                self.assertEqual(final[0], 426, final)
+                                self.assertFalse(os.path.exists(os.path.join(root, rel)), "the truncated upload was stored")
+                            else:
+                                self.assertEqual(final[0], 226, final)
+                                with open(os.path.join(root, rel), "rb") as f:
+                                    self.assertTrue(f.read() == data, "stored bytes differ")
+                            self.assertEqual(c.command("NOOP")[0], 200)
+                        finally:
+                            c.close()
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
 class TlsNoSessionReuseTests(TlsServerCase):
     """--tls-no-session-reuse: clients that cannot resume (Python's ftplib) work."""
 
@@ -2426,7 +2499,7 @@ def main(argv):
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
-                 NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsNoSessionReuseTests,
+                 NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
