@@ -12,7 +12,10 @@ with status 0 (graceful stop). Standard library only (unittest, subprocess,
 ftplib). Every wait is bounded. The clients run with HOME set to an empty
 scratch directory, so no ~/.curlrc, ~/.netrc, ~/.wgetrc or lftp rc changes
 what they do. A missing client skips its tests loudly; the README's test
-command (.ci/deps) installs them all. The last line printed is
+command (.ci/deps) installs them all. The FTPS tests (Tls*) start servers of
+their own with the certificate and key named by COFTP_TEST_CERT and
+COFTP_TEST_KEY (meson passes the throw-away pair it makes at build time);
+without them they are skipped, loudly. The last line printed is
 
     interop: N passed, N failed, N skipped
 """
