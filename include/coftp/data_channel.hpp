@@ -73,6 +73,10 @@ class data_connection {
                                              std::chrono::steady_clock::duration timeout, bool require_reuse) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), ctx);
     binding.apply(tls_->native_handle());
+    // No TLS 1.3 session tickets here: clients resume the control connection's session,
+    // and a ticket an uploading client never reads makes its close a TCP reset that
+    // loses the end of the file (lftp/GnuTLS: 426; curl issue 6149).
+    SSL_set_num_tickets(tls_->native_handle(), 0);
     auto ec = co_await detail::tls_handshake(*tls_, timeout);
     if (!ec && require_reuse && !detail::tls_resumed(tls_->native_handle())) ec = error::tls_not_resumed;
     co_return ec;

@@ -3,6 +3,7 @@
 
     python3 tests/interop/test_clients.py build/examples/coftp-server [SCRATCH_DIR]
     COFTP_INTEROP_ONLY=Lftp,test_mlsd python3 tests/interop/test_clients.py ...   # a subset
+    python3 tests/interop/test_clients.py build/examples/coftp-server -k Tls      # the same, -k repeatable
 
 Starts the built example server on 127.0.0.1 with an ephemeral port, a fresh
 temporary --root, a read-write user alice:secret and anonymous read-only access,
@@ -11,7 +12,10 @@ with status 0 (graceful stop). Standard library only (unittest, subprocess,
 ftplib). Every wait is bounded. The clients run with HOME set to an empty
 scratch directory, so no ~/.curlrc, ~/.netrc, ~/.wgetrc or lftp rc changes
 what they do. A missing client skips its tests loudly; the README's test
-command (.ci/deps) installs them all. The last line printed is
+command (.ci/deps) installs them all. The FTPS tests (Tls*) start servers of
+their own with the certificate and key named by COFTP_TEST_CERT and
+COFTP_TEST_KEY (meson passes the throw-away pair it makes at build time);
+without them they are skipped, loudly. The last line printed is
 
     interop: N passed, N failed, N skipped
 """
@@ -25,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -71,6 +76,8 @@ class Server:
     def __init__(self, binary, root, extra_args=()):
         self.root = root
         self.port = None
+        self.implicit_port = None  # with --implicit-tls-port: from "implicit FTPS on HOST:PORT"
+        want_implicit = "--implicit-tls-port" in extra_args
         self.stderr_lines = []
         self.stdout_lines = []
         self.proc = subprocess.Popen(
@@ -82,11 +89,12 @@ class Server:
         threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines, lines), daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, None), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
-        while self.port is None:
+        while self.port is None or (want_implicit and self.implicit_port is None):
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stop()
-                raise RuntimeError(f"no 'listening on' line within {START_TIMEOUT} s; stderr: {self.stderr()}")
+                raise RuntimeError(f"no 'listening on' (or 'implicit FTPS on') line within {START_TIMEOUT} s; "
+                                   f"stderr: {self.stderr()}")
             try:
                 line = lines.get(timeout=min(left, 0.2))
             except queue.Empty:
@@ -99,7 +107,10 @@ class Server:
             m = re.fullmatch(r"listening on (\S+):(\d+)", line.strip())
             if m:
                 self.port = int(m.group(2))
-        if self.port == 0:
+            m = re.fullmatch(r"implicit FTPS on (\S+):(\d+)", line.strip())
+            if m:
+                self.implicit_port = int(m.group(2))
+        if self.port == 0 or self.implicit_port == 0:
             self.stop()
             raise RuntimeError("server announced port 0 instead of the real port")
 
@@ -1656,6 +1667,726 @@ class NoActiveServerTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+# FTPS (RFC 4217): servers of their own with the throw-away certificate made at build time
+# (tests/meson.build passes COFTP_TEST_CERT and COFTP_TEST_KEY; absent without OpenSSL).
+
+def find_test_certificate():
+    """(certificate, key) paths, or (None, None) after a warning nobody can miss."""
+    cert, key = os.environ.get("COFTP_TEST_CERT"), os.environ.get("COFTP_TEST_KEY")
+    if cert and key and os.path.isfile(cert) and os.path.isfile(key):
+        return os.path.abspath(cert), os.path.abspath(key)
+    print("\n" + "!" * 72 + "\n!!! COFTP_TEST_CERT/COFTP_TEST_KEY not set (or missing files): every FTPS (Tls*)\n"
+          "!!! interop test is SKIPPED. meson sets them when coftp is built with OpenSSL.\n" + "!" * 72 + "\n",
+          flush=True)
+    return None, None
+
+
+TLS_CERT, TLS_KEY = find_test_certificate()
+NO_TLS = "no test certificate (COFTP_TEST_CERT/COFTP_TEST_KEY): built without OpenSSL?"
+TLS_VERSIONS = (("TLSv1.2", ssl.TLSVersion.TLSv1_2), ("TLSv1.3", ssl.TLSVersion.TLSv1_3))
+CURL_PROT_P = r"> PROT P\r?\n(?:[{}*] [^\n]*\n)*< 200 "  # in curl -v output, between TLS record lines
+CURL_TLS_VERSIONS = (("TLSv1.2", ("--tlsv1.2", "--tls-max", "1.2")), ("TLSv1.3", ("--tlsv1.3",)))
+
+
+def tls_context(version=None, verify=True):
+    """A client context: the test certificate as the only trust anchor (its SAN holds
+    127.0.0.1), or no verification at all; `version` pins one TLS version."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        ctx.load_verify_locations(TLS_CERT)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    return ctx
+
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """ftplib.FTP_TLS whose PROT P data connections resume the control connection's TLS
+    session, as curl, lftp and FileZilla do (ftplib itself starts a fresh session)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+class Control:
+    """A bare control connection that AUTH TLS can turn into TLS. No read-ahead buffer
+    survives the upgrade, so nothing read in clear is mistaken for TLS bytes."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        self.buf = b""
+
+    def line(self):
+        deadline = time.monotonic() + TIMEOUT
+        while b"\r\n" not in self.buf:
+            if time.monotonic() > deadline or len(self.buf) > 65536:
+                raise AssertionError(f"no reply line within {TIMEOUT} s: {self.buf[:200]!r}")
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise EOFError("server closed the control connection")
+            self.buf += chunk
+        text, self.buf = self.buf.split(b"\r\n", 1)
+        return text.decode("utf-8", "replace")
+
+    def reply(self):
+        """One whole reply (multi-line aware): (code, [lines])."""
+        first = self.line()
+        if not re.match(r"^\d{3}[ -]", first):
+            raise AssertionError(f"not a reply line: {first!r}")
+        lines = [first]
+        if first[3] == "-":
+            for _ in range(1000):
+                lines.append(self.line())
+                if lines[-1].startswith(first[:3] + " "):
+                    break
+        return int(first[:3]), lines
+
+    def command(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def expect(self, text, code):
+        got = self.command(text)
+        if got[0] != code:
+            raise AssertionError(f"{text}: expected {code}, got {got[1]}")
+        return got
+
+    def starttls(self, context):
+        self.expect("AUTH TLS", 234)
+        assert not self.buf, f"bytes after the 234: {self.buf!r}"
+        self.sock = context.wrap_socket(self.sock, server_hostname=HOST)
+
+    def secure_login(self, context):
+        """220, AUTH TLS, USER, PASS, PBSZ 0, PROT P, TYPE I."""
+        code, lines = self.reply()
+        assert code == 220, lines
+        self.starttls(context)
+        self.expect(f"USER {USER}", 331)
+        self.expect(f"PASS {PASSWORD}", 230)
+        self.expect("PBSZ 0", 200)
+        self.expect("PROT P", 200)
+        self.expect("TYPE I", 200)
+
+    def passive(self, verb):
+        """PASV or EPSV: the data port."""
+        code, lines = self.command(verb)
+        if verb == "EPSV":
+            assert code == 229, lines
+            return int(re.search(r"\(\|\|\|(\d+)\|\)", lines[0]).group(1))
+        assert code == 227, lines
+        p = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", lines[0]).groups()
+        assert ".".join(p[:4]) == HOST, lines
+        return int(p[4]) * 256 + int(p[5])
+
+    def retr_private(self, context, rel, verb="EPSV"):
+        """PASV/EPSV, RETR over a PROT P data connection that resumes this connection's
+        session: (bytes, data connection resumed?, final reply)."""
+        port = self.passive(verb)
+        data = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        try:
+            self.sock.sendall(f"RETR {rel}\r\n".encode())
+            data = context.wrap_socket(data, server_hostname=HOST, session=self.sock.session)
+            code, lines = self.reply()
+            assert code == 150, lines
+            got = recv_all(data)
+            resumed = data.session_reused
+        finally:
+            data.close()
+        return got, resumed, self.reply()
+
+    def stor_private(self, context, rel, data, close_notify):
+        """EPSV, STOR over a PROT P data connection resuming this connection's session,
+        ended with a TLS close_notify or by a bare TCP close: (150 reply, final reply)."""
+        port = self.passive("EPSV")
+        data_sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        try:
+            self.sock.sendall(f"STOR {rel}\r\n".encode())
+            data_sock = context.wrap_socket(data_sock, server_hostname=HOST, session=self.sock.session)
+            first = self.reply()
+            if first[0] != 150:
+                return first, None
+            data_sock.sendall(data)
+            if close_notify:
+                data_sock = data_sock.unwrap()  # sends close_notify, waits for the server's
+            else:
+                data_sock.shutdown(socket.SHUT_WR)  # a TCP FIN where close_notify belongs
+        finally:
+            data_sock.close()
+        return first, self.reply()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class TlsServerCase(unittest.TestCase):
+    """A server of the class's own with the test certificate and `server_args`."""
+
+    server_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="tls-", dir=CLIENT_HOME)
+        cls.server = Server(SERVER_BINARY, cls.root, ["--tls-cert", TLS_CERT, "--tls-key", TLS_KEY,
+                                                      *cls.server_args])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"{cls.__name__} server stopped with {rc}, killed={killed}; {cls.server.stderr()}")
+
+    def setUp(self):
+        self.assertTrue(self.server.alive(), f"server died: {self.server.stderr()}")
+
+    @classmethod
+    def put(cls, rel, data):
+        p = os.path.join(cls.root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+
+    @classmethod
+    def read(cls, rel):
+        with open(os.path.join(cls.root, rel), "rb") as f:
+            return f.read()
+
+    @classmethod
+    def url(cls, rel="", scheme="ftp", port=None):
+        return f"{scheme}://{USER}:{PASSWORD}@{HOST}:{port or cls.server.port}/{rel}"
+
+    def curl_tls(self, *args, stdin=None):
+        """curl -v (the transcript on stderr), the server's certificate trusted."""
+        r = curl("-v", "--cacert", TLS_CERT, *args, stdin=stdin)
+        return r, r.stderr.decode("utf-8", "replace")
+
+    def ftplib_tls(self, version=None, cls=ReusingFTP_TLS, port=None):
+        """Logged in over TLS with PROT P."""
+        ftp = cls(context=tls_context(version), timeout=TIMEOUT)
+        ftp.connect(HOST, port or self.server.port, timeout=TIMEOUT)
+        ftp.login(USER, PASSWORD)
+        ftp.prot_p()
+        return ftp
+
+    @staticmethod
+    def close_ftp(ftp):
+        try:
+            ftp.quit()
+        except (ftplib.Error, OSError, EOFError):
+            ftp.close()
+
+
+def feat_lines(port, context=None):
+    """The FEAT reply's feature lines, without the leading space; over TLS with `context`."""
+    c = Control(port)
+    try:
+        assert c.reply()[0] == 220
+        if context is not None:
+            c.starttls(context)
+        code, lines = c.command("FEAT")
+        assert code == 211, lines
+        return [line[1:] for line in lines[1:-1]]
+    finally:
+        c.close()
+
+
+class TlsFeatWithoutCertificateTests(unittest.TestCase):
+    """The file's default server has no certificate: no FTPS at all."""
+
+    def test_feat_lists_no_auth_pbsz_prot_and_auth_tls_is_502(self):
+        feats = feat_lines(SERVER.port)
+        self.assertIn("UTF8", feats)
+        for f in ("AUTH TLS", "PBSZ", "PROT"):
+            self.assertNotIn(f, feats)
+        self.assertFalse([f for f in feats if f.startswith(("AUTH", "PBSZ", "PROT"))], feats)
+        c = Control(SERVER.port)
+        try:
+            c.reply()
+            self.assertEqual(c.command("AUTH TLS")[0], 502)
+            self.assertEqual(c.command("NOOP")[0], 200, "still in clear after the refused AUTH TLS")
+        finally:
+            c.close()
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsExplicitTests(TlsServerCase):
+    """AUTH TLS on the control port, an implicit FTPS listener (--implicit-tls-port 0)."""
+
+    server_args = ("--implicit-tls-port", "0")
+
+    def test_feat_lists_auth_tls_pbsz_prot(self):
+        for context in (None, tls_context()):
+            with self.subTest(tls=context is not None):
+                feats = feat_lines(self.server.port, context)
+                for f in ("AUTH TLS", "PBSZ", "PROT"):
+                    self.assertIn(f, feats)
+
+    @unittest.skipIf(CURL is None, "curl not installed")
+    def test_curl_ssl_reqd_list_download_upload_byte_for_byte(self):
+        self.put("curl/dl.bin", RANDOM[BIG])
+        with tempfile.TemporaryDirectory(dir=CLIENT_HOME) as tmp:
+            src = os.path.join(tmp, "up.bin")
+            with open(src, "wb") as f:
+                f.write(RANDOM[BIG])
+            for name, flags in CURL_TLS_VERSIONS:
+                with self.subTest(tls=name, op="list"):
+                    r, log = self.curl_tls("--ssl-reqd", *flags, self.url("curl/"))
+                    self.assertEqual(r.returncode, 0, log[-3000:])
+                    self.assertRegex(r.stdout.decode(), rf"(?m) {BIG} .* dl\.bin\r?$")
+                    self.assertIn(f"SSL connection using {name}", log)
+                    self.assertRegex(log, CURL_PROT_P, "data connections protected")
+                with self.subTest(tls=name, op="download"):
+                    r, log = self.curl_tls("--ssl-reqd", *flags, self.url("curl/dl.bin"))
+                    self.assertEqual(r.returncode, 0, log[-3000:])
+                    self.assertEqual(len(r.stdout), BIG)
+                    self.assertTrue(r.stdout == RANDOM[BIG], "downloaded bytes differ")
+                with self.subTest(tls=name, op="upload"):
+                    target = f"curl/up-{name}.bin"
+                    r, log = self.curl_tls("--ssl-reqd", *flags, "-T", src, self.url(target))
+                    self.assertEqual(r.returncode, 0, log[-3000:])
+                    self.assertRegex(log, r"< 226 ")
+                    self.assertTrue(self.read(target) == RANDOM[BIG], "uploaded file differs on disk")
+
+    @unittest.skipIf(CURL is None, "curl not installed")
+    def test_curl_implicit_ftps_list_download_upload(self):
+        self.assertIsNotNone(self.server.implicit_port)
+        self.assertNotEqual(self.server.implicit_port, self.server.port)
+        data = RANDOM[8193] * 97
+        self.put("implicit/dl.bin", data)
+        r, log = self.curl_tls(self.url("implicit/", "ftps", self.server.implicit_port))
+        self.assertEqual(r.returncode, 0, log[-3000:])
+        self.assertRegex(r.stdout.decode(), r"(?m) dl\.bin\r?$")
+        self.assertNotIn("AUTH TLS", log, "implicit FTPS: TLS from the first byte, no AUTH")
+        r, log = self.curl_tls(self.url("implicit/dl.bin", "ftps", self.server.implicit_port))
+        self.assertEqual(r.returncode, 0, log[-3000:])
+        self.assertTrue(r.stdout == data, f"downloaded {len(r.stdout)} bytes, not the {len(data)} on disk")
+        r, log = self.curl_tls("-T", "-", self.url("implicit/up.bin", "ftps", self.server.implicit_port),
+                               stdin=data)
+        self.assertEqual(r.returncode, 0, log[-3000:])
+        self.assertTrue(self.read("implicit/up.bin") == data, "uploaded file differs on disk")
+        # plain FTP on the implicit port gets no greeting in clear
+        c = Control(self.server.implicit_port)
+        try:
+            c.sock.settimeout(3)
+            with self.assertRaises((OSError, EOFError)):
+                c.reply()
+        finally:
+            c.close()
+
+    def test_ftplib_resuming_session_retr_stor_nlst_mlsd(self):
+        data = RANDOM[BIG]
+        self.put("py/dl.bin", data)
+        for name, version in TLS_VERSIONS:
+            with self.subTest(tls=name):
+                ftp = self.ftplib_tls(version)
+                try:
+                    self.assertEqual(ftp.sock.version(), name)
+                    got = bytearray()
+                    resp = ftp.retrbinary("RETR py/dl.bin", got.extend, blocksize=65536)
+                    self.assertTrue(resp.startswith("226"), resp)
+                    self.assertEqual(len(got), len(data))
+                    self.assertTrue(bytes(got) == data, "downloaded bytes differ")
+                    resp = ftp.storbinary(f"STOR py/up-{name}.bin", io.BytesIO(data), blocksize=65536)
+                    self.assertTrue(resp.startswith("226"), resp)
+                    self.assertTrue(self.read(f"py/up-{name}.bin") == data, "uploaded file differs on disk")
+                    self.assertIn(f"py/up-{name}.bin", ftp.nlst("py"))
+                    facts = dict(ftp.mlsd("py", ["type", "size"]))
+                    self.assertEqual(facts["dl.bin"]["size"], str(len(data)))
+                    self.assertEqual(facts[f"up-{name}.bin"]["type"], "file")
+                    self.assertEqual(ftp.voidcmd("NOOP"), "200 OK")
+                finally:
+                    self.close_ftp(ftp)
+
+    def test_ftplib_without_session_resumption_gets_425_and_no_data(self):
+        """Plain ftplib.FTP_TLS starts a fresh TLS session on each data connection: the
+        server refuses it (425) before a byte of the file moves; the session goes on."""
+        data = b"secret content\n" * 1000
+        self.put("py/refused.txt", data)
+        for name, version in TLS_VERSIONS:
+            with self.subTest(tls=name):
+                ftp = self.ftplib_tls(version, cls=ftplib.FTP_TLS)
+                try:
+                    got = bytearray()
+                    with self.assertRaises((ftplib.Error, OSError, EOFError)) as raised:
+                        ftp.retrbinary("RETR py/refused.txt", got.extend)
+                    self.assertEqual(bytes(got), b"", "bytes of the file reached the client")
+                    if isinstance(raised.exception, ftplib.error_temp):
+                        refusal = str(raised.exception)  # ftplib read the 425 itself
+                    else:
+                        # the data socket failed first (SSL error or EOF): the 425 is still owed
+                        with self.assertRaises(ftplib.error_temp) as late:
+                            ftp.getresp()
+                        refusal = str(late.exception)
+                    self.assertTrue(refusal.startswith("425 "), refusal)
+                    self.assertEqual(ftp.voidcmd("NOOP"), "200 OK")
+                    self.assertEqual(ftp.pwd(), "/")
+                finally:
+                    self.close_ftp(ftp)
+
+    def test_starttls_command_injection_is_ignored(self):
+        """CVE-2011-0411: commands sent in clear right after AUTH TLS, in the same packet,
+        must not be run inside the TLS session."""
+        for name, version in TLS_VERSIONS:
+            with self.subTest(tls=name):
+                c = Control(self.server.port)
+                try:
+                    self.assertEqual(c.reply()[0], 220)
+                    c.sock.sendall(f"AUTH TLS\r\nUSER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+                    code, lines = c.reply()
+                    self.assertEqual(code, 234, lines)
+                    self.assertEqual(c.buf, b"", "a reply in clear after the 234")
+                    c.sock = tls_context(version).wrap_socket(c.sock, server_hostname=HOST)
+                    code, lines = c.command("PWD")
+                    self.assertEqual(code, 530, f"the injected USER/PASS were run: {lines}")
+                    # in step: the next reply answers the next command, no 331/230 queued
+                    code, lines = c.command("NOOP")
+                    self.assertEqual(code, 200, lines)
+                    self.assertEqual(c.buf, b"")
+                    c.expect(f"USER {USER}", 331)
+                    c.expect(f"PASS {PASSWORD}", 230)
+                finally:
+                    c.close()
+
+    def test_data_connection_thief_gets_nothing(self):
+        """Another process on the client's address connects to the passive port first and
+        does a TLS handshake of its own (no session, or another control connection's):
+        it receives not a byte; the owner gets 150 then 425 and goes on."""
+        secret = b"the file only its owner may read\n" * 3000
+        self.put("thief/secret.txt", secret)
+        for name, version in TLS_VERSIONS:
+            for verb in ("PASV", "EPSV"):
+                for stolen in (False, True):
+                    with self.subTest(tls=name, verb=verb, thief_session="other control's" if stolen else "none"):
+                        self.thief_round(version, verb, stolen, secret)
+
+    def thief_round(self, version, verb, stolen, secret):
+        ctx = tls_context(version)
+        owner = Control(self.server.port)
+        other = Control(self.server.port) if stolen else None
+        thief = None
+        try:
+            owner.secure_login(ctx)
+            session = None
+            if other is not None:
+                other.secure_login(ctx)
+                # a session the server issued, but for another control connection
+                got, resumed, final = other.retr_private(ctx, "thief/secret.txt")
+                self.assertEqual((got == secret, resumed, final[0]), (True, True, 226), final)
+                session = other.sock.session
+            port = owner.passive(verb)
+            thief = socket.create_connection((HOST, port), timeout=TIMEOUT)
+            stolen_bytes, thief_error = bytearray(), []
+
+            def steal():
+                try:
+                    # Python resumes a session only with the context that made it
+                    thief_ctx = ctx if stolen else tls_context(version, verify=False)
+                    s = thief_ctx.wrap_socket(thief, server_hostname=HOST, session=session)
+                    for _ in range(10000):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        stolen_bytes.extend(chunk)
+                except Exception as e:  # an OSError (ssl.SSLError, EOF) once refused
+                    thief_error.append(e)
+
+            t = threading.Thread(target=steal, daemon=True)
+            t.start()
+            time.sleep(0.1)  # the thief's SYN and ClientHello are queued before the RETR
+            owner.sock.sendall(b"RETR thief/secret.txt\r\n")
+            first = owner.reply()
+            self.assertEqual(first[0], 150, first)
+            final = owner.reply()
+            self.assertIn(final[0], (425, 426), final)
+            t.join(TIMEOUT + 5)
+            self.assertFalse(t.is_alive(), "the thief is still reading")
+            self.assertEqual(bytes(stolen_bytes), b"", f"the thief got {len(stolen_bytes)} bytes")
+            self.assertTrue(all(isinstance(e, OSError) for e in thief_error), f"the thief failed: {thief_error}")
+            # the owner goes on: a fresh data connection resuming its session gets the file
+            got, resumed, final = owner.retr_private(ctx, "thief/secret.txt", verb)
+            self.assertEqual(final[0], 226, final)
+            self.assertTrue(resumed, "the owner's data connection did not resume its session")
+            self.assertTrue(got == secret, f"owner got {len(got)} bytes, not the {len(secret)}")
+        finally:
+            for c in (owner, other):
+                if c is not None:
+                    c.close()
+            if thief is not None:
+                thief.close()
+
+    @unittest.skipIf(LFTP is None, "lftp not installed")
+    def test_lftp_ls_get_put_mirror_over_tls(self):
+        """lftp (GnuTLS) with ftp:ssl-force and ftp:ssl-protect-data, the certificate
+        verified, TLS 1.2 and TLS 1.3 (ssl:priority)."""
+        data = RANDOM[BIG]
+        self.put("lftp/dl.bin", data)
+        for name, priority in (("TLSv1.2", "NORMAL:-VERS-ALL:+VERS-TLS1.2"),
+                               ("TLSv1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.3")):
+            with self.subTest(tls=name):
+                tmp = tempfile.mkdtemp(prefix="lftp-tls-", dir=CLIENT_HOME)
+                log = os.path.join(tmp, "debug.log")
+                try:
+                    src = os.path.join(tmp, "up.bin")
+                    with open(src, "wb") as f:
+                        f.write(data)
+                    tree = make_tree(os.path.join(tmp, "tree"), seed=7, count=24)
+                    remote = f"/lftp/{name}"
+                    script = (f'mkdir -p {remote}; ls /lftp; get /lftp/dl.bin -o "{tmp}/dl.bin"; '
+                              f'put "{src}" -o {remote}/up.bin; mirror -R "{tmp}/tree" {remote}/tree; '
+                              f'mirror {remote}/tree "{tmp}/back"')
+                    pre = ("set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; "
+                           "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+                           f'set ssl:verify-certificate yes; set ssl:ca-file "{TLS_CERT}"; '
+                           f'set ssl:priority "{priority}"; '
+                           f'set cmd:fail-exit yes; set xfer:clobber on; debug -o "{log}" 5; ')
+                    r = run_client([LFTP, "-c",
+                                    f"{pre}open -u {USER},{PASSWORD} ftp://{HOST}:{self.server.port}; {script}"])
+                    text = transcript(log) if os.path.exists(log) else ""
+                    self.assertEqual(r.returncode, 0, f"lftp: {r.stderr.decode(errors='replace')}\n{text[-3000:]}")
+                    self.assertRegex(text, answered("AUTH TLS", 234))
+                    self.assertRegex(text, answered("PROT P", 200))
+                    # not even once, then hidden by a retry: a refused (425) or broken (426) transfer
+                    self.assertNotRegex(text, r"<--- 42[56] ", "a data connection was refused or broken")
+                    self.assertRegex(r.stdout.decode(), r"(?m) dl\.bin$")
+                    with open(os.path.join(tmp, "dl.bin"), "rb") as f:
+                        self.assertTrue(f.read() == data, "get: bytes differ")
+                    self.assertTrue(self.read(f"lftp/{name}/up.bin") == data, "put: bytes differ on disk")
+                    got, _ = read_tree(os.path.join(self.root, f"lftp/{name}/tree"))
+                    assert_same_files(self, tree, got, "lftp mirror -R over TLS")
+                    got, _ = read_tree(os.path.join(tmp, "back"))
+                    assert_same_files(self, tree, got, "lftp mirror over TLS")
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+    @unittest.skipIf(WGET is None, "wget not installed")
+    def test_wget_explicit_and_implicit_ftps(self):
+        """wget resumes the control session on data connections (--ftps-resume-ssl, its
+        default); without it the server refuses the data connection with 425."""
+        data = random.Random(21).randbytes(1024 * 1024 + 7)
+        self.put("wget/f.bin", data)
+        with tempfile.TemporaryDirectory(dir=CLIENT_HOME) as tmp:
+            out = os.path.join(tmp, "f.bin")
+            cases = [(f"explicit {name}", (f"--secure-protocol={name.replace('.', '_')}",), self.server.port)
+                     for name, _ in TLS_VERSIONS]
+            cases.append(("implicit", ("--ftps-implicit",), self.server.implicit_port))
+            for what, flags, port in cases:
+                with self.subTest(what=what):
+                    r = run_client([WGET, "-d", "--tries=1", "--timeout=10", "--no-proxy", f"--ca-certificate={TLS_CERT}",
+                                    *flags, "-O", out, self.url("wget/f.bin", "ftps", port)])
+                    err = r.stderr.decode(errors="replace")
+                    self.assertEqual(r.returncode, 0, err[-3000:])
+                    self.assertIn("--> PROT P", err)
+                    self.assertEqual("--> AUTH TLS" in err, what != "implicit", err[-3000:])
+                    self.assertIn("Resuming SSL session in data connection", err)
+                    with open(out, "rb") as f:
+                        self.assertTrue(f.read() == data, f"{what}: downloaded bytes differ")
+            with self.subTest(what="--no-ftps-resume-ssl"):
+                os.remove(out)
+                r = run_client([WGET, "-d", "--tries=1", "--timeout=10", "--no-proxy", f"--ca-certificate={TLS_CERT}",
+                                "--no-ftps-resume-ssl", "-O", out, self.url("wget/f.bin", "ftps")])
+                err = r.stderr.decode(errors="replace")
+                # wget 1.21 even aborts (SIGABRT) after "FTPS server rejects new SSL sessions"
+                self.assertNotEqual(r.returncode, 0, err[-3000:])
+                self.assertIn("425 Data connection refused", err)
+                self.assertEqual(os.path.getsize(out) if os.path.exists(out) else 0, 0, "bytes reached wget")
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsStrictCloseTests(TlsServerCase):
+    """--tls-strict-close: an upload whose TLS stream ends without close_notify (a
+    truncation anyone on the path can cause) is refused; by default it is stored, as
+    curl and others end uploads so."""
+
+    server_args = ("--tls-strict-close",)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.default_root = tempfile.mkdtemp(prefix="tls-default-", dir=CLIENT_HOME)
+        try:
+            cls.default = Server(SERVER_BINARY, cls.default_root, ["--tls-cert", TLS_CERT, "--tls-key", TLS_KEY])
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.default.stop()
+        shutil.rmtree(cls.default_root, ignore_errors=True)
+        super().tearDownClass()
+        if killed or rc != 0:
+            raise AssertionError(f"default TLS server stopped with {rc}, killed={killed}")
+
+    def test_upload_needs_close_notify_only_with_strict_close(self):
+        data = random.Random(5).randbytes(300 * 1024 + 1)
+        for name, version in TLS_VERSIONS:
+            for strict in (True, False):
+                for close_notify in (True, False):
+                    with self.subTest(tls=name, strict=strict, close_notify=close_notify):
+                        port = self.server.port if strict else self.default.port
+                        root = self.root if strict else self.default_root
+                        rel = f"strict-{name}-{strict}-{close_notify}.bin"
+                        ctx = tls_context(version)
+                        c = Control(port)
+                        try:
+                            c.secure_login(ctx)
+                            first, final = c.stor_private(ctx, rel, data, close_notify)
+                            self.assertEqual(first[0], 150, first)
+                            if strict and not close_notify:
+                                self.assertEqual(final[0], 426, final)
+                                self.assertFalse(os.path.exists(os.path.join(root, rel)), "the truncated upload was stored")
+                            else:
+                                self.assertEqual(final[0], 226, final)
+                                with open(os.path.join(root, rel), "rb") as f:
+                                    self.assertTrue(f.read() == data, "stored bytes differ")
+                            self.assertEqual(c.command("NOOP")[0], 200)
+                        finally:
+                            c.close()
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsNoSessionReuseTests(TlsServerCase):
+    """--tls-no-session-reuse: clients that cannot resume (Python's ftplib) work."""
+
+    server_args = ("--tls-no-session-reuse",)
+
+    def test_plain_ftplib_ftp_tls_retr_stor(self):
+        data = RANDOM[BIG]
+        self.put("py/dl.bin", data)
+        for name, version in TLS_VERSIONS:
+            with self.subTest(tls=name):
+                ftp = self.ftplib_tls(version, cls=ftplib.FTP_TLS)
+                try:
+                    self.assertEqual(ftp.sock.version(), name)
+                    got = bytearray()
+                    resp = ftp.retrbinary("RETR py/dl.bin", got.extend, blocksize=65536)
+                    self.assertTrue(resp.startswith("226"), resp)
+                    self.assertTrue(bytes(got) == data, f"downloaded {len(got)} bytes differ")
+                    resp = ftp.storbinary(f"STOR py/up-{name}.bin", io.BytesIO(data), blocksize=65536)
+                    self.assertTrue(resp.startswith("226"), resp)
+                    self.assertTrue(self.read(f"py/up-{name}.bin") == data, "uploaded file differs on disk")
+                    self.assertIn("py/dl.bin", ftp.nlst("py"))
+                finally:
+                    self.close_ftp(ftp)
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsRequiredTests(TlsServerCase):
+    """--tls-required: no login in clear (530), no data without PROT P (521)."""
+
+    server_args = ("--tls-required",)
+
+    @unittest.skipIf(CURL is None, "curl not installed")
+    def test_curl_in_clear_cannot_log_in(self):
+        self.put("f.txt", b"protected")
+        r, log = self.curl_tls(self.url("f.txt"))
+        self.assertEqual(r.returncode, 67, f"CURLE_LOGIN_DENIED expected: {log[-2000:]}")
+        self.assertRegex(log, r"< 530 ")
+        self.assertEqual(r.stdout, b"")
+        r, log = self.curl_tls("--ssl-reqd", self.url("f.txt"))
+        self.assertEqual((r.returncode, r.stdout), (0, b"protected"), log[-2000:])
+
+    def test_ftplib_in_clear_gets_530(self):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        try:
+            ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.login(USER, PASSWORD)
+            self.assertTrue(str(e.exception).startswith("530 "), str(e.exception))
+        finally:
+            self.close_ftp(ftp)
+
+    def test_prot_c_data_gets_521(self):
+        self.put("f.txt", b"protected")
+        ftp = ftplib.FTP_TLS(context=tls_context(), timeout=TIMEOUT)
+        try:
+            ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
+            ftp.login(USER, PASSWORD)
+            for setup in ((), ("PBSZ 0", "PROT C")):
+                with self.subTest(setup=setup or "no PROT"):
+                    for cmd in setup:
+                        self.assertTrue(ftp.voidcmd(cmd).startswith("200"))
+                    got = bytearray()
+                    with self.assertRaises(ftplib.error_perm) as e:
+                        ftp.retrbinary("RETR f.txt", got.extend)
+                    self.assertTrue(str(e.exception).startswith("521 "), str(e.exception))
+                    self.assertEqual(bytes(got), b"")
+            ftp.prot_p()
+            got = bytearray()
+            # plain ftplib cannot resume: refused (425) under the default session reuse
+            with self.assertRaises((ftplib.Error, OSError, EOFError)):
+                ftp.retrbinary("RETR f.txt", got.extend)
+            self.assertEqual(bytes(got), b"")
+        finally:
+            self.close_ftp(ftp)
+
+    def test_resuming_ftplib_works(self):
+        self.put("f.txt", b"protected")
+        ftp = self.ftplib_tls()
+        try:
+            got = bytearray()
+            ftp.retrbinary("RETR f.txt", got.extend)
+            self.assertEqual(bytes(got), b"protected")
+        finally:
+            self.close_ftp(ftp)
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+@unittest.skipIf(CURL is None, "curl not installed")
+class TlsDetectTests(TlsServerCase):
+    """--tls-detect: plain FTP, explicit FTPS and implicit FTPS on the one control port."""
+
+    server_args = ("--tls-detect",)
+
+    def test_plain_explicit_and_implicit_on_one_port(self):
+        data = RANDOM[8193] * 31
+        self.put("d/f.bin", data)
+        for what, scheme, flags in (("plain FTP", "ftp", ()), ("explicit FTPS", "ftp", ("--ssl-reqd",)),
+                                    ("implicit FTPS", "ftps", ())):
+            with self.subTest(what=what):
+                r, log = self.curl_tls(*flags, self.url("d/", scheme))
+                self.assertEqual(r.returncode, 0, log[-3000:])
+                self.assertRegex(r.stdout.decode(), r"(?m) f\.bin\r?$")
+                r, log = self.curl_tls(*flags, self.url("d/f.bin", scheme))
+                self.assertEqual(r.returncode, 0, log[-3000:])
+                self.assertTrue(r.stdout == data, f"{what}: {len(r.stdout)} bytes differ")
+                self.assertEqual("SSL connection using" in log, what != "plain FTP", log[-3000:])
+                self.assertEqual(bool(re.search(r"(?m)^> AUTH ", log)), what == "explicit FTPS", log[-3000:])
+
+
+@unittest.skipIf(TLS_CERT is None, NO_TLS)
+class TlsShutdownTests(TlsServerCase):
+    """SIGTERM with idle sessions over TLS: each gets its 421 inside TLS, and the server
+    exits 0 in time (the close_notify wait is bounded)."""
+
+    def test_sigterm_sends_421_over_tls_and_exits_0(self):
+        sessions = []
+        try:
+            for name, version in TLS_VERSIONS:
+                c = Control(self.server.port)
+                sessions.append(c)
+                c.secure_login(tls_context(version))
+            rc, seconds, killed = self.server.stop(timeout=STOP_TIMEOUT)
+            self.assertFalse(killed, f"server still running {STOP_TIMEOUT} s after SIGTERM")
+            self.assertEqual(rc, 0, self.server.stderr())
+            for c in sessions:
+                code, lines = c.reply()
+                self.assertEqual(code, 421, lines)
+        finally:
+            for c in sessions:
+                c.close()
+
+
+# --------------------------------------------------------------------------------------
 class ServerSurvivalTests(unittest.TestCase):
     """Clients that leave abruptly. Runs after the others: if the server dies here, the
     tests before it still say what they have to say."""
@@ -1746,6 +2477,11 @@ class ShutdownTest(unittest.TestCase):
 # --------------------------------------------------------------------------------------
 def main(argv):
     global SERVER
+    patterns = []  # -k PATTERN (repeatable): tests whose id holds one, as COFTP_INTEROP_ONLY
+    while "-k" in argv[:-1]:
+        i = argv.index("-k")
+        patterns.append(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     if len(argv) < 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         print("interop: 0 passed, 1 failed", flush=True)
@@ -1766,11 +2502,14 @@ def main(argv):
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
-                 NoActiveServerTests, ServerSurvivalTests, ShutdownTest):
+                 NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
+                 TlsRequiredTests, TlsDetectTests, TlsShutdownTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
-        suite = unittest.TestSuite(t for t in suite if any(k in t.id() for k in only.split(",")))
+        patterns += only.split(",")
+    if patterns:
+        suite = unittest.TestSuite(t for t in suite if any(k in t.id() for k in patterns))
     try:
         try:
             SERVER = Server(binary, root)
@@ -1797,6 +2536,9 @@ def main(argv):
     passed = run - failed - len(skipped)
     sys.stderr.flush()
     print(f"runtime {time.monotonic() - started:.1f} s", flush=True)
+    tls_skipped = sorted(t for t in skipped if ".Tls" in t and TLS_CERT is None)
+    if tls_skipped:
+        print(f"!!! {len(tls_skipped)} FTPS tests SKIPPED: {NO_TLS}", flush=True)
     summary = f"interop: {passed} passed, {failed} failed"
     if skipped:
         summary += f", {len(skipped)} skipped"
