@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
     if (created && drop_to && ::chown(root.c_str(), drop_to->uid, drop_to->gid) != 0)
       throw std::system_error(errno, std::system_category(), "chown " + root);
 
+    auto shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
+
     asio::io_context io;
     coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth),
                                          policies::observer(session_log, xferlog));
@@ -151,7 +153,7 @@ int main(int argc, char** argv) {
 
     std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
     std::cout << "coftp " COFTP_VERSION " FTP server\n"
-              << "  root:    " << std::filesystem::canonical(root).string() << "\n"
+              << "  root:    " << shown_root << "\n"
               << "  threads: " << threads << "\n";
     if (drop_to)
       std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
