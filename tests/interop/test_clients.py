@@ -1695,7 +1695,9 @@ class PrivilegeTests(unittest.TestCase):
                 self.assertEqual(st["Uid"], [str(pw.pw_uid)] * 4, f"thread {tid}")
                 self.assertEqual(st["Gid"], [str(pw.pw_gid)] * 4, f"thread {tid}")
                 self.assertEqual(sorted(int(g) for g in st["Groups"]), want_groups, f"thread {tid}")
-            ftp = ftp_login()
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login(USER, PASSWORD)
             try:
                 out = io.BytesIO()
                 ftp.retrbinary("RETR public.bin", out.write)
