@@ -1735,7 +1735,8 @@ class PrivilegeTests(unittest.TestCase):
 
     @unittest.skipIf(IS_ROOT, "runs only when not root: the drop needs root")
     def test_run_as_without_root_exits_2(self):
-        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", "nobody"],
+        other = next(p.pw_name for p in pwd.getpwall() if p.pw_uid not in (0, os.geteuid()))
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", other],
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(b"needs root", r.stderr)
