@@ -1399,8 +1399,8 @@ TEST_CASE("session_log_observer masks PASS and ACCT; observers<> feeds every mem
                                            "[-] Client disconnected: (127.0.0.1, 40000)"});
   auto x = words(slurp(xpath));
   REQUIRE(x.size() == 18);
-  CHECK(x[6] == "5");
-  CHECK(x[7] == "/a");
+  CHECK(x[7] == "5");
+  CHECK(x[8] == "/a");
   CHECK(x[13] == "alice");
   // Quiet observers write nothing and need no file.
   both quiet;
