@@ -71,7 +71,9 @@ struct observers {
   std::tuple<Observers...> members;
 
   observers() = default;
-  explicit observers(Observers... each) : members(std::move(each)...) {}
+  explicit observers(Observers... each)
+    requires(sizeof...(Observers) > 0)
+      : members(std::move(each)...) {}
 
   /// The member of type `O`.
   template <class O>
