@@ -3,58 +3,31 @@
 //
 //   coftp-server                                  # anonymous, read-only, ./ftp-root
 //   coftp-server --user alice:secret --port 21    # a writable user
+//   coftp-server --run-as ftp --port 21 --xferlog /var/log/xferlog   # as root: binds, then drops to ftp
 //   coftp-server --help
 #include <coftp/coftp.hpp>
 
 #include <CLI/CLI.hpp>
 #include <asio/signal_set.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
-#include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace {
 
-// Prints the session log the FTP specification shows: "[+] Client connected: (...)",
-// "[CLIENT] USER test", "[SERVER] 331 ...". PASS arrives masked.
-struct console_observer : coftp::null_observer {
-  bool quiet = false;
-
-  void on_connect(const coftp::session_info& s) {
-    print("[+] Client connected: (" + s.remote_address + ", " + std::to_string(s.remote_port) + ")");
-  }
-  void on_command(const coftp::session_info&, const coftp::command& c) {
-    print("[CLIENT] " + c.verb + (c.argument.empty() ? "" : " " + c.argument));
-  }
-  void on_reply(const coftp::session_info&, const coftp::reply& r) {
-    auto text = r.text.substr(0, r.text.find('\n'));
-    print("[SERVER] " + std::to_string(r.code) + " " + text);
-  }
-  void on_transfer(const coftp::session_info&, const coftp::transfer_event& t) {
-    static constexpr const char* outcomes[] = {"completed", "aborted", "connection lost", "timed out",
-                                               "storage error"};
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.duration).count();
-    print("[XFER] " + t.path + ": " + std::to_string(t.bytes) + " bytes in " + std::to_string(ms) + " ms, " +
-          outcomes[int(t.outcome)]);
-  }
-  void on_disconnect(const coftp::session_info& s) {
-    print("[-] Client disconnected: (" + s.remote_address + ", " + std::to_string(s.remote_port) + ")");
-  }
-
-  void print(const std::string& line) const {
-    if (quiet) return;
-    static std::mutex m;
-    std::lock_guard lock(m);
-    std::fprintf(stdout, "%s\n", line.c_str());
-    std::fflush(stdout);
-  }
-};
-
+// The session log (stderr or --log FILE) and the transfer log (--xferlog FILE), both
+// written by library observers; either may be off (--quiet, no --xferlog).
 struct policies : coftp::default_policies {
-  using observer = console_observer;
+  using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
 };
 
 }  // namespace
@@ -107,7 +80,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-sessions-per-address", opts.max_sessions_per_address,
                  "Maximum concurrent sessions from one client address")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_flag("--quiet", quiet, "Do not print the session log");
+  app.add_flag("--quiet", quiet, "No session log");
+  std::string log_path, xferlog_path, run_as;
+  bool allow_root = false;
+  app.add_option("--log", log_path, "Append the session log to FILE instead of standard error");
+  app.add_option("--xferlog", xferlog_path, "Append one line per upload and download to FILE (xferlog(5) format)");
+  app.add_option("--run-as", run_as, "Started as root: bind the ports, then drop to USER's uid, gid and groups");
+  app.add_flag("--allow-root", allow_root, "Serve as root (without --run-as); refused otherwise");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -144,20 +123,66 @@ int main(int argc, char** argv) {
   }
   if (users.empty() || anonymous) auth.allow_anonymous();
 
+  // Root is refused unless asked for: a flaw in a session would hand over the machine.
+  std::optional<coftp::system_user> drop_to;
+  if (!run_as.empty()) {
+    try {
+      drop_to = coftp::lookup_system_user(run_as);
+    } catch (const std::exception& e) {
+      std::cerr << "coftp-server: --run-as: " << e.what() << "\n";
+      return 2;
+    }
+    if (drop_to->uid == 0) {
+      std::cerr << "coftp-server: --run-as " << run_as << ": uid 0 is root; use --allow-root to serve as root\n";
+      return 2;
+    }
+    if (!coftp::running_as_root()) {
+      if (drop_to->uid != ::geteuid()) {
+        std::cerr << "coftp-server: --run-as " << run_as << " needs root (running as uid " << ::geteuid() << ")\n";
+        return 2;
+      }
+      drop_to.reset();  // already that user: nothing to drop
+    }
+  } else if (coftp::running_as_root() && !allow_root) {
+    std::cerr << "coftp-server: refusing to serve as root. Pass --run-as USER (e.g. --run-as nobody) to drop\n"
+                 "to USER after binding the ports, or --allow-root to serve as root anyway.\n";
+    return 2;
+  }
+
   try {
-    std::filesystem::create_directories(root);
+    // Everything only root may open is opened now: logs, the listening sockets, the
+    // served directory (local_fs keeps it as a descriptor).
+    coftp::session_log_observer session_log;
+    if (!quiet) session_log = coftp::session_log_observer(log_path.empty() ? coftp::log_file::standard_error()
+                                                                            : coftp::log_file::open(log_path));
+    coftp::xferlog_observer xferlog;
+    if (!xferlog_path.empty()) xferlog = coftp::xferlog_observer(coftp::log_file::open(xferlog_path));
+
+    bool created = std::filesystem::create_directories(root);
+    // A directory made here for a user who will not be root is theirs, so that uploads work.
+    if (created && drop_to && ::chown(root.c_str(), drop_to->uid, drop_to->gid) != 0)
+      throw std::system_error(errno, std::system_category(), "chown " + root);
+
+    auto shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
+
     asio::io_context io;
-    console_observer observer;
-    observer.quiet = quiet;
-    coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth), observer);
+    coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth),
+                                         policies::observer(session_log, xferlog));
+    if (drop_to) {
+      coftp::drop_privileges(*drop_to);  // throws unless dropped for good, before any session runs
+    } else if (coftp::running_as_root()) {
+      std::cerr << "coftp-server: warning: serving as root (--allow-root); prefer --run-as USER\n";
+    }
     server.start();
 
     std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
     if (auto implicit = server.implicit_tls_endpoint())
       std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
     std::cout << "coftp " COFTP_VERSION " FTP server\n"
-              << "  root:    " << std::filesystem::canonical(root).string() << "\n"
+              << "  root:    " << shown_root << "\n"
               << "  threads: " << threads << "\n";
+    if (drop_to)
+      std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
     if (users.empty())
       std::cout << "  access:  anonymous read-only (add a writable user with --user NAME:PASSWORD)\n";
     else
@@ -167,12 +192,25 @@ int main(int argc, char** argv) {
       std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")
                 << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                 << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
+    if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
     std::cout << "Press Ctrl+C to stop." << std::endl;
 
-    asio::signal_set signals(io, SIGINT, SIGTERM);
+    // One strand for both signal sets: a SIGHUP handler and the stop never run at once.
+    auto signal_strand = asio::make_strand(io);
+    // SIGHUP: reopen the log files (after logrotate moved them).
+    asio::signal_set hangup(signal_strand, SIGHUP);
+    std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
+      if (ec) return;
+      for (const auto* f : {&session_log.file(), &xferlog.file()})
+        if (*f && !(*f)->reopen()) std::cerr << "coftp-server: cannot reopen " << (*f)->path() << "\n";
+      hangup.async_wait(on_hangup);
+    };
+    hangup.async_wait(on_hangup);
+    asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code ec, int) {
       if (ec) return;
       if (!quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
+      hangup.cancel();  // else its wait keeps io.run() from returning
       server.stop();
     });
 

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1395,4 +1396,130 @@ TEST_CASE("server: the observer tells a finished transfer from a cut one") {
         return true;
     return false;
   }));
+}
+
+// ---- transfer log (xferlog) and session log --------------------------------------------------
+
+namespace {
+
+std::vector<string> file_lines(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<string> out;
+  for (string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The 13 fields after the 5-word date of an xferlog line, joined by single spaces, the
+// transfer time (always >= 1) left out: "127.0.0.1 11 /up.bin b _ i r test ftp 0 * c".
+string xferlog_fields(const string& line) {
+  std::istringstream in(line);
+  std::vector<string> w;
+  for (string x; in >> x;) w.push_back(x);
+  REQUIRE_MESSAGE(w.size() == 18, line);
+  CHECK(std::stoul(w[5]) >= 1);
+  string out;
+  for (std::size_t i = 6; i < w.size(); ++i) out += (out.empty() ? "" : " ") + w[i];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("server: xferlog has a line per upload and download with size, type, direction and user; a cut upload is i") {
+  temp_dir d;
+  auto xpath = d.path() / "xferlog";
+  test_server<coftp::memory_fs, coftp::xferlog_observer> srv{
+      coftp::memory_fs{}, test_options(), coftp::xferlog_observer(coftp::log_file::open(xpath.string()))};
+  srv.put("/a.txt", "hello\n");
+  {
+    ftp_client c{srv.endpoint()};
+    login(c);
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    CHECK(c.stor("up load.bin", "hello world") == "226 Transfer complete (11 bytes received)");
+    CHECK(c.retr("a.txt") == "hello\n");
+    CHECK(c.command("TYPE A") == "200 Type set to A");
+    CHECK(c.retr("a.txt") == "hello\r\n");
+    CHECK(c.list().find("a.txt") != string::npos);  // listings are not logged
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    REQUIRE(c.open_passive().starts_with("227 "));
+    CHECK(c.command("STOR cut.bin") == "150 Ready to receive");
+    c.data().write_all("partial");
+    c.data().reset();
+    CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+  }
+  {
+    ftp_client anon{srv.endpoint()};
+    login(anon, "anonymous", "guest@example.org");
+    CHECK(anon.retr("a.txt") == "hello\r\n");  // TYPE A: the default
+  }
+  auto lines = file_lines(xpath);
+  REQUIRE(lines.size() == 5);
+  CHECK(xferlog_fields(lines[0]) == "127.0.0.1 11 /up_load.bin b _ i r test ftp 0 * c");
+  CHECK(xferlog_fields(lines[1]) == "127.0.0.1 6 /a.txt b _ o r test ftp 0 * c");
+  CHECK(xferlog_fields(lines[2]) == "127.0.0.1 6 /a.txt a _ o r test ftp 0 * c");
+  auto cut = xferlog_fields(lines[3]);
+  CHECK((cut == "127.0.0.1 0 /cut.bin b _ i r test ftp 0 * i" || cut == "127.0.0.1 7 /cut.bin b _ i r test ftp 0 * i"));
+  CHECK(xferlog_fields(lines[4]) == "127.0.0.1 6 /a.txt a _ o a anonymous ftp 0 * c");
+  CHECK(file_text(xpath).find("guest@example.org") == string::npos);
+}
+
+TEST_CASE("server: no password reaches the session log or the xferlog, however it is sent") {
+  temp_dir d;
+  auto log = d.path() / "session.log";
+  auto xlog = d.path() / "xferlog";
+  using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
+  test_server<coftp::memory_fs, observer> srv{
+      coftp::memory_fs{}, test_options(),
+      observer{coftp::session_log_observer(coftp::log_file::open(log.string())),
+               coftp::xferlog_observer(coftp::log_file::open(xlog.string()))}};
+  const string pw = "Pw-7fq2-Zeta";
+  srv.users().add("carol", pw, coftp::permissions::all);
+  const auto big = random_bytes(std::size_t(4) << 20, 9);
+  srv.put("/big.bin", big);
+  {
+    ftp_client c{srv.endpoint()};
+    CHECK(c.login("carol", pw + "-wrong") == "530 Login incorrect");
+    CHECK(c.command("USER carol") == "331 Username OK, need password");
+    CHECK(c.command("pass " + pw) == "230 Login successful");  // verbs are case-insensitive
+    CHECK(c.command("PASS " + pw) == "503 Already logged in");
+    CHECK(c.command("  PASS " + pw) == "503 Already logged in");
+    CHECK(c.command("PASS " + pw + "\xc3\x28") == "501 Invalid characters in argument (UTF-8 expected)");
+    CHECK(c.command("ACCT " + pw) == "202 No account needed, ACCT is superfluous here");
+    // Sent during a transfer: kept, answered after it, logged then.
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    REQUIRE(c.open_passive().starts_with("227 "));
+    CHECK(c.command("RETR big.bin") == "150 Opening data connection (4194304 bytes)");
+    c.send_raw("PASS " + pw + "\r\n");
+    CHECK(c.data().read_all() == big);
+    CHECK(c.read_reply() == "226 Transfer complete");
+    CHECK(c.read_reply() == "503 Already logged in");
+    CHECK(c.stor("new.bin", "x") == "226 Transfer complete (1 bytes received)");
+    CHECK(c.command("QUIT") == "221 Goodbye");
+  }
+  {
+    ftp_client anon{srv.endpoint()};
+    login(anon, "anonymous", "anon-" + pw + "@example.org");
+    CHECK(anon.retr("new.bin") == "x");
+    CHECK(anon.command("QUIT") == "221 Goodbye");
+  }
+  auto text = file_text(log);
+  auto xfer = file_text(xlog);
+  CHECK(text.find("Pw-7fq2") == string::npos);
+  CHECK(xfer.find("Pw-7fq2") == string::npos);
+  CHECK(file_lines(xlog).size() == 3);
+  int masked = 0;
+  for (const auto& line : file_lines(log)) {
+    // "2026-11-28T21:32:30.123Z [N] ..."
+    REQUIRE(line.size() > 28);
+    CHECK(line[4] == '-');
+    CHECK(line[10] == 'T');
+    CHECK(line.substr(23, 3) == "Z [");
+    if (line.find("[CLIENT] PASS ****") != string::npos) ++masked;
+  }
+  CHECK(masked == 7);  // wrong, lower-case, after login, leading spaces, bad UTF-8, during RETR, anonymous
+  CHECK(text.find("[CLIENT] ACCT ****") != string::npos);
 }

@@ -11,23 +11,37 @@
 #include <coftp/detail/ascii.hpp>
 #include <coftp/error.hpp>
 #include <coftp/listing.hpp>
+#include <coftp/log_file.hpp>
+#include <coftp/observer.hpp>
 #include <coftp/path.hpp>
+#include <coftp/privileges.hpp>
 #include <coftp/reply.hpp>
+#include <coftp/session_log.hpp>
+#include <coftp/xferlog.hpp>
 
 #include "run_sync.hpp"
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <fstream>
 #include <future>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <vector>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace std::string_literals;
 using namespace std::string_view_literals;
@@ -1256,4 +1270,207 @@ TEST_CASE("PORT and EPRT arguments") {
     CAPTURE(bad);
     CHECK(coftp::parse_eprt_argument(bad).status == eprt_argument::malformed);
   }
+}
+
+// ---- transfer log (xferlog(5)) and session log --------------------------------------------
+
+namespace {
+
+// Sat Nov 28 2026, 21:32:30 UTC.
+std::chrono::system_clock::time_point nov28() {
+  using namespace std::chrono;
+  return sys_days{year{2026} / 11 / 28} + hours{21} + minutes{32} + seconds{30};
+}
+
+coftp::transfer_event xfer(coftp::transfer_direction d, coftp::transfer_outcome o, std::string path, std::string user,
+                           std::uint64_t bytes, std::chrono::milliseconds took, bool ascii, bool anonymous) {
+  coftp::transfer_event t;
+  t.direction = d;
+  t.outcome = o;
+  t.path = std::move(path);
+  t.user = std::move(user);
+  t.bytes = bytes;
+  t.duration = took;
+  t.ascii = ascii;
+  t.anonymous = anonymous;
+  return t;
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("format_xferlog_line: the xferlog(5) fields") {
+  using coftp::transfer_direction;
+  using coftp::transfer_outcome;
+  using namespace std::chrono_literals;
+  coftp::session_info s{7, "127.0.0.1", 50000};
+
+  SUBCASE("a real user's binary download, complete") {
+    auto t = xfer(transfer_direction::download, transfer_outcome::completed, "/a.txt", "alice", 5, 300ms, false, false);
+    auto line = coftp::format_xferlog_line(s, t, nov28());
+    CHECK(line == "Sat Nov 28 21:32:30 2026 1 127.0.0.1 5 /a.txt b _ o r alice ftp 0 * c");
+    // current-time is 5 words; 13 fields follow (xferlog(5), vsftpd's wuftpd format).
+    CHECK(words(line).size() == 18);
+  }
+  SUBCASE("an anonymous ASCII upload, cut: i, a, a; spaces in the name become '_'") {
+    auto t = xfer(transfer_direction::upload, transfer_outcome::aborted, "/in/my notes.txt", "anonymous", 1234, 2600ms,
+                  true, true);
+    coftp::session_info v6{8, "::1", 50001};
+    CHECK(coftp::format_xferlog_line(v6, t, nov28()) ==
+          "Sat Nov 28 21:32:30 2026 3 ::1 1234 /in/my_notes.txt a _ i a anonymous ftp 0 * i");
+  }
+  SUBCASE("every outcome but completed is incomplete") {
+    for (auto o : {transfer_outcome::aborted, transfer_outcome::connection_lost, transfer_outcome::timed_out,
+                   transfer_outcome::storage_error}) {
+      auto t = xfer(transfer_direction::download, o, "/f", "bob", 0, 0ms, false, false);
+      auto w = words(coftp::format_xferlog_line(s, t, nov28()));
+      REQUIRE(w.size() == 18);
+      CHECK(w[17] == "i");
+    }
+  }
+  SUBCASE("the day is padded with a space; long transfers in whole seconds") {
+    using namespace std::chrono;
+    auto nov1 = sys_days{year{2026} / 11 / 1} + hours{9} + minutes{5} + seconds{7};
+    auto t = xfer(transfer_direction::download, transfer_outcome::completed, "/big", "bob", 1u << 30, 125400ms, false,
+                  false);
+    CHECK(coftp::format_xferlog_line(s, t, nov1) == "Sun Nov  1 09:05:07 2026 125 127.0.0.1 1073741824 /big b _ o r bob ftp 0 * c");
+  }
+  SUBCASE("control characters become '?', UTF-8 stays") {
+    auto t = xfer(transfer_direction::download, transfer_outcome::completed, "/a\x1b[2Jb\x7f\xc3\xa9.txt", "bob", 1, 1ms,
+                  false, false);
+    CHECK(coftp::format_xferlog_line(s, t, nov28()) ==
+          "Sat Nov 28 21:32:30 2026 1 127.0.0.1 1 /a?[2Jb?\xc3\xa9.txt b _ o r bob ftp 0 * c");
+  }
+  SUBCASE("listings are not logged") {
+    auto t = xfer(transfer_direction::listing, transfer_outcome::completed, "/", "bob", 100, 1ms, true, false);
+    CHECK(coftp::format_xferlog_line(s, t, nov28()) == "");
+  }
+}
+
+TEST_CASE("format_session_log_line: UTC timestamp, session id, no control characters") {
+  using namespace std::chrono_literals;
+  CHECK(coftp::format_session_log_line(nov28() + 123ms, 42, "[CLIENT] RETR a\x1b]0;x\x07.txt") ==
+        "2026-11-28T21:32:30.123Z [42] [CLIENT] RETR a?]0;x?.txt");
+  CHECK(coftp::format_session_log_line(nov28(), 1, "x") == "2026-11-28T21:32:30.000Z [1] x");
+}
+
+TEST_CASE("session_log_observer masks PASS and ACCT; observers<> feeds every member") {
+  coftp_test::temp_dir d;
+  auto path = d.path() / "session.log";
+  auto xpath = d.path() / "xferlog";
+  using both = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
+  both obs{coftp::session_log_observer(coftp::log_file::open(path.string())),
+           coftp::xferlog_observer(coftp::log_file::open(xpath.string()))};
+  coftp::session_info s{3, "127.0.0.1", 40000};
+  obs.on_connect(s);
+  obs.on_command(s, coftp::command{"PASS", "hunter2"});
+  obs.on_command(s, coftp::command{"ACCT", "hunter2"});
+  obs.on_command(s, coftp::command{"USER", "alice"});
+  obs.on_login(s, "alice", true);
+  obs.on_reply(s, coftp::reply{230, "Login successful\nsecond line"});
+  obs.on_transfer(s, xfer(coftp::transfer_direction::download, coftp::transfer_outcome::completed, "/a", "alice", 5,
+                          std::chrono::milliseconds(2), false, false));
+  obs.on_disconnect(s);
+  auto log = slurp(path);
+  CHECK(log.find("hunter2") == std::string::npos);
+  std::vector<std::string> bodies;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    REQUIRE(line.size() > 30);
+    CHECK(line[10] == 'T');
+    CHECK(line.substr(23, 6) == "Z [3] ");
+    bodies.push_back(line.substr(29));
+  }
+  CHECK(bodies == std::vector<std::string>{"[+] Client connected: (127.0.0.1, 40000)", "[CLIENT] PASS ****",
+                                           "[CLIENT] ACCT ****", "[CLIENT] USER alice", "[LOGIN] alice: ok",
+                                           "[SERVER] 230 Login successful",
+                                           "[XFER] download /a: 5 bytes in 2 ms, completed",
+                                           "[-] Client disconnected: (127.0.0.1, 40000)"});
+  auto x = words(slurp(xpath));
+  REQUIRE(x.size() == 18);
+  CHECK(x[7] == "5");
+  CHECK(x[8] == "/a");
+  CHECK(x[13] == "alice");
+  // Quiet observers write nothing and need no file.
+  both quiet;
+  quiet.on_connect(s);
+  quiet.on_transfer(s, coftp::transfer_event{});
+}
+
+TEST_CASE("log_file: created 0600, appends, one line per write, reopens after a rename") {
+  coftp_test::temp_dir d;
+  auto path = d.path() / "x.log";
+  {
+    std::ofstream(path) << "kept\n";
+  }
+  auto f = coftp::log_file::open(path.string());
+  auto copy = f;  // copies share the file
+  f.write_line("one");
+  copy.write_line("two");
+  CHECK(slurp(path) == "kept\none\ntwo\n");
+  std::filesystem::rename(path, d.path() / "x.log.1");
+  f.write_line("three");  // still the old file
+  CHECK(f.reopen());
+  copy.write_line("four");
+  CHECK(slurp(d.path() / "x.log.1") == "kept\none\ntwo\nthree\n");
+  CHECK(slurp(path) == "four\n");
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_THROWS_AS(coftp::log_file::open((d.path() / "missing" / "x.log").string()), std::system_error);
+}
+
+TEST_CASE("privileges: lookup, refusals, and a real drop in a child process") {
+  CHECK_THROWS_AS(coftp::lookup_system_user("no-such-user-coftp"), std::runtime_error);
+  auto root = coftp::lookup_system_user("root");
+  CHECK(root.uid == 0);
+  CHECK_THROWS_AS(coftp::drop_privileges(root), std::runtime_error);  // uid 0: nothing would be dropped
+  if (::getpwnam("nobody") == nullptr) {
+    MESSAGE("no user 'nobody': the drop itself is not tested");
+    return;
+  }
+  auto nobody = coftp::lookup_system_user("nobody");
+  CHECK(nobody.uid != 0);
+  CHECK(std::find(nobody.groups.begin(), nobody.groups.end(), nobody.gid) != nobody.groups.end());
+  // The drop is for good, so it runs in a child. As root it must succeed and verify;
+  // as anyone else it must fail (setgroups: EPERM) and throw. Exit codes say which.
+  bool as_root = ::geteuid() == 0;
+  coftp_test::temp_dir d;
+  auto secret = (d.path() / "root-only").string();
+  {
+    std::ofstream(secret) << "x";
+  }
+  ::chmod(secret.c_str(), 0600);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int code = 0;
+    try {
+      coftp::drop_privileges(nobody);
+      code = ::getuid() == nobody.uid && ::geteuid() == nobody.uid && ::getgid() == nobody.gid &&
+                     ::setuid(0) != 0 && ::open(secret.c_str(), O_RDONLY) < 0
+                 ? 10
+                 : 11;
+    } catch (const std::system_error&) {
+      code = 20;
+    } catch (...) {
+      code = 21;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == (as_root ? 10 : 20));
 }

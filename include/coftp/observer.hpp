@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 namespace coftp {
 
@@ -43,6 +45,8 @@ struct transfer_event {
   std::string user{};
   std::uint64_t bytes = 0;
   std::chrono::steady_clock::duration duration{};
+  bool ascii = false;      ///< TYPE A (line endings converted) during the transfer, else TYPE I
+  bool anonymous = false;  ///< the user logged in anonymously ("anonymous" or "ftp")
 };
 
 /// Receives nothing; the default policy and the base for custom observers.
@@ -53,6 +57,42 @@ struct null_observer {
   void on_login(const session_info&, std::string_view /*user*/, bool /*success*/) {}
   void on_transfer(const session_info&, const transfer_event&) {}
   void on_disconnect(const session_info&) {}
+};
+
+/// Several observers as one: each event goes to every member, in order.
+///
+/// @par Example
+/// @code
+/// using observer = coftp::observers<my_console_log, coftp::xferlog_observer>;
+/// observer obs{my_console_log{}, coftp::xferlog_observer(coftp::log_file::open("/var/log/xferlog"))};
+/// @endcode
+template <class... Observers>
+struct observers {
+  std::tuple<Observers...> members;
+
+  observers() = default;
+  explicit observers(Observers... each)
+    requires(sizeof...(Observers) > 0)
+      : members(std::move(each)...) {}
+
+  /// The member of type `O`.
+  template <class O>
+  O& get() noexcept { return std::get<O>(members); }
+
+  void on_connect(const session_info& s) { each([&](auto& o) { o.on_connect(s); }); }
+  void on_command(const session_info& s, const command& c) { each([&](auto& o) { o.on_command(s, c); }); }
+  void on_reply(const session_info& s, const reply& r) { each([&](auto& o) { o.on_reply(s, r); }); }
+  void on_login(const session_info& s, std::string_view user, bool success) {
+    each([&](auto& o) { o.on_login(s, user, success); });
+  }
+  void on_transfer(const session_info& s, const transfer_event& t) { each([&](auto& o) { o.on_transfer(s, t); }); }
+  void on_disconnect(const session_info& s) { each([&](auto& o) { o.on_disconnect(s); }); }
+
+ private:
+  template <class F>
+  void each(F&& f) {
+    std::apply([&](auto&... o) { (f(o), ...); }, members);
+  }
 };
 
 }  // namespace coftp

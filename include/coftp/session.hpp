@@ -757,6 +757,8 @@ class basic_session {
     ev.user = user().name;
     ev.bytes = r.bytes;
     ev.duration = std::chrono::steady_clock::now() - start;
+    ev.ascii = ascii_;
+    ev.anonymous = detail::is_anonymous_name(ev.user);
     server_.observer().on_transfer(info_, ev);
     co_return r;
   }

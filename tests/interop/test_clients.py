@@ -23,6 +23,7 @@ without them they are skipped, loudly. The last line printed is
 import ftplib
 import io
 import os
+import pwd
 import queue
 import random
 import re
@@ -73,17 +74,22 @@ def client_env():
 class Server:
     """The example server as a child process."""
 
-    def __init__(self, binary, root, extra_args=()):
+    def __init__(self, binary, root, extra_args=(), quiet=True):
         self.root = root
         self.port = None
         self.implicit_port = None  # with --implicit-tls-port: from "implicit FTPS on HOST:PORT"
         want_implicit = "--implicit-tls-port" in extra_args
         self.stderr_lines = []
         self.stdout_lines = []
-        self.proc = subprocess.Popen(
-            [binary, "--host", HOST, "--port", "0", "--root", root,
-             "--user", f"{USER}:{PASSWORD}", "--anonymous", "--quiet", "--threads", "4", *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        args = [binary, "--host", HOST, "--port", "0", "--root", root,
+                "--user", f"{USER}:{PASSWORD}", "--anonymous", "--threads", "4", *extra_args]
+        if quiet:
+            args.append("--quiet")
+        # The server refuses root unless told; as root (CI), the test servers say so,
+        # except those testing the privilege drop itself.
+        if os.geteuid() == 0 and "--run-as" not in extra_args:
+            args.append("--allow-root")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         lines = queue.Queue()
         # Drain both pipes for the whole life of the server, so that it never blocks on them.
         threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines, lines), daemon=True).start()
@@ -2384,6 +2390,160 @@ class TlsShutdownTests(TlsServerCase):
         finally:
             for c in sessions:
                 c.close()
+IS_ROOT = os.geteuid() == 0
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of field name to its words."""
+    with open(f"/proc/{pid}/status") as f:
+        return {k: v.split() for k, _, v in (line.partition(":") for line in f)}
+
+
+class PrivilegeTests(unittest.TestCase):
+    """--run-as and the refusal of root: as the kernel sees the process, and as a client does."""
+
+    @unittest.skipUnless(IS_ROOT, "needs root: the privilege drop starts as root")
+    def test_run_as_nobody_drops_uid_gid_and_groups(self):
+        pw = pwd.getpwnam("nobody")
+        root = tempfile.mkdtemp(prefix="run-as-", dir=CLIENT_HOME)  # its parents stay closed to nobody
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chmod(root, 0o755)
+        data = random.Random(20).randbytes(100000)
+        with open(os.path.join(root, "public.bin"), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(root, "public.bin"), 0o644)
+        server = Server(SERVER_BINARY, root, ["--run-as", "nobody"])
+        try:
+            # "listening on" is printed after the drop: the process is already nobody.
+            want_groups = sorted(set(os.getgrouplist("nobody", pw.pw_gid)))
+            tasks = os.listdir(f"/proc/{server.proc.pid}/task")
+            self.assertGreaterEqual(len(tasks), 1)
+            for tid in tasks:  # every thread: real, effective, saved and file-system ids
+                st = proc_status(f"{server.proc.pid}/task/{tid}")
+                self.assertEqual(st["Uid"], [str(pw.pw_uid)] * 4, f"thread {tid}")
+                self.assertEqual(st["Gid"], [str(pw.pw_gid)] * 4, f"thread {tid}")
+                self.assertEqual(sorted(int(g) for g in st["Groups"]), want_groups, f"thread {tid}")
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login(USER, PASSWORD)
+            try:
+                out = io.BytesIO()
+                ftp.retrbinary("RETR public.bin", out.write)
+                self.assertTrue(out.getvalue() == data, "download differs")
+                ftp.storbinary("STOR mine.bin", io.BytesIO(b"uploaded as nobody"))
+            finally:
+                ftp.quit()
+            st = os.stat(os.path.join(root, "mine.bin"))
+            self.assertEqual((st.st_uid, st.st_gid), (pw.pw_uid, pw.pw_gid), "uploads belong to the run-as user")
+        finally:
+            rc, _, killed = server.stop()
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual((rc, killed), (0, False), server.stderr())
+
+    @unittest.skipUnless(IS_ROOT, "needs root: tests the refusal of root")
+    def test_root_without_run_as_or_allow_root_exits_2(self):
+        root = tempfile.mkdtemp(prefix="as-root-", dir=CLIENT_HOME)
+        try:
+            r = subprocess.run([SERVER_BINARY, "--host", HOST, "--port", "0", "--root", root],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("refusing to serve as root", err)
+        self.assertIn("--run-as USER", err)
+        self.assertIn("--allow-root", err)
+        self.assertNotIn(b"listening on", r.stdout)
+
+    def test_run_as_unknown_user_exits_2(self):
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", "no-such-user-coftp"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"no such user: no-such-user-coftp", r.stderr)
+
+    @unittest.skipIf(IS_ROOT, "runs only when not root: the drop needs root")
+    def test_run_as_without_root_exits_2(self):
+        other = next(p.pw_name for p in pwd.getpwall() if p.pw_uid not in (0, os.geteuid()))
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", other],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"needs root", r.stderr)
+
+
+class LogTests(unittest.TestCase):
+    """--log and --xferlog: what an operator reads, and never a password."""
+
+    def test_session_log_and_xferlog_without_passwords(self):
+        root = tempfile.mkdtemp(prefix="logs-", dir=CLIENT_HOME)
+        logs = tempfile.mkdtemp(prefix="logs-out-", dir=CLIENT_HOME)
+        log, xferlog = os.path.join(logs, "session.log"), os.path.join(logs, "xferlog")
+        secret = "Pw-3kd9-Omega"
+        with open(os.path.join(root, "a.txt"), "wb") as f:
+            f.write(b"hello\n")
+        server = Server(SERVER_BINARY, root, ["--user", f"dave:{secret}", "--log", log, "--xferlog", xferlog],
+                        quiet=False)
+        try:
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login("dave", secret)
+            ftp.storbinary("STOR up load.bin", io.BytesIO(b"0123456789"))
+            out = io.BytesIO()
+            ftp.retrbinary("RETR a.txt", out.write)
+            self.assertEqual(out.getvalue(), b"hello\n")
+            ftp.quit()
+            anon = ftplib.FTP(timeout=TIMEOUT)
+            anon.connect(HOST, server.port, timeout=TIMEOUT)
+            anon.login("anonymous", f"anon-{secret}@example.org")
+            lines = []
+            anon.retrlines("RETR a.txt", lines.append)  # TYPE A
+            anon.quit()
+            self.assertEqual(lines, ["hello"])
+            # logrotate: move the logs away, SIGHUP, the next lines go to new files.
+            os.rename(log, log + ".1")
+            os.rename(xferlog, xferlog + ".1")
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while not (os.path.exists(log) and os.path.exists(xferlog)) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login("dave", secret)
+            ftp.retrbinary("RETR a.txt", lambda b: None)
+            ftp.quit()
+        finally:
+            rc, _, killed = server.stop()
+        try:
+            self.assertEqual((rc, killed), (0, False), server.stderr())
+            with open(log + ".1", "rb") as f:
+                session = f.read().decode()
+            with open(xferlog + ".1", "rb") as f:
+                xfer = f.read().decode()
+            with open(log, "rb") as f:
+                session2 = f.read().decode()
+            with open(xferlog, "rb") as f:
+                xfer2 = f.read().decode()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(logs, ignore_errors=True)
+        for name, text in (("session log", session + session2), ("xferlog", xfer + xfer2)):
+            self.assertNotIn("Pw-3kd9", text, f"a password in the {name}")
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\d+\] "
+        for line in session.splitlines() + session2.splitlines():
+            self.assertRegex(line, "^" + stamp)
+        self.assertEqual(len(re.findall(stamp + r"\[CLIENT\] PASS \*\*\*\*$", session, re.M)), 2)
+        self.assertRegex(session, stamp + r"\[LOGIN\] dave: ok")
+        self.assertRegex(session2, stamp + r"\[\+\] Client connected")
+        # xferlog(5): 5 words of date, then 13 fields; spaces in names become '_'.
+        date = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4} \d+ "
+        want = [date + re.escape("127.0.0.1 10 /up_load.bin b _ i r dave ftp 0 * c"),
+                date + re.escape("127.0.0.1 6 /a.txt b _ o r dave ftp 0 * c"),
+                date + re.escape("127.0.0.1 6 /a.txt a _ o a anonymous ftp 0 * c")]
+        got = xfer.splitlines()
+        self.assertEqual(len(got), 3, xfer)
+        for line, pattern in zip(got, want):
+            self.assertRegex(line, "^" + pattern + "$")
+            self.assertEqual(len(line.split()), 18, line)
+        self.assertEqual(len(xfer2.splitlines()), 1, xfer2)
 
 
 # --------------------------------------------------------------------------------------
@@ -2503,7 +2663,8 @@ def main(argv):
     suite = unittest.TestSuite()
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
-                 TlsRequiredTests, TlsDetectTests, TlsShutdownTests, ServerSurvivalTests, ShutdownTest):
+                 TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
+                 ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
