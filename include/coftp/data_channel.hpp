@@ -108,6 +108,7 @@ class data_connection {
     std::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_send, ignored);
     socket().close(ignored);
+    co_return;
   }
 
   /// Closes at once (ABOR, server stop).
