@@ -43,6 +43,14 @@ struct console_observer : coftp::null_observer {
   void on_disconnect(const coftp::session_info& s) {
     print("[-] Client disconnected: (" + s.remote_address + ", " + std::to_string(s.remote_port) + ")");
   }
+  void on_refused(const coftp::session_info& s, coftp::refusal why) {
+    static constexpr const char* reasons[] = {"denied by --allow/--deny", "banned after failed logins",
+                                              "too many sessions"};
+    print("[!] Refused " + s.remote_address + ": " + reasons[int(why)]);
+  }
+  void on_ban(const coftp::session_info& s, std::chrono::milliseconds d) {
+    print("[!] Banned " + s.remote_address + " for " + std::to_string(d.count() / 1000) + " s after failed logins");
+  }
 
   void print(const std::string& line) const {
     if (quiet) return;
@@ -70,6 +78,11 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   long idle = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(opts.idle_timeout).count());
   bool quiet = false;
+  auto seconds = [](std::chrono::milliseconds d) { return static_cast<long>(d.count() / 1000); };
+  long login_timeout = seconds(opts.login_timeout);
+  long ban_window = seconds(opts.ban_window);
+  long ban_time = seconds(opts.ban_time);
+  long failure_delay = static_cast<long>(opts.login_failure_delay.count());
 
   app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", opts.port, "Port to listen on (0 picks a free one)")->capture_default_str();
@@ -85,6 +98,20 @@ int main(int argc, char** argv) {
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-sessions-per-address", opts.max_sessions_per_address,
                  "Maximum concurrent sessions from one client address")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--login-timeout", login_timeout, "Seconds from connect to a successful login, else 421")
+      ->check(CLI::Range(1L, 86400L))->capture_default_str();
+  app.add_option("--login-failure-delay", failure_delay, "Milliseconds before each 530 for a failed login")
+      ->check(CLI::Range(0L, 60000L))->capture_default_str();
+  app.add_option("--max-login-failures", opts.max_login_failures,
+                 "Failed logins per connection, then it is closed (0: no limit)")->capture_default_str();
+  app.add_option("--ban-after", opts.ban_after,
+                 "Failed logins from one address within --ban-window that ban it (0: never ban)")->capture_default_str();
+  app.add_option("--ban-window", ban_window, "Seconds in which --ban-after failures ban an address")
+      ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
+  app.add_option("--ban-time", ban_time, "Seconds a banned address is refused with 421")
+      ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
+  app.add_option("--allow", opts.allow, "Only these client addresses (CIDR: 10.0.0.0/8, ::1; repeatable)");
+  app.add_option("--deny", opts.deny, "Refuse these client addresses with 421 (CIDR; repeatable; wins over --allow)");
   app.add_flag("--quiet", quiet, "Do not print the session log");
   try {
     app.parse(argc, argv);
@@ -96,6 +123,19 @@ int main(int argc, char** argv) {
   }
 
   opts.idle_timeout = std::chrono::seconds(idle);
+  opts.login_timeout = std::chrono::seconds(login_timeout);
+  opts.login_failure_delay = std::chrono::milliseconds(failure_delay);
+  opts.ban_window = std::chrono::seconds(ban_window);
+  opts.ban_time = std::chrono::seconds(ban_time);
+  for (const auto* list : {&opts.allow, &opts.deny}) {
+    for (const auto& rule : *list) {
+      if (auto ec = coftp::cidr::parse(rule).first) {
+        std::cerr << (list == &opts.allow ? "--allow" : "--deny") << ": '" << rule << "': " << ec.message()
+                  << " (expected ADDRESS or ADDRESS/PREFIX, e.g. 10.0.0.0/8 or ::1)\n";
+        return 2;
+      }
+    }
+  }
   opts.active_mode = !no_active;
   if (!pasv_ports.empty()) {
     unsigned lo = 0, hi = 0;

@@ -45,6 +45,13 @@ struct transfer_event {
   std::chrono::steady_clock::duration duration{};
 };
 
+/// Why a connection, or a login attempt, was refused.
+enum class refusal {
+  denied,             ///< the allow/deny lists refuse the address (at connect)
+  banned,             ///< the address is banned after failed logins (at connect, USER or PASS)
+  too_many_sessions,  ///< over max_sessions or max_sessions_per_address (at connect)
+};
+
 /// Receives nothing; the default policy and the base for custom observers.
 struct null_observer {
   void on_connect(const session_info&) {}
@@ -53,6 +60,10 @@ struct null_observer {
   void on_login(const session_info&, std::string_view /*user*/, bool /*success*/) {}
   void on_transfer(const session_info&, const transfer_event&) {}
   void on_disconnect(const session_info&) {}
+  /// A refusal with 421. At connect no session follows: `id` is 0.
+  void on_refused(const session_info&, refusal) {}
+  /// This session's failed login banned its address for `duration`.
+  void on_ban(const session_info&, std::chrono::milliseconds /*duration*/) {}
 };
 
 }  // namespace coftp
