@@ -2,8 +2,8 @@
 //
 // An observer policy is any class with the member functions of `null_observer`; derive
 // from it and hide the ones you care about (no virtual calls). Calls come from the
-// session's strand: with several threads, an observer shared by sessions must be
-// thread-safe. PASS arguments are masked before an observer sees them.
+// session's strand (refusals at connect: the server's accept strand): with several
+// threads, an observer shared by sessions must be thread-safe. PASS arguments are masked before an observer sees them.
 #pragma once
 
 #include <coftp/command.hpp>
