@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   long idle = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(opts.idle_timeout).count());
   bool quiet = false;
+  auto seconds = [](std::chrono::milliseconds d) { return static_cast<long>(d.count() / 1000); };
+  long login_timeout = seconds(opts.login_timeout);
+  long ban_window = seconds(opts.ban_window);
+  long ban_time = seconds(opts.ban_time);
+  long failure_delay = static_cast<long>(opts.login_failure_delay.count());
 
   app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", opts.port, "Port to listen on (0 picks a free one)")->capture_default_str();
@@ -87,6 +92,20 @@ int main(int argc, char** argv) {
   app.add_option("--xferlog", xferlog_path, "Append one line per upload and download to FILE (xferlog(5) format)");
   app.add_option("--run-as", run_as, "Started as root: bind the ports, then drop to USER's uid, gid and groups");
   app.add_flag("--allow-root", allow_root, "Serve as root (without --run-as); refused otherwise");
+  app.add_option("--login-timeout", login_timeout, "Seconds from connect to a successful login, else 421")
+      ->check(CLI::Range(1L, 86400L))->capture_default_str();
+  app.add_option("--login-failure-delay", failure_delay, "Milliseconds before each 530 for a failed login")
+      ->check(CLI::Range(0L, 60000L))->capture_default_str();
+  app.add_option("--max-login-failures", opts.max_login_failures,
+                 "Failed logins per connection, then it is closed (0: no limit)")->capture_default_str();
+  app.add_option("--ban-after", opts.ban_after,
+                 "Failed logins from one address within --ban-window that ban it (0: never ban)")->capture_default_str();
+  app.add_option("--ban-window", ban_window, "Seconds in which --ban-after failures ban an address")
+      ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
+  app.add_option("--ban-time", ban_time, "Seconds a banned address is refused with 421")
+      ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
+  app.add_option("--allow", opts.allow, "Only these client addresses (CIDR: 10.0.0.0/8, ::1; repeatable)");
+  app.add_option("--deny", opts.deny, "Refuse these client addresses with 421 (CIDR; repeatable; wins over --allow)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -99,6 +118,19 @@ int main(int argc, char** argv) {
   opts.idle_timeout = std::chrono::seconds(idle);
   if (app.count("--implicit-tls-port") > 0) tls.implicit_port = implicit_port;
   tls.require_session_reuse = !no_reuse;
+  opts.login_timeout = std::chrono::seconds(login_timeout);
+  opts.login_failure_delay = std::chrono::milliseconds(failure_delay);
+  opts.ban_window = std::chrono::seconds(ban_window);
+  opts.ban_time = std::chrono::seconds(ban_time);
+  for (const auto* list : {&opts.allow, &opts.deny}) {
+    for (const auto& rule : *list) {
+      if (auto ec = coftp::cidr::parse(rule).first) {
+        std::cerr << (list == &opts.allow ? "--allow" : "--deny") << ": '" << rule << "': " << ec.message()
+                  << " (expected ADDRESS or ADDRESS/PREFIX, e.g. 10.0.0.0/8 or ::1)\n";
+        return 2;
+      }
+    }
+  }
   opts.active_mode = !no_active;
   if (!pasv_ports.empty()) {
     unsigned lo = 0, hi = 0;

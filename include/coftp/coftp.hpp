@@ -1,6 +1,8 @@
 // coftp/coftp.hpp - the umbrella header: every public header of coftp, nothing else.
 #pragma once
 
+#include <coftp/access_control.hpp>
+#include <coftp/address_guard.hpp>
 #include <coftp/auth.hpp>
 #include <coftp/command.hpp>
 #include <coftp/command_table.hpp>

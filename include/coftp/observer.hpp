@@ -2,8 +2,8 @@
 //
 // An observer policy is any class with the member functions of `null_observer`; derive
 // from it and hide the ones you care about (no virtual calls). Calls come from the
-// session's strand: with several threads, an observer shared by sessions must be
-// thread-safe. PASS arguments are masked before an observer sees them.
+// session's strand (refusals at connect: the server's accept strand): with several
+// threads, an observer shared by sessions must be thread-safe. PASS arguments are masked before an observer sees them.
 #pragma once
 
 #include <coftp/command.hpp>
@@ -49,6 +49,13 @@ struct transfer_event {
   bool anonymous = false;  ///< the user logged in anonymously ("anonymous" or "ftp")
 };
 
+/// Why a connection, or a login attempt, was refused.
+enum class refusal {
+  denied,             ///< the allow/deny lists refuse the address (at connect)
+  banned,             ///< the address is banned after failed logins (at connect, USER or PASS)
+  too_many_sessions,  ///< over max_sessions or max_sessions_per_address (at connect)
+};
+
 /// Receives nothing; the default policy and the base for custom observers.
 struct null_observer {
   void on_connect(const session_info&) {}
@@ -57,6 +64,10 @@ struct null_observer {
   void on_login(const session_info&, std::string_view /*user*/, bool /*success*/) {}
   void on_transfer(const session_info&, const transfer_event&) {}
   void on_disconnect(const session_info&) {}
+  /// A refusal with 421. At connect no session follows: `id` is 0.
+  void on_refused(const session_info&, refusal) {}
+  /// This session's failed login banned its address for `duration`.
+  void on_ban(const session_info&, std::chrono::milliseconds /*duration*/) {}
 };
 
 /// Several observers as one: each event goes to every member, in order.
@@ -87,6 +98,8 @@ struct observers {
   }
   void on_transfer(const session_info& s, const transfer_event& t) { each([&](auto& o) { o.on_transfer(s, t); }); }
   void on_disconnect(const session_info& s) { each([&](auto& o) { o.on_disconnect(s); }); }
+  void on_refused(const session_info& s, refusal why) { each([&](auto& o) { o.on_refused(s, why); }); }
+  void on_ban(const session_info& s, std::chrono::milliseconds d) { each([&](auto& o) { o.on_ban(s, d); }); }
 
  private:
   template <class F>

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace coftp {
 
@@ -63,6 +64,16 @@ struct server_options {
   std::size_t max_sessions_per_address = 50;  ///< per client IP address
 
   tls_options tls{};  ///< FTPS (RFC 4217)
+  // Login abuse (coftp/address_guard.hpp). A client address is the IP address, an
+  // IPv4-mapped IPv6 address counting as its IPv4 form.
+  std::chrono::milliseconds login_timeout{std::chrono::seconds(60)};  ///< connect to successful PASS, else 421
+  std::size_t max_login_failures = 3;  ///< failed PASS per connection, then closed after the 530; 0: no limit
+  std::size_t ban_after = 10;          ///< failed logins from one address within ban_window ban it; 0: never
+  std::chrono::milliseconds ban_window{std::chrono::minutes(5)};
+  std::chrono::milliseconds ban_time{std::chrono::minutes(15)};  ///< banned: 421 at connect, USER and PASS
+  std::size_t max_tracked_addresses = 10000;  ///< bound of the failure table; the oldest entries go first
+  std::vector<std::string> allow{};  ///< CIDR blocks ("10.0.0.0/8", "::1"); empty: every address
+  std::vector<std::string> deny{};   ///< CIDR blocks refused with 421 at connect; deny wins over allow
 };
 
 }  // namespace coftp

@@ -2,6 +2,7 @@
 // limits, runs each session on its own strand, and stops gracefully.
 #pragma once
 
+#include <coftp/address_guard.hpp>
 #include <coftp/auth.hpp>
 #include <coftp/commands.hpp>
 #include <coftp/detail/io.hpp>
@@ -50,7 +51,8 @@ struct default_policies {
 /// An FTP server over the policies `P`.
 ///
 /// The constructor binds the listening socket (and throws std::system_error if it
-/// cannot), so `endpoint()` tells the real port at once; `start()` begins accepting.
+/// cannot, std::invalid_argument for an allow or deny rule that is no CIDR block), so
+/// `endpoint()` tells the real port at once; `start()` begins accepting.
 /// Run the io_context on as many threads as you like: each session has its own strand.
 ///
 /// @par Lifetimes
@@ -76,6 +78,7 @@ class basic_server {
         storage_(std::move(storage)),
         auth_(std::move(auth)),
         observer_(std::move(observer)),
+        guard_(options_),
         accept_strand_(asio::make_strand(io)),
         acceptor_(accept_strand_) {
     const auto& tls = options_.tls;
@@ -147,6 +150,8 @@ class basic_server {
   storage_type& storage() noexcept { return storage_; }
   authenticator_type& authenticator() noexcept { return auth_; }
   observer_type& observer() noexcept { return observer_; }
+  /// Allow/deny lists and failed-login bans (thread-safe).
+  address_guard& guard() noexcept { return guard_; }
 
  private:
   // Binds and listens on host:port; returns the bound endpoint. Throws on failure.
@@ -182,13 +187,20 @@ class basic_server {
     auto remote = socket.remote_endpoint(ec);
     if (ec) return;
     std::string address = remote.address().to_string();
+    if (auto v = guard_.admit(data_channel::normalized(remote.address())); v != address_guard::verdict::admitted) {
+      bool denied = v == address_guard::verdict::denied;
+      observer_.on_refused(session_info{0, address, remote.port()}, denied ? refusal::denied : refusal::banned);
+      refuse(std::move(socket), denied ? reply{421, "Service not available"} : address_guard::banned_reply());
+      return;
+    }
     std::shared_ptr<session_type> session;
     {
       std::lock_guard lock(mutex_);
       auto& per_address = per_address_[address];
       if (sessions_.size() >= options_.max_sessions || per_address >= options_.max_sessions_per_address) {
         if (per_address == 0) per_address_.erase(address);
-        refuse(std::move(socket));
+        observer_.on_refused(session_info{0, address, remote.port()}, refusal::too_many_sessions);
+        refuse(std::move(socket), reply{421, "Too many connections, try again later"});
         return;
       }
       ++per_address;
@@ -210,11 +222,13 @@ class basic_server {
     co_await session->run();
   }
 
-  // "421 Service not available" (RFC 959 4.2) for a connection over the limits.
-  void refuse(tcp::socket socket) {
+  // "421 Service not available" (RFC 959 4.2) for a connection over the limits, from a
+  // denied or a banned address.
+  void refuse(tcp::socket socket, const reply& r) {
     auto s = std::make_shared<tcp::socket>(std::move(socket));
-    static const std::string text = "421 Too many connections, try again later\r\n";
-    asio::async_write(*s, asio::buffer(text), [s](std::error_code, std::size_t) {
+    auto text = std::make_shared<std::string>();
+    format_reply(*text, r);
+    asio::async_write(*s, asio::buffer(*text), [s, text](std::error_code, std::size_t) {
       std::error_code ignored;
       s->shutdown(tcp::socket::shutdown_both, ignored);
       s->close(ignored);
@@ -250,6 +264,7 @@ class basic_server {
   storage_type storage_;
   authenticator_type auth_;
   observer_type observer_;
+  address_guard guard_;
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;

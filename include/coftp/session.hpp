@@ -7,6 +7,7 @@
 // primitives (send, receive, listing). They never see a socket.
 #pragma once
 
+#include <coftp/address_guard.hpp>
 #include <coftp/auth.hpp>
 #include <coftp/command.hpp>
 #include <coftp/config.hpp>
@@ -32,6 +33,7 @@
 #include <sys/sendfile.h>
 #include <cerrno>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -100,7 +102,9 @@ class basic_session {
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
+      peer_ = data_channel::normalized(remote.address());
     }
+    login_deadline_ = std::chrono::steady_clock::now() + server.options().login_timeout;
   }
 
   basic_session(const basic_session&) = delete;
@@ -151,7 +155,9 @@ class basic_session {
   }
   const std::optional<std::string>& pending_user() const noexcept { return pending_user_; }
 
-  /// PASS: asks the authenticator; on failure waits the configured delay.
+  /// PASS: asks the authenticator; on failure counts it against the client's address
+  /// (address_guard), waits the configured delay, and ends the session after the 530
+  /// once `max_login_failures` is reached (as vsftpd and pure-ftpd do: no 421).
   asio::awaitable<bool> finish_login(std::string_view password) {
     std::string name = pending_user_.value_or("");
     pending_user_.reset();
@@ -159,6 +165,9 @@ class basic_session {
     auto who = co_await server_.authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
+      if (server_.guard().record_failure(peer_)) server_.observer().on_ban(info_, server_.options().ban_time);
+      auto max = server_.options().max_login_failures;
+      if (max != 0 && ++login_failures_ >= max) quit();
       asio::steady_timer pause(control_.get_executor(), server_.options().login_failure_delay);
       co_await pause.async_wait(detail::nothrow);
       co_return false;
@@ -371,10 +380,12 @@ class basic_session {
 
  private:
   // The next command line: one kept back during a transfer, one already buffered
-  // (pipelined), or one read within the idle timeout. Over-long lines are answered
-  // here. Nullopt when the client left, the idle timeout struck (after 421) or the
-  // server stops.
+  // (pipelined), or one read within the idle timeout, and before login within what is
+  // left of the login timeout. The deadline covers the whole line: a client sending
+  // half a line and nothing more times out too. Over-long lines are answered here.
+  // Nullopt when the client left, a timeout struck (after 421) or the server stops.
   asio::awaitable<std::optional<std::string>> read_command() {
+    bool login_bound = false;
     for (;;) {
       std::error_code ec;
       std::string line;
@@ -385,8 +396,18 @@ class basic_session {
       } else {
         if (stopping_) break;
         if (!control_.has_buffered_line()) control_.shrink();
+        std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
+        login_bound = false;
+        if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
+          limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
+          login_bound = true;
+          if (limit == limit.zero()) {
+            co_await write_reply({421, "Login timeout: closing control connection"});
+            co_return std::nullopt;
+          }
+        }
         reading_ = true;
-        control_deadline_.arm(server_.options().idle_timeout, control_.lowest_layer());
+        control_deadline_.arm(limit, control_.lowest_layer());
         auto [rec, got] = co_await control_.read_line();
         control_deadline_.disarm();
         reading_ = false;
@@ -397,7 +418,9 @@ class basic_session {
       if (ec != error::line_too_long) break;
       co_await write_reply({500, "Command line too long"});
     }
-    if (control_deadline_.expired()) co_await write_reply({421, "Timeout: closing control connection"});
+    if (control_deadline_.expired())
+      co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
+                                             : "Timeout: closing control connection"});
     else if (!stopping_) control_lost_ = true;
     co_return std::nullopt;
   }
@@ -417,6 +440,13 @@ class basic_session {
     if (!cmd.ok()) {
       auto r = reply_for_parse_error(cmd.error);
       co_await write_reply(r);
+      co_return;
+    }
+    // A session opened before its address was banned stops at its next login attempt.
+    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer_)) {
+      server_.observer().on_refused(info_, refusal::banned);
+      co_await write_reply(address_guard::banned_reply());
+      quit_ = true;
       co_return;
     }
     auto r = co_await commands::dispatch(*this, cmd);
@@ -443,6 +473,8 @@ class basic_session {
 
   // Logging out (USER again, REIN) goes through one place.
   void reset_state() {
+    // Logged out (REIN, USER again): a new login phase, with its own timeout.
+    if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
     user_.reset();
     pending_user_.reset();
     cwd_ = "/";
@@ -800,6 +832,9 @@ class basic_session {
   data_channel data_;
   detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes
   session_info info_;
+  asio::ip::address peer_;  // the client's address, IPv4-mapped as IPv4 (address_guard)
+  std::chrono::steady_clock::time_point login_deadline_;  // before login, the login timeout
+  std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
   std::optional<coftp::user> user_;
   std::optional<std::string> pending_user_;

@@ -83,6 +83,16 @@ class session_log_observer : public null_observer {
     write(s, "[-] Client disconnected: (" + s.remote_address + ", " + std::to_string(s.remote_port) + ")");
   }
 
+  void on_refused(const session_info& s, refusal why) {
+    static constexpr const char* reasons[] = {"denied by the allow/deny lists", "banned after failed logins",
+                                              "too many sessions"};
+    write(s, "[!] Refused " + s.remote_address + ": " + reasons[int(why)]);
+  }
+  void on_ban(const session_info& s, std::chrono::milliseconds d) {
+    write(s, "[!] Banned " + s.remote_address + " for " + std::to_string(d.count() / 1000) +
+                 " s after failed logins");
+  }
+
   /// The log written to, if any.
   const std::optional<log_file>& file() const noexcept { return file_; }
 

@@ -2544,6 +2544,102 @@ class LogTests(unittest.TestCase):
             self.assertRegex(line, "^" + pattern + "$")
             self.assertEqual(len(line.split()), 18, line)
         self.assertEqual(len(xfer2.splitlines()), 1, xfer2)
+class AbuseDefenceTests(unittest.TestCase):
+    """Login abuse flags of coftp-server, driven with Python's ftplib: a fresh server per
+    test with --login-failure-delay 200 --max-login-failures 2 --ban-after 3
+    --ban-window 60 --ban-time 2 --login-timeout 1 --deny 127.0.0.3."""
+
+    FLAGS = ["--login-failure-delay", "200", "--max-login-failures", "2", "--ban-after", "3",
+             "--ban-window", "60", "--ban-time", "2", "--login-timeout", "1", "--deny", "127.0.0.3"]
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="abuse-", dir=CLIENT_HOME)
+        self.server = Server(SERVER_BINARY, self.root, self.FLAGS)
+
+    def tearDown(self):
+        rc, _, killed = self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.assertFalse(killed or rc != 0, f"server stopped with {rc}, killed={killed}")
+
+    def connect(self, source="127.0.0.1"):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT, source_address=(source, 0))
+        return ftp
+
+    def test_failed_login_delay_and_close_after_max_failures(self):
+        ftp = self.connect()
+        try:
+            start = time.monotonic()
+            with self.assertRaises(ftplib.error_perm) as cm:
+                ftp.login(USER, "wrong")
+            self.assertTrue(str(cm.exception).startswith("530"), cm.exception)
+            self.assertGreaterEqual(time.monotonic() - start, 0.19)
+            with self.assertRaises(ftplib.error_perm):
+                ftp.login(USER, "wrong again")
+            # The second failure closed the connection, with no reply after the 530.
+            with self.assertRaises((EOFError, OSError)):
+                ftp.sendcmd("NOOP")
+        finally:
+            ftp.close()
+
+    def test_ban_refuses_the_address_then_expires(self):
+        for attempt in range(2):  # 2 + 1 failures: banned at the third
+            ftp = self.connect()
+            try:
+                for _ in range(2 - attempt):
+                    with self.assertRaises(ftplib.error_perm):
+                        ftp.login(USER, "guess")
+            finally:
+                ftp.close()
+        with self.assertRaises(ftplib.error_temp) as cm:
+            self.connect()
+        self.assertEqual(str(cm.exception), "421 Too many failed logins, try again later")
+        other = self.connect("127.0.0.2")
+        try:
+            self.assertTrue(other.login(USER, PASSWORD).startswith("230"))
+        finally:
+            other.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                ftp = self.connect()
+                break
+            except ftplib.error_temp:
+                self.assertLess(time.monotonic(), deadline, "the ban did not expire")
+                time.sleep(0.2)
+        try:
+            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
+        finally:
+            ftp.close()
+
+    def test_login_timeout_despite_noops(self):
+        ftp = self.connect()
+        try:
+            start = time.monotonic()
+            with self.assertRaises(ftplib.error_temp) as cm:
+                for _ in range(50):
+                    ftp.voidcmd("NOOP")
+                    time.sleep(0.1)
+            self.assertEqual(str(cm.exception), "421 Login timeout: closing control connection")
+            self.assertGreaterEqual(time.monotonic() - start, 0.8)
+        finally:
+            ftp.close()
+
+    def test_denied_address(self):
+        with self.assertRaises(ftplib.error_temp) as cm:
+            self.connect("127.0.0.3")
+        self.assertEqual(str(cm.exception), "421 Service not available")
+        ftp = self.connect("127.0.0.2")
+        try:
+            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
+        finally:
+            ftp.close()
+
+    def test_bad_cidr_flag_exits_with_status_2(self):
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--root", self.root, "--allow", "10.0.0.1/8"],
+                           capture_output=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"bits set beyond the prefix", r.stderr)
 
 
 # --------------------------------------------------------------------------------------
@@ -2664,7 +2760,7 @@ def main(argv):
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
-                 ServerSurvivalTests, ShutdownTest):
+                 AbuseDefenceTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
