@@ -1291,3 +1291,22 @@ TEST_CASE("issue #5 - EPSV arguments") {
     CHECK(coftp::parse_epsv_argument(bad).kind == epsv_argument::malformed);
   }
 }
+
+// Found with tests/fuzz/fuzz_listing: every unclosed '[' scanned the rest of the pattern
+// for a ']' at every try, so "*[[[...[x" (4000 '[') against a 256-byte name of '['
+// took ~0.35 s at -O2 for ONE directory entry: LIST of a directory of such names was a
+// denial of service. Ten entries must now take well under a second.
+TEST_CASE("issue #5 - glob_match with many unclosed '[' stays linear") {
+  using coftp::glob_match;
+  std::string pattern = "*" + std::string(4000, '[') + "x";
+  std::string name = std::string(255, '[') + "y";
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(glob_match(pattern, name));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  // Unclosed brackets still read as literal '[' wherever they are.
+  CHECK(glob_match("*[[x", "a[[x"));
+  CHECK(glob_match("[a]*[", "a-["));
+  CHECK_FALSE(glob_match("[a]*[", "a-"));
+  CHECK(glob_match("[[]", "["));
+  CHECK(glob_match("[!]", "[!]"));
+}
