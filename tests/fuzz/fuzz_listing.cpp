@@ -8,8 +8,8 @@
 // - timestamps: accepted exactly when a reference accepts (14 digits, an optional
 //   fraction of 1-9 digits, real calendar date, 23:59:60 at most, inside system_clock's
 //   range), with the same instant as timegm(3); format_timestamp gives the digits back;
-// - glob, small alphabet: agrees with glibc fnmatch(3) with FNM_PERIOD on patterns and
-//   names made of "ab.*?[]!^-" (fnmatch's "[." collating symbols and
+// - glob, small alphabet: agrees with glibc fnmatch(3) plus POSIX's leading-period rule
+//   on patterns and names made of "ab.*?[]!^-" (fnmatch's "[." collating symbols and
 //   unclosed brackets aside);
 // - glob, any bytes: a name matches itself with its metacharacters escaped, "*" matches
 //   every name without a leading '.', and a pattern of n '?' every n-byte name without
@@ -103,7 +103,10 @@ void check_glob_small(std::string_view in) {
   if (pat.find("[.") != std::string::npos) return;
   if (auto open = pat.rfind('['); open != std::string::npos && pat.find(']', open + 1) == std::string::npos) return;
   bool got = coftp::glob_match(pat, name);
-  bool want = fnmatch(pat.c_str(), name.c_str(), FNM_PERIOD) == 0;
+  // The leading-period rule is applied here rather than with FNM_PERIOD: glibc 2.36
+  // forgets it was consumed after "*?" and refuses fnmatch("*?[.]a", "-.a", FNM_PERIOD).
+  bool hidden = !name.empty() && name.front() == '.' && (pat.empty() || pat.front() != '.');
+  bool want = !hidden && fnmatch(pat.c_str(), name.c_str(), 0) == 0;
   if (got != want) std::fprintf(stderr, "pattern '%s' name '%s': coftp %d fnmatch %d\n", pat.c_str(), name.c_str(), got, want);
   FUZZ_CHECK(got == want);
 }
@@ -111,7 +114,8 @@ void check_glob_small(std::string_view in) {
 void check_glob_bytes(std::string_view in) {
   if (in.size() < 2) return;
   std::size_t split = (static_cast<unsigned char>(in[0]) | static_cast<unsigned char>(in[1]) << 8) % (in.size() - 1);
-  std::string_view pat = in.substr(2, split), name = in.substr(2 + split);
+  // Names come from storage: at most NAME_MAX (255) bytes on disk.
+  std::string_view pat = in.substr(2, split), name = in.substr(2 + split, 255);
   (void)coftp::glob_match(pat, name);  // any pattern against any name: only time and memory are watched
   std::string escaped;
   for (char c : name) {
