@@ -198,7 +198,7 @@ inline bool glob_match(std::string_view pat, std::string_view name) noexcept {
   if (!name.empty() && name.front() == '.' && (pat.empty() || pat.front() != '.')) return false;
   // A '[' is a class only if a ']' follows it. Known once, so that an unclosed '[' costs
   // O(1), not a scan to the end of the pattern at every try ("*[[[[...x" against a name
-  // of '[': O(pattern^2 * name) before; found by tests/fuzz/fuzz_listing).
+  // of '[': O(pattern^2 * name) before; tests/fuzz/fuzz_listing checks it).
   const std::size_t last_close = pat.rfind(']');
   // Matches the single character class or literal at pat[p]; returns the length of
   // the pattern element consumed, or 0 when `c` does not match it.
