@@ -1,8 +1,8 @@
 // ftps-server: embedding coftp with FTPS (RFC 4217). Explicit FTPS (AUTH TLS) on port
 // 2121, required for logins and data, and implicit FTPS on port 9990.
 //
-//   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-//     -subj /CN=localhost -keyout key.pem -out cert.pem
+//   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes
+//           -subj /CN=localhost -keyout key.pem -out cert.pem        (one line)
 //   ftps-server cert.pem key.pem /srv/ftp
 //   curl --ssl-reqd -k -u alice:secret ftp://127.0.0.1:2121/
 //   curl -k -u alice:secret ftps://127.0.0.1:9990/

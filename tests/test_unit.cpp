@@ -1473,4 +1473,58 @@ TEST_CASE("privileges: lookup, refusals, and a real drop in a child process") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == (as_root ? 10 : 20));
+// Found by tests/fuzz/fuzz_params: the address was handed to inet_pton as a C string, so
+// everything after a NUL was ignored and "127.0.0.1\0junk" read as 127.0.0.1.
+TEST_CASE("issue #5 - EPRT with a NUL inside the address is malformed") {
+  using coftp::eprt_argument;
+  using namespace std::string_view_literals;
+  for (auto bad : {"|1|127.0.0.1\0junk|6275|"sv, "|2|fe80::1%\0\xbe| 100|"sv, "|2|::1\0|5000|"sv}) {
+    CAPTURE(bad);
+    CHECK(coftp::parse_eprt_argument(bad).status == eprt_argument::malformed);
+  }
+  CHECK(coftp::parse_eprt_argument("|1|127.0.0.1|6275|").status == eprt_argument::ok);
+}
+
+// EPSV's argument, factored out of the handler for tests/fuzz/fuzz_params. " 1" and "01"
+// used to be answered 522 (protocol not supported) although protocol 1 is supported.
+TEST_CASE("issue #5 - EPSV arguments") {
+  using coftp::epsv_argument;
+  CHECK(coftp::parse_epsv_argument("").kind == epsv_argument::any);
+  CHECK(coftp::parse_epsv_argument("  ").kind == epsv_argument::any);
+  CHECK(coftp::parse_epsv_argument("ALL").kind == epsv_argument::all);
+  CHECK(coftp::parse_epsv_argument("all").kind == epsv_argument::all);
+  for (auto [text, n] : {std::pair{"1", 1u}, {"2", 2u}, {" 1", 1u}, {"01", 1u}, {"2 ", 2u}}) {
+    CAPTURE(text);
+    auto a = coftp::parse_epsv_argument(text);
+    CHECK(a.kind == epsv_argument::protocol);
+    CHECK(a.number == n);
+  }
+  CHECK(coftp::parse_epsv_argument("3").kind == epsv_argument::unsupported_protocol);
+  CHECK(coftp::parse_epsv_argument("255").kind == epsv_argument::unsupported_protocol);
+  for (auto bad : {"256", "x", "1 2", "ALL1", "-1", "+1", "A LL"}) {
+    CAPTURE(bad);
+    CHECK(coftp::parse_epsv_argument(bad).kind == epsv_argument::malformed);
+  }
+}
+
+// Seen while writing tests/fuzz/fuzz_listing, confirmed by its -timeout (the fuzzer alone
+// did not reach it in 6 minutes): every unclosed '[' scanned the rest of the pattern
+// for a ']' at every try, so "*[[[...[x" (4000 '[') against a 256-byte name of '['
+// took ~0.35 s at -O2 for ONE directory entry: LIST of a directory of such names was a
+// denial of service. Ten entries must now take well under a second.
+TEST_CASE("issue #5 - glob_match with many unclosed '[' stays linear") {
+  using coftp::glob_match;
+  std::string pattern = "*", name(255, '[');
+  pattern.append(4000, '[');
+  pattern += 'x';
+  name += 'y';
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(glob_match(pattern, name));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  // Unclosed brackets still read as literal '[' wherever they are.
+  CHECK(glob_match("*[[x", "a[[x"));
+  CHECK(glob_match("[a]*[", "a-["));
+  CHECK_FALSE(glob_match("[a]*[", "a-"));
+  CHECK(glob_match("[[]", "["));
+  CHECK(glob_match("[!]", "[!]"));
 }

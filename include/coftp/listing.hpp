@@ -196,6 +196,10 @@ inline bool has_glob(std::string_view s) noexcept { return s.find_first_of("*?["
 /// explosion on "*a*a*a*b").
 inline bool glob_match(std::string_view pat, std::string_view name) noexcept {
   if (!name.empty() && name.front() == '.' && (pat.empty() || pat.front() != '.')) return false;
+  // A '[' is a class only if a ']' follows it. Known once, so that an unclosed '[' costs
+  // O(1), not a scan to the end of the pattern at every try ("*[[[[...x" against a name
+  // of '[': O(pattern^2 * name) before; tests/fuzz/fuzz_listing checks it).
+  const std::size_t last_close = pat.rfind(']');
   // Matches the single character class or literal at pat[p]; returns the length of
   // the pattern element consumed, or 0 when `c` does not match it.
   auto element = [&](std::size_t p, char c) -> std::size_t {
@@ -205,8 +209,9 @@ inline bool glob_match(std::string_view pat, std::string_view name) noexcept {
       std::size_t q = p + 1;
       bool negate = q < pat.size() && (pat[q] == '!' || pat[q] == '^');
       if (negate) ++q;
-      bool hit = false;
       std::size_t start = q;
+      if (last_close == std::string_view::npos || last_close <= start) return pat[p] == c ? 1 : 0;  // a literal '['
+      bool hit = false;
       while (q < pat.size() && (pat[q] != ']' || q == start)) {
         char lo = pat[q];
         if (q + 2 < pat.size() && pat[q + 1] == '-' && pat[q + 2] != ']') {

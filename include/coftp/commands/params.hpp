@@ -61,6 +61,9 @@ inline eprt_argument parse_eprt_argument(std::string_view arg) {
   }
   auto port = detail::small_number(fields[2], 65535);
   if (!port || *port == 0) return out;
+  // make_address_* read a C string: a NUL would end the address there and what follows
+  // it would be ignored ("|1|127.0.0.1\0junk|...", "|2|fe80::1%\0...|...").
+  if (fields[1].find('\0') != std::string_view::npos) return out;
   std::error_code ec;
   asio::ip::address addr;
   if (fields[0] == "1") addr = asio::ip::make_address_v4(std::string(fields[1]), ec);
@@ -73,6 +76,31 @@ inline eprt_argument parse_eprt_argument(std::string_view arg) {
   out.status = eprt_argument::ok;
   out.endpoint = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(*port));
   return out;
+}
+
+/// What EPSV's optional argument asks for (RFC 2428 3 and 4).
+struct epsv_argument {
+  enum kind {
+    any,                   ///< no argument: a port for the control connection's protocol
+    protocol,              ///< "1" (IPv4) or "2" (IPv6): `number` says which
+    all,                   ///< "ALL": only EPSV may open data connections from now on
+    unsupported_protocol,  ///< another protocol number (522)
+    malformed,             ///< anything else (501)
+  } kind = malformed;
+  unsigned number = 0;  ///< the protocol number, for `protocol` and `unsupported_protocol`
+};
+
+/// Parses EPSV's argument: nothing, "1", "2" or "ALL" (any case), spaces around it aside.
+inline epsv_argument parse_epsv_argument(std::string_view arg) {
+  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+  while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
+  auto a = detail::upper(arg);
+  if (a.empty()) return {epsv_argument::any};
+  if (a == "ALL") return {epsv_argument::all};
+  auto n = detail::small_number(a, 255);
+  if (!n) return {epsv_argument::malformed};
+  if (*n == 1 || *n == 2) return {epsv_argument::protocol, *n};
+  return {epsv_argument::unsupported_protocol, *n};
 }
 
 }  // namespace coftp
@@ -169,14 +197,16 @@ struct epsv {
   static constexpr std::string_view syntax = "EPSV [<sp> 1 | 2 | ALL]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto a = coftp::detail::upper(arg);
-    if (a == "ALL") {
-      s.set_epsv_all();
-      co_return reply{200, "EPSV ALL accepted: PASV, PORT and EPRT are refused from now on"};
+    auto a = parse_epsv_argument(arg);
+    switch (a.kind) {
+      case epsv_argument::all:
+        s.set_epsv_all();
+        co_return reply{200, "EPSV ALL accepted: PASV, PORT and EPRT are refused from now on"};
+      case epsv_argument::any: co_return s.open_passive(true);
+      case epsv_argument::protocol: co_return s.open_passive(true, static_cast<int>(a.number));
+      case epsv_argument::unsupported_protocol: co_return reply{522, "Network protocol not supported, use (1,2)"};
+      case epsv_argument::malformed: break;
     }
-    if (a.empty()) co_return s.open_passive(true);
-    if (a == "1" || a == "2") co_return s.open_passive(true, a == "1" ? 1 : 2);
-    if (coftp::detail::small_number(a, 255)) co_return reply{522, "Network protocol not supported, use (1,2)"};
     co_return reply{501, "EPSV takes 1, 2 or ALL"};
   }
 };
