@@ -13,6 +13,7 @@
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
+#include <coftp/permissions.hpp>
 #include <coftp/reply.hpp>
 #include <coftp/server.hpp>
 #include <coftp/session.hpp>
