@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
     else auth.table.allow_anonymous();
   }
 
+  const auto user_count = auth.passwd ? auth.passwd->size() : users.size();
   try {
     std::filesystem::create_directories(root);
     asio::io_context io;
@@ -219,8 +220,8 @@ int main(int argc, char** argv) {
     if (no_users)
       std::cout << "  access:  anonymous read-only (add a writable user with --user NAME:PASSWORD)\n";
     else
-      std::cout << "  access:  " << (auth.passwd ? auth.passwd->size() : users.size()) << " user(s)"
-                << (auth.passwd ? " from " + passwd : std::string()) << (anonymous ? " and anonymous read-only" : "")
+      std::cout << "  access:  " << user_count << " user(s)"
+                << (passwd.empty() ? std::string() : " from " + passwd) << (anonymous ? " and anonymous read-only" : "")
                 << "\n";
     std::cout << "Press Ctrl+C to stop." << std::endl;
 
