@@ -1730,7 +1730,7 @@ class PasswdServerTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = curl("-u", "carol:carol's pw", "-l", base)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(b"by-carol.txt", r.stdout.split(b"\r\n"))
+        self.assertIn(b"by-carol.txt", r.stdout.splitlines())
         r = curl("-u", "carol:wrong", "-l", base)
         self.assertEqual(r.returncode, 67, f"CURLE_LOGIN_DENIED (67) expected: {r.stderr!r}")
 
