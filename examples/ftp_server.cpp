@@ -193,9 +193,14 @@ int main(int argc, char** argv) {
       std::cerr << "--user: expected NAME:PASSWORD, got '" << u << "'\n";
       return 2;
     }
-    if (auth.passwd)
-      auth.passwd->add(u.substr(0, colon), default_hash(u.substr(colon + 1)), coftp::permissions::all);
-    else
+    if (auth.passwd) {
+      try {
+        auth.passwd->add(u.substr(0, colon), default_hash(u.substr(colon + 1)), coftp::permissions::all);
+      } catch (const std::exception& e) {
+        std::cerr << "--user " << u.substr(0, colon) << ": " << e.what() << "\n";
+        return 2;
+      }
+    } else
       auth.table.add(u.substr(0, colon), u.substr(colon + 1), coftp::permissions::all);
   }
   bool no_users = users.empty() && passwd.empty();
