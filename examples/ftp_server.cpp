@@ -4,7 +4,10 @@
 //   coftp-server                                  # anonymous, read-only, ./ftp-root
 //   coftp-server --user alice:secret --port 21    # a writable user
 //   coftp-server --run-as ftp --port 21 --xferlog /var/log/xferlog   # as root: binds, then drops to ftp
+//   coftp-server --passwd users.txt               # users with hashed passwords
+//   coftp-server --hash-password < pw.txt         # prints a hash for users.txt
 //   coftp-server --help
+#include <coftp/auth/passwd_file.hpp>
 #include <coftp/coftp.hpp>
 
 #include <CLI/CLI.hpp>
@@ -22,19 +25,71 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
+
+// --user and --anonymous alone: a user_table (plain passwords from the command line).
+// With --passwd: the file's users, the --user ones hashed into it at start-up, so
+// that every login costs one hash and unknown names cannot be told apart.
+struct server_auth {
+  std::optional<coftp::passwd_file> passwd;
+  coftp::user_table table;
+
+  asio::awaitable<std::optional<coftp::user>> authenticate(const coftp::credentials& c) {
+    if (passwd) {
+      auto u = co_await passwd->authenticate(c);
+      co_return u;
+    }
+    auto u = co_await table.authenticate(c);
+    co_return u;
+  }
+};
 
 // The session log (stderr or --log FILE) and the transfer log (--xferlog FILE), both
 // written by library observers; either may be off (--quiet, no --xferlog).
 struct policies : coftp::default_policies {
+  using authenticator = server_auth;
   using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
 };
+
+// yescrypt, or SHA-512 from a libcrypt without yescrypt.
+std::string default_hash(const std::string& pw) {
+  try {
+    return coftp::hash_password(pw, "$y$");
+  } catch (const std::system_error&) {
+    return coftp::hash_password(pw, "$6$");
+  }
+}
+
+// --hash-password: one line from stdin (the line end is not part of the password),
+// its hash on stdout.
+int print_hash(const std::string& method) {
+  if (isatty(STDIN_FILENO)) std::cerr << "Password (echoed): " << std::flush;
+  std::string pw;
+  if (!std::getline(std::cin, pw)) {
+    std::cerr << "--hash-password: no password on stdin\n";
+    return 2;
+  }
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  if (pw.empty()) {
+    std::cerr << "--hash-password: refusing an empty password\n";
+    return 2;
+  }
+  try {
+    std::cout << (method == "sha512" ? coftp::hash_password(pw, "$6$") : default_hash(pw)) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "--hash-password: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"coftp-server " COFTP_VERSION ": an FTP server serving one directory.\n"
-               "Without --user it serves anonymous read-only access."};
+               "Without --user or --passwd it serves anonymous read-only access."};
   coftp::server_options opts;
   std::string root = "./ftp-root";
   std::vector<std::string> users;
@@ -53,7 +108,19 @@ int main(int argc, char** argv) {
   app.add_option("--port", opts.port, "Port to listen on (0 picks a free one)")->capture_default_str();
   app.add_option("--root", root, "Directory to serve (created if missing)")->capture_default_str();
   app.add_option("--user", users, "A read-write user NAME:PASSWORD rooted at --root (repeatable)");
-  app.add_flag("--anonymous", anonymous, "Also allow anonymous read-only logins (default when no --user)");
+  std::string passwd;
+  app.add_option("--passwd", passwd,
+                 "Users from FILE, one a line: name:hash:home:permissions (hash from --hash-password; "
+                 "permissions: read,list,write,delete,rename,mkdir,rmdir,site or all, ro, none)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--anonymous", anonymous, "Also allow anonymous read-only logins (default when no --user or --passwd)");
+  bool hash_only = false;
+  std::string hash_method = "yescrypt";
+  app.add_flag("--hash-password", hash_only,
+               "Read a password (one line) on stdin, print its crypt(3) hash for a --passwd file, and exit");
+  app.add_option("--hash-method", hash_method, "Method of --hash-password")
+      ->check(CLI::IsMember({"yescrypt", "sha512"}))
+      ->capture_default_str();
   app.add_option("--pasv-ports", pasv_ports, "Passive port range MIN-MAX (default: any free port)");
   app.add_option("--pasv-address", opts.passive_address, "IPv4 address announced in PASV replies (NAT)");
   bool no_active = false;
@@ -115,6 +182,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (hash_only) return print_hash(hash_method);
+
   opts.idle_timeout = std::chrono::seconds(idle);
   if (app.count("--implicit-tls-port") > 0) tls.implicit_port = implicit_port;
   tls.require_session_reuse = !no_reuse;
@@ -144,16 +213,36 @@ int main(int argc, char** argv) {
     opts.passive_port_max = static_cast<std::uint16_t>(hi);
   }
 
-  coftp::user_table auth;
+  server_auth auth;
+  if (!passwd.empty()) {
+    try {
+      auth.passwd = coftp::passwd_file::load(passwd);
+    } catch (const std::exception& e) {
+      std::cerr << "--passwd: " << e.what() << "\n";
+      return 2;
+    }
+  }
   for (const auto& u : users) {
     auto colon = u.find(':');
     if (colon == std::string::npos || colon == 0) {
       std::cerr << "--user: expected NAME:PASSWORD, got '" << u << "'\n";
       return 2;
     }
-    auth.add(u.substr(0, colon), u.substr(colon + 1), coftp::permissions::all);
+    if (auth.passwd) {
+      try {
+        auth.passwd->add(u.substr(0, colon), default_hash(u.substr(colon + 1)), coftp::permissions::all);
+      } catch (const std::exception& e) {
+        std::cerr << "--user " << u.substr(0, colon) << ": " << e.what() << "\n";
+        return 2;
+      }
+    } else
+      auth.table.add(u.substr(0, colon), u.substr(colon + 1), coftp::permissions::all);
   }
-  if (users.empty() || anonymous) auth.allow_anonymous();
+  bool no_users = users.empty() && passwd.empty();
+  if (no_users || anonymous) {
+    if (auth.passwd) auth.passwd->allow_anonymous();
+    else auth.table.allow_anonymous();
+  }
 
   // Root is refused unless asked for: a flaw in a session would hand over the machine.
   std::optional<coftp::system_user> drop_to;
@@ -181,6 +270,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const auto user_count = auth.passwd ? auth.passwd->size() : users.size();
   try {
     // Everything only root may open is opened now: logs, the listening sockets, the
     // served directory (local_fs keeps it as a descriptor).
@@ -215,10 +305,11 @@ int main(int argc, char** argv) {
               << "  threads: " << threads << "\n";
     if (drop_to)
       std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
-    if (users.empty())
+    if (no_users)
       std::cout << "  access:  anonymous read-only (add a writable user with --user NAME:PASSWORD)\n";
     else
-      std::cout << "  access:  " << users.size() << " user(s)" << (anonymous ? " and anonymous read-only" : "")
+      std::cout << "  access:  " << user_count << " user(s)"
+                << (passwd.empty() ? std::string() : " from " + passwd) << (anonymous ? " and anonymous read-only" : "")
                 << "\n";
     if (tls.enabled())
       std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")

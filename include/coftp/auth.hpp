@@ -2,9 +2,13 @@
 //
 // An authenticator maps the USER/PASS pair (RFC 959 4.1.1) to a `user`: a name, a
 // home directory (a virtual path in the storage that becomes the user's "/") and
-// permissions. Three policies ship: `user_table` (named users, optionally plus
-// anonymous read-only access), `anonymous_only`, and `accept_any` for demos.
+// permissions (permissions.hpp). Three policies ship here: `user_table` (named users,
+// optionally plus anonymous read-only access), `anonymous_only`, and `accept_any` for
+// demos; `passwd_file` (coftp/auth/passwd_file.hpp, links with -lcrypt) reads users
+// with crypt(3) password hashes from a file.
 #pragma once
+
+#include <coftp/permissions.hpp>
 
 #include <asio/awaitable.hpp>
 
@@ -17,22 +21,6 @@
 #include <unordered_map>
 
 namespace coftp {
-
-/// What a user may do. Combine with `|`.
-enum class permissions : unsigned {
-  none = 0,
-  read = 1,       ///< RETR, LIST, NLST, SIZE, MDTM, CWD
-  write = 2,      ///< STOR, MKD, RMD, DELE, RNFR/RNTO
-  all = read | write,
-};
-constexpr permissions operator|(permissions a, permissions b) noexcept {
-  return permissions(unsigned(a) | unsigned(b));
-}
-constexpr permissions operator&(permissions a, permissions b) noexcept {
-  return permissions(unsigned(a) & unsigned(b));
-}
-/// True if `have` includes every right of `want`.
-constexpr bool allows(permissions have, permissions want) noexcept { return (have & want) == want; }
 
 /// A logged-in identity.
 struct user {

@@ -1,7 +1,7 @@
 // coftp/command_table.hpp - the compile-time table of command handlers and dispatch.
 //
 // A handler is a struct naming its verb, declaring what it needs (login, an argument,
-// a permission) and offering `run(session, argument)`. The guards are checked here,
+// the user's rights) and offering `run(session, argument)`. The guards are checked here,
 // once, so no handler repeats them. Tables are type lists: add or replace verbs with
 // `with<...>`, drop them with `without<...>`; the FEAT reply is built from the table.
 #pragma once
@@ -28,8 +28,8 @@ enum class needs : unsigned {
   none = 0,
   login = 1,     ///< "530 Not logged in" before a successful PASS
   argument = 2,  ///< "501 <usage>" when the argument is empty
-  read = 4,      ///< the user needs permissions::read
-  write = 8,     ///< the user needs permissions::write, else "550 Permission denied"
+  read = 4,      ///< older spelling of `rights = permissions::read` (retrieve and list)
+  write = 8,     ///< older spelling of `rights = permissions::write` (every modifying right)
 };
 constexpr needs operator|(needs a, needs b) noexcept { return needs(unsigned(a) | unsigned(b)); }
 constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsigned(n)) != 0; }
@@ -37,7 +37,8 @@ constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsign
 /// The requirements on a command handler (static members only):
 /// `verb` (upper case), `requires_` (a `needs` set), and
 /// `static asio::awaitable<reply> run(Session&, std::string_view argument)`.
-/// Optional: `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
+/// Optional: `rights` (the `permissions` the user must hold, else "550 Permission
+/// denied"; checked after login and argument), `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
 /// `syntax` (what `HELP VERB` shows) and `template <class Session> static constexpr bool
 /// enabled` (false: the command is absent for this session type, e.g. MFMT on a backend
 /// that cannot set times; it answers 502 and stays out of FEAT and HELP), and
@@ -64,6 +65,16 @@ template <class H>
 constexpr std::string_view syntax_of() {
   if constexpr (requires { H::syntax; }) return H::syntax;
   else return H::verb;
+}
+// The rights a handler needs: its `rights`, plus those its legacy needs::read and
+// needs::write flags stand for.
+template <class H>
+constexpr permissions rights_of() {
+  permissions p = permissions::none;
+  if constexpr (requires { H::rights; }) p = p | permissions(H::rights);
+  if constexpr (has(H::requires_, needs::read)) p = p | permissions::read;
+  if constexpr (has(H::requires_, needs::write)) p = p | permissions::write;
+  return p;
 }
 // Session = void: no session type known, every handler counts.
 template <class H, class Session>
@@ -106,10 +117,9 @@ asio::awaitable<reply> guarded_run(Session& s, const command& cmd) {
     if (!s.logged_in()) co_return reply{530, "Not logged in"};
   if constexpr (has(n, needs::argument))
     if (cmd.argument.empty()) co_return reply{501, std::string(usage_of<H>())};
-  if constexpr (has(n, needs::read))
-    if (!allows(s.user().perms, permissions::read)) co_return reply{550, "Permission denied"};
-  if constexpr (has(n, needs::write))
-    if (!allows(s.user().perms, permissions::write)) co_return reply{550, "Permission denied"};
+  constexpr permissions want = rights_of<H>();
+  if constexpr (want != permissions::none)
+    if (!allows(s.user().perms, want)) co_return reply{550, "Permission denied"};
   auto r = co_await H::run(s, std::string_view(cmd.argument));
   co_return r;
 }

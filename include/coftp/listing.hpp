@@ -4,6 +4,7 @@
 // that NLST and LIST accept in their last path component.
 #pragma once
 
+#include <coftp/permissions.hpp>
 #include <coftp/storage.hpp>
 
 #include <chrono>
@@ -141,9 +142,12 @@ inline std::string mlst_fact_names(unsigned facts) {
 enum class mlst_entry { normal, cdir, pdir };
 
 /// Appends one MLSx line "fact=value;...; name" to `out` (no line ending: MLSD adds
-/// CRLF, MLST's control reply frames it). `can_read` / `can_write` are the user's
-/// permissions, from which the `perm` fact is derived (RFC 3659 7.5.5).
-inline void format_facts(std::string& out, const file_info& f, unsigned facts, bool can_read, bool can_write,
+/// CRLF, MLST's control reply frames it). The `perm` fact (RFC 3659 7.5.5) shows what
+/// `rights` let the user do with the entry. Files: a (APPE) and w (STOR): store;
+/// d (DELE): remove; f (RNFR): rename; r (RETR): retrieve. Directories: c (STOR
+/// into it): store; d (RMD): remove_dir; f: rename; m (MKD in it): make_dir; p (DELE
+/// in it): remove; e (CWD): always; l (LIST): list.
+inline void format_facts(std::string& out, const file_info& f, unsigned facts, permissions rights,
                          std::string_view name, mlst_entry kind = mlst_entry::normal) {
   bool dir = f.is_directory();
   if (facts & mlst_fact::type) {
@@ -167,14 +171,23 @@ inline void format_facts(std::string& out, const file_info& f, unsigned facts, b
   }
   if (facts & mlst_fact::perm) {
     out += "perm=";
-    // Files: a(ppend) d(elete) f(rename) r(etrieve) w(rite). Directories: c(reate)
-    // d(elete) e(nter) f(rename) l(ist) m(kdir) p(urge).
+    auto letter = [&](permissions need, char c) {
+      if (allows(rights, need)) out += c;
+    };
     if (dir) {
-      if (can_write) out += "cdfmp";
-      if (can_read) out += "el";
+      letter(permissions::store, 'c');
+      letter(permissions::remove_dir, 'd');
+      letter(permissions::rename, 'f');
+      letter(permissions::make_dir, 'm');
+      letter(permissions::remove, 'p');
+      out += 'e';
+      letter(permissions::list, 'l');
     } else {
-      if (can_write) out += "adfw";
-      if (can_read) out += 'r';
+      letter(permissions::store, 'a');
+      letter(permissions::remove, 'd');
+      letter(permissions::rename, 'f');
+      letter(permissions::store, 'w');
+      letter(permissions::retrieve, 'r');
     }
     out += ';';
   }
@@ -185,6 +198,14 @@ inline void format_facts(std::string& out, const file_info& f, unsigned facts, b
   }
   out += ' ';
   out += name;
+}
+
+/// The form of coftp 0.1, with two rights: `can_read` stands for permissions::read,
+/// `can_write` for permissions::write.
+inline void format_facts(std::string& out, const file_info& f, unsigned facts, bool can_read, bool can_write,
+                         std::string_view name, mlst_entry kind = mlst_entry::normal) {
+  auto rights = (can_read ? permissions::read : permissions::none) | (can_write ? permissions::write : permissions::none);
+  format_facts(out, f, facts, rights, name, kind);
 }
 
 /// True when `s` holds a glob metacharacter: `*`, `?` or `[`.

@@ -15,7 +15,8 @@ namespace coftp::commands {
 struct dele {
   static constexpr std::string_view verb = "DELE";
   static constexpr std::string_view syntax = "DELE <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::remove;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -32,7 +33,8 @@ struct dele {
 struct mkd {
   static constexpr std::string_view verb = "MKD";
   static constexpr std::string_view syntax = "MKD <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::make_dir;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -51,7 +53,8 @@ struct mkd {
 struct rmd {
   static constexpr std::string_view verb = "RMD";
   static constexpr std::string_view syntax = "RMD <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::remove_dir;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -76,7 +79,8 @@ struct xrmd : rmd {
 struct rnfr {
   static constexpr std::string_view verb = "RNFR";
   static constexpr std::string_view syntax = "RNFR <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::rename;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -95,7 +99,8 @@ struct rnfr {
 struct rnto {
   static constexpr std::string_view verb = "RNTO";
   static constexpr std::string_view syntax = "RNTO <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::rename;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -116,7 +121,8 @@ struct rnto {
 struct size {
   static constexpr std::string_view verb = "SIZE";
   static constexpr std::string_view syntax = "SIZE <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::read;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "SIZE";
   template <class Session>
@@ -138,7 +144,8 @@ struct size {
 struct mdtm {
   static constexpr std::string_view verb = "MDTM";
   static constexpr std::string_view syntax = "MDTM <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::read;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "MDTM";
   template <class Session>
@@ -156,7 +163,8 @@ struct mdtm {
 /// "213 Modify=YYYYMMDDHHMMSS; path". Only offered when the backend can set times.
 struct mfmt {
   static constexpr std::string_view verb = "MFMT";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::store;
   static constexpr std::string_view usage = "MFMT requires YYYYMMDDHHMMSS and a path";
   static constexpr std::string_view syntax = "MFMT <sp> YYYYMMDDHHMMSS <sp> pathname";
   static constexpr std::string_view feature = "MFMT";

@@ -116,7 +116,8 @@ struct help {
 /// permission bits, given in octal. Only offered when the backend has modes.
 struct site_chmod {
   static constexpr std::string_view verb = "CHMOD";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::site;
   static constexpr std::string_view usage = "SITE CHMOD requires an octal mode and a path";
   static constexpr std::string_view syntax = "SITE CHMOD <sp> octal-mode <sp> pathname";
   template <class Session>

@@ -120,8 +120,7 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
 template <class Session>
 void append_facts(Session& s, std::string& out, const file_info& f, std::string_view name,
                   mlst_entry kind = mlst_entry::normal) {
-  format_facts(out, f, s.mlst_facts(), allows(s.user().perms, permissions::read),
-               allows(s.user().perms, permissions::write), name, kind);
+  format_facts(out, f, s.mlst_facts(), s.user().perms, name, kind);
 }
 
 }  // namespace detail_listing
@@ -130,7 +129,8 @@ void append_facts(Session& s, std::string& out, const file_info& f, std::string_
 /// DTP." The form is `ls -l`'s; words starting with '-' are ls options, not paths.
 struct list {
   static constexpr std::string_view verb = "LIST";
-  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr needs requires_ = needs::login;
+  static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "LIST [<sp> pathname or pattern]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -144,7 +144,8 @@ struct list {
 /// "sub/a.txt", "NLST *.txt" answers "a.txt"), so that it can be passed to RETR as it is.
 struct nlst {
   static constexpr std::string_view verb = "NLST";
-  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr needs requires_ = needs::login;
+  static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "NLST [<sp> pathname or pattern]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -157,7 +158,8 @@ struct nlst {
 /// facts selected with OPTS MLST; the directory itself comes first as type=cdir.
 struct mlsd {
   static constexpr std::string_view verb = "MLSD";
-  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr needs requires_ = needs::login;
+  static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "MLSD [<sp> pathname]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -189,7 +191,8 @@ struct mlsd {
 /// 250 multi-line reply whose one entry line starts with a space.
 struct mlst {
   static constexpr std::string_view verb = "MLST";
-  static constexpr needs requires_ = needs::login | needs::read;
+  static constexpr needs requires_ = needs::login;
+  static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "MLST [<sp> pathname]";
   static constexpr std::string_view feature = "MLST type*;size*;modify*;perm*;unique;";
   template <class Session>
@@ -217,8 +220,23 @@ struct stat {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (arg.empty()) co_return status(s);
-    if (!s.logged_in()) co_return reply{530, "Not logged in"};
-    if (!allows(s.user().perms, permissions::read)) co_return reply{550, "Permission denied"};
+    // With a pathname STAT is a listing: LIST's guards, checked by dispatch's code.
+    const command as_listing{std::string(verb), std::string(arg)};
+    auto r = co_await coftp::detail::guarded_run<pathname>(s, as_listing);
+    co_return r;
+  }
+
+  /// STAT pathname: needs login and `permissions::list`.
+  struct pathname {
+    static constexpr std::string_view verb = "STAT";
+    static constexpr needs requires_ = needs::login;
+    static constexpr permissions rights = permissions::list;
+    template <class Session>
+    static asio::awaitable<reply> run(Session& s, std::string_view arg);
+  };
+
+  template <class Session>
+  static asio::awaitable<reply> list_path(Session& s, std::string_view arg) {
     auto [failed, t] = co_await detail_listing::gather(s, coftp::detail::listing_path(arg), true);
     if (!failed.empty()) co_return failed;
     std::string lines;
@@ -246,5 +264,10 @@ struct stat {
     return {211, std::move(text)};
   }
 };
+
+template <class Session>
+asio::awaitable<reply> stat::pathname::run(Session& s, std::string_view arg) {
+  return stat::list_path(s, arg);
+}
 
 }  // namespace coftp::commands

@@ -40,7 +40,8 @@ asio::awaitable<reply> receive(Session& s, Writer& writer, reply opening, const 
 /// unaffected." After REST N the transfer starts at byte N (RFC 3659 5.3).
 struct retr {
   static constexpr std::string_view verb = "RETR";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::read;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "RETR <sp> pathname";
   template <class Session>
@@ -72,7 +73,8 @@ struct retr {
 /// are kept and the data is written from N on (RFC 3659 5.3).
 struct stor {
   static constexpr std::string_view verb = "STOR";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::store;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "STOR <sp> pathname";
   template <class Session>
@@ -96,7 +98,8 @@ struct stor {
 /// created at the server site."
 struct appe {
   static constexpr std::string_view verb = "APPE";
-  static constexpr needs requires_ = needs::login | needs::argument | needs::write;
+  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr permissions rights = permissions::store;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "APPE <sp> pathname";
   template <class Session>
@@ -119,7 +122,8 @@ struct appe {
 /// the wished-for name; an existing file is never replaced.
 struct stou {
   static constexpr std::string_view verb = "STOU";
-  static constexpr needs requires_ = needs::login | needs::write;
+  static constexpr needs requires_ = needs::login;
+  static constexpr permissions rights = permissions::store;
   static constexpr std::string_view syntax = "STOU [<sp> pathname]";
   static constexpr int attempts = 16;
   template <class Session>
