@@ -1473,6 +1473,8 @@ TEST_CASE("privileges: lookup, refusals, and a real drop in a child process") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == (as_root ? 10 : 20));
+}
+
 // Found by tests/fuzz/fuzz_params: the address was handed to inet_pton as a C string, so
 // everything after a NUL was ignored and "127.0.0.1\0junk" read as 127.0.0.1.
 TEST_CASE("issue #5 - EPRT with a NUL inside the address is malformed") {
