@@ -9,21 +9,25 @@
 
 namespace coftp::commands {
 
+/// What the TLS commands share: they are offered only when the server has a certificate.
+struct tls_command {
+  template <class Session>
+  static bool offered(const Session& s) {
+    return s.tls_offered();
+  }
+};
+
 /// RFC 4217 4: "the client MUST send the AUTH command with the TLS mechanism ... If
 /// the server is willing to accept the named security mechanism ... it will send a 234
 /// reply", then the TLS handshake follows on the control connection. "SSL" and
 /// "TLS-P" are the historical names (draft-murray-auth-ftp-ssl); as with vsftpd they
 /// also turn on PROT P.
-struct auth {
+struct auth : tls_command {
   static constexpr std::string_view verb = "AUTH";
   static constexpr needs requires_ = needs::argument;
   static constexpr std::string_view usage = "Missing mechanism: AUTH TLS";
   static constexpr std::string_view syntax = "AUTH <sp> TLS";
   static constexpr std::string_view feature = "AUTH TLS";
-  template <class Session>
-  static bool offered(const Session& s) {
-    return s.tls_offered();
-  }
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto mechanism = coftp::detail::upper(arg);
@@ -38,16 +42,12 @@ struct auth {
 
 /// RFC 4217 8: "PBSZ 0" must precede PROT; for TLS the buffer size is always 0, and a
 /// client that asks for another gets "PBSZ=0" back (RFC 2228 3).
-struct pbsz {
+struct pbsz : tls_command {
   static constexpr std::string_view verb = "PBSZ";
   static constexpr needs requires_ = needs::argument;
   static constexpr std::string_view usage = "Missing buffer size: PBSZ 0";
   static constexpr std::string_view syntax = "PBSZ <sp> 0";
   static constexpr std::string_view feature = "PBSZ";
-  template <class Session>
-  static bool offered(const Session& s) {
-    return s.tls_offered();
-  }
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (!s.control_secure()) co_return reply{503, "PBSZ needs a TLS control connection: send AUTH TLS first"};
@@ -62,16 +62,12 @@ struct pbsz {
 /// RFC 4217 9: "PROT P" protects data connections with TLS, "PROT C" leaves them in
 /// clear; "S" and "E" are not defined for TLS (536). RFC 2228: PROT before PBSZ is a
 /// bad sequence (503).
-struct prot {
+struct prot : tls_command {
   static constexpr std::string_view verb = "PROT";
   static constexpr needs requires_ = needs::argument;
   static constexpr std::string_view usage = "Missing protection level: PROT P or PROT C";
   static constexpr std::string_view syntax = "PROT <sp> P | C";
   static constexpr std::string_view feature = "PROT";
-  template <class Session>
-  static bool offered(const Session& s) {
-    return s.tls_offered();
-  }
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (!s.control_secure()) co_return reply{503, "PROT needs a TLS control connection: send AUTH TLS first"};
