@@ -415,9 +415,12 @@ TEST_CASE_TEMPLATE("commands: HELP lists exactly the table, HELP VERB gives its 
   CHECK(help.ends_with("\n214 Help OK"));
   auto verbs = help_verbs(help);
   std::vector<string> table;
+  // The compiled table, less what this server does not offer at run time: AUTH, PBSZ
+  // and PROT need a certificate.
   for (auto v : coftp::default_commands::verbs<typename test_server<typename B::storage_type>::server_type::session_type>())
-    table.emplace_back(v);
+    if (v != "AUTH" && v != "PBSZ" && v != "PROT") table.emplace_back(v);
   CHECK(verbs == table);
+  CHECK(std::find(verbs.begin(), verbs.end(), "AUTH") == verbs.end());
   for (string v : {"RETR", "STOR", "APPE", "STOU", "REST", "MLSD", "MLST", "STAT", "PORT", "EPRT", "MFMT", "REIN",
                    "ACCT", "SITE", "XCWD", "XCUP", "XPWD", "XMKD", "XRMD"})
     CHECK_MESSAGE(std::find(verbs.begin(), verbs.end(), v) != verbs.end(), v << " missing from HELP");

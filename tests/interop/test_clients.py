@@ -1676,6 +1676,385 @@ class NoActiveServerTests(unittest.TestCase):
 # FTPS (RFC 4217): servers of their own with the throw-away certificate made at build time
 # (tests/meson.build passes COFTP_TEST_CERT and COFTP_TEST_KEY; absent without OpenSSL).
 
+class PasswdServerTests(unittest.TestCase):
+    """`coftp-server --hash-password` makes the hashes of a passwd file; a second server
+    started with --passwd FILE (plus --user and --anonymous) logs its users in and
+    enforces their rights."""
+
+    @classmethod
+    def hash_password(cls, password, *extra):
+        r = subprocess.run([SERVER_BINARY, "--hash-password", *extra], input=password.encode() + b"\n",
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"--hash-password exited with {r.returncode}: {r.stderr!r}")
+        return r.stdout.decode()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="passwd-", dir=CLIENT_HOME)
+        cls.root = os.path.join(cls.dir, "root")
+        os.makedirs(cls.root)
+        cls.y_out = cls.hash_password("carol's pw")
+        cls.six_out = cls.hash_password("dan pw", "--hash-method", "sha512")
+        cls.passwd = os.path.join(cls.dir, "passwd")
+        with open(cls.passwd, "w") as f:
+            f.write("# interop users\n\n")
+            f.write(f"carol:{cls.y_out.strip()}:/:all\n")
+            f.write(f"dan:{cls.six_out.strip()}:/:read,list,write\n")
+        cls.server = Server(SERVER_BINARY, cls.root, ["--passwd", cls.passwd])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--passwd server stopped with {rc}, killed={killed}")
+
+    def login(self, user, password):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
+        ftp.login(user, password)
+        return ftp
+
+    def test_hash_password_prints_one_crypt_hash(self):
+        self.assertRegex(self.y_out, r"^\$y\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\n$")
+        self.assertRegex(self.six_out, r"^\$6\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\n$")
+        self.assertNotEqual(self.hash_password("carol's pw"), self.y_out)  # a fresh salt
+        try:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import crypt
+        except ImportError:
+            return  # Python 3.13 dropped the crypt module; the logins below verify the hashes
+        self.assertEqual(crypt.crypt("carol's pw", self.y_out.strip()), self.y_out.strip())
+        self.assertEqual(crypt.crypt("dan pw", self.six_out.strip()), self.six_out.strip())
+
+    def test_hash_password_refuses_empty_input(self):
+        r = subprocess.run([SERVER_BINARY, "--hash-password"], input=b"", capture_output=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
+
+    def test_bad_passwd_file_is_refused_with_its_line(self):
+        bad = os.path.join(self.dir, "bad-passwd")
+        with open(bad, "w") as f:
+            f.write(f"# ok\ncarol:{self.y_out.strip()}:/:all\ndan:{self.six_out.strip()}:/:read,exec\n")
+        r = subprocess.run([SERVER_BINARY, "--passwd", bad, "--port", "0"], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{bad}:3: unknown permission 'exec'", r.stderr.decode())
+
+    @unittest.skipIf(CURL is None, "curl not installed")
+    def test_curl_yescrypt_user_uploads_and_lists(self):
+        base = f"ftp://{HOST}:{self.server.port}/"
+        r = curl("-u", "carol:carol's pw", "-T", "-", base + "by-carol.txt", stdin=b"hello from carol")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = curl("-u", "carol:carol's pw", "-l", base)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"by-carol.txt", r.stdout.splitlines())
+        r = curl("-u", "carol:wrong", "-l", base)
+        self.assertEqual(r.returncode, 67, f"CURLE_LOGIN_DENIED (67) expected: {r.stderr!r}")
+
+    def test_ftplib_sha512_user_may_upload_but_not_delete(self):
+        ftp = self.login("dan", "dan pw")
+        try:
+            ftp.storbinary("STOR by-dan.txt", io.BytesIO(b"dan's file"))
+            got = io.BytesIO()
+            ftp.retrbinary("RETR by-dan.txt", got.write)
+            self.assertEqual(got.getvalue(), b"dan's file")
+            for call in (lambda: ftp.delete("by-dan.txt"), lambda: ftp.rename("by-dan.txt", "x.txt"),
+                         lambda: ftp.mkd("sub"), lambda: ftp.sendcmd("SITE CHMOD 600 by-dan.txt")):
+                with self.assertRaises(ftplib.error_perm) as cm:
+                    call()
+                self.assertEqual(str(cm.exception), "550 Permission denied")
+            self.assertTrue(os.path.exists(os.path.join(self.root, "by-dan.txt")))
+        finally:
+            ftp.quit()
+        ftp = self.login("carol", "carol's pw")  # carol has every right
+        try:
+            self.assertTrue(ftp.delete("by-dan.txt").startswith("250"))
+        finally:
+            ftp.quit()
+
+    def test_wrong_password_and_unknown_user_get_the_same_530(self):
+        replies = []
+        for user, password in (("carol", "dan pw"), ("dan", "nope"), ("nobody", "dan pw")):
+            with self.assertRaises(ftplib.error_perm) as cm:
+                self.login(user, password)
+            replies.append(str(cm.exception))
+        self.assertEqual(replies, ["530 Login incorrect"] * 3)
+
+    def test_user_flag_and_anonymous_next_to_the_file(self):
+        ftp = self.login(USER, PASSWORD)  # --user alice:secret, hashed at start-up
+        try:
+            self.assertEqual(ftp.voidcmd("NOOP"), "200 OK")
+        finally:
+            ftp.quit()
+        ftp = self.login("anonymous", "guest@")
+        try:
+            with self.assertRaises(ftplib.error_perm) as cm:
+                ftp.storbinary("STOR anon.txt", io.BytesIO(b"x"))
+            self.assertEqual(str(cm.exception), "550 Permission denied")
+        finally:
+            ftp.quit()
+
+
+# --------------------------------------------------------------------------------------
+class AbuseDefenceTests(unittest.TestCase):
+    """Login abuse flags of coftp-server, driven with Python's ftplib: a fresh server per
+    test with --login-failure-delay 200 --max-login-failures 2 --ban-after 3
+    --ban-window 60 --ban-time 2 --login-timeout 1 --deny 127.0.0.3."""
+
+    FLAGS = ["--login-failure-delay", "200", "--max-login-failures", "2", "--ban-after", "3",
+             "--ban-window", "60", "--ban-time", "2", "--login-timeout", "1", "--deny", "127.0.0.3"]
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="abuse-", dir=CLIENT_HOME)
+        self.server = Server(SERVER_BINARY, self.root, self.FLAGS)
+
+    def tearDown(self):
+        rc, _, killed = self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.assertFalse(killed or rc != 0, f"server stopped with {rc}, killed={killed}")
+
+    def connect(self, source="127.0.0.1"):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT, source_address=(source, 0))
+        return ftp
+
+    def test_failed_login_delay_and_close_after_max_failures(self):
+        ftp = self.connect()
+        try:
+            start = time.monotonic()
+            with self.assertRaises(ftplib.error_perm) as cm:
+                ftp.login(USER, "wrong")
+            self.assertTrue(str(cm.exception).startswith("530"), cm.exception)
+            self.assertGreaterEqual(time.monotonic() - start, 0.19)
+            with self.assertRaises(ftplib.error_perm):
+                ftp.login(USER, "wrong again")
+            # The second failure closed the connection, with no reply after the 530.
+            with self.assertRaises((EOFError, OSError)):
+                ftp.sendcmd("NOOP")
+        finally:
+            ftp.close()
+
+    def test_ban_refuses_the_address_then_expires(self):
+        for attempt in range(2):  # 2 + 1 failures: banned at the third
+            ftp = self.connect()
+            try:
+                for _ in range(2 - attempt):
+                    with self.assertRaises(ftplib.error_perm):
+                        ftp.login(USER, "guess")
+            finally:
+                ftp.close()
+        with self.assertRaises(ftplib.error_temp) as cm:
+            self.connect()
+        self.assertEqual(str(cm.exception), "421 Too many failed logins, try again later")
+        other = self.connect("127.0.0.2")
+        try:
+            self.assertTrue(other.login(USER, PASSWORD).startswith("230"))
+        finally:
+            other.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                ftp = self.connect()
+                break
+            except ftplib.error_temp:
+                self.assertLess(time.monotonic(), deadline, "the ban did not expire")
+                time.sleep(0.2)
+        try:
+            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
+        finally:
+            ftp.close()
+
+    def test_login_timeout_despite_noops(self):
+        ftp = self.connect()
+        try:
+            start = time.monotonic()
+            with self.assertRaises(ftplib.error_temp) as cm:
+                for _ in range(50):
+                    ftp.voidcmd("NOOP")
+                    time.sleep(0.1)
+            self.assertEqual(str(cm.exception), "421 Login timeout: closing control connection")
+            self.assertGreaterEqual(time.monotonic() - start, 0.8)
+        finally:
+            ftp.close()
+
+    def test_denied_address(self):
+        with self.assertRaises(ftplib.error_temp) as cm:
+            self.connect("127.0.0.3")
+        self.assertEqual(str(cm.exception), "421 Service not available")
+        ftp = self.connect("127.0.0.2")
+        try:
+            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
+        finally:
+            ftp.close()
+
+    def test_bad_cidr_flag_exits_with_status_2(self):
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--root", self.root, "--allow", "10.0.0.1/8"],
+                           capture_output=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"bits set beyond the prefix", r.stderr)
+
+
+# --------------------------------------------------------------------------------------
+IS_ROOT = os.geteuid() == 0
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of field name to its words."""
+    with open(f"/proc/{pid}/status") as f:
+        return {k: v.split() for k, _, v in (line.partition(":") for line in f)}
+
+
+class PrivilegeTests(unittest.TestCase):
+    """--run-as and the refusal of root: as the kernel sees the process, and as a client does."""
+
+    @unittest.skipUnless(IS_ROOT, "needs root: the privilege drop starts as root")
+    def test_run_as_nobody_drops_uid_gid_and_groups(self):
+        pw = pwd.getpwnam("nobody")
+        root = tempfile.mkdtemp(prefix="run-as-", dir=CLIENT_HOME)  # its parents stay closed to nobody
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chmod(root, 0o755)
+        data = random.Random(20).randbytes(100000)
+        with open(os.path.join(root, "public.bin"), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(root, "public.bin"), 0o644)
+        server = Server(SERVER_BINARY, root, ["--run-as", "nobody"])
+        try:
+            # "listening on" is printed after the drop: the process is already nobody.
+            want_groups = sorted(set(os.getgrouplist("nobody", pw.pw_gid)))
+            tasks = os.listdir(f"/proc/{server.proc.pid}/task")
+            self.assertGreaterEqual(len(tasks), 1)
+            for tid in tasks:  # every thread: real, effective, saved and file-system ids
+                st = proc_status(f"{server.proc.pid}/task/{tid}")
+                self.assertEqual(st["Uid"], [str(pw.pw_uid)] * 4, f"thread {tid}")
+                self.assertEqual(st["Gid"], [str(pw.pw_gid)] * 4, f"thread {tid}")
+                self.assertEqual(sorted(int(g) for g in st["Groups"]), want_groups, f"thread {tid}")
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login(USER, PASSWORD)
+            try:
+                out = io.BytesIO()
+                ftp.retrbinary("RETR public.bin", out.write)
+                self.assertTrue(out.getvalue() == data, "download differs")
+                ftp.storbinary("STOR mine.bin", io.BytesIO(b"uploaded as nobody"))
+            finally:
+                ftp.quit()
+            st = os.stat(os.path.join(root, "mine.bin"))
+            self.assertEqual((st.st_uid, st.st_gid), (pw.pw_uid, pw.pw_gid), "uploads belong to the run-as user")
+        finally:
+            rc, _, killed = server.stop()
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual((rc, killed), (0, False), server.stderr())
+
+    @unittest.skipUnless(IS_ROOT, "needs root: tests the refusal of root")
+    def test_root_without_run_as_or_allow_root_exits_2(self):
+        root = tempfile.mkdtemp(prefix="as-root-", dir=CLIENT_HOME)
+        try:
+            r = subprocess.run([SERVER_BINARY, "--host", HOST, "--port", "0", "--root", root],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("refusing to serve as root", err)
+        self.assertIn("--run-as USER", err)
+        self.assertIn("--allow-root", err)
+        self.assertNotIn(b"listening on", r.stdout)
+
+    def test_run_as_unknown_user_exits_2(self):
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", "no-such-user-coftp"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"no such user: no-such-user-coftp", r.stderr)
+
+    @unittest.skipIf(IS_ROOT, "runs only when not root: the drop needs root")
+    def test_run_as_without_root_exits_2(self):
+        other = next(p.pw_name for p in pwd.getpwall() if p.pw_uid not in (0, os.geteuid()))
+        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", other],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"needs root", r.stderr)
+
+
+class LogTests(unittest.TestCase):
+    """--log and --xferlog: what an operator reads, and never a password."""
+
+    def test_session_log_and_xferlog_without_passwords(self):
+        root = tempfile.mkdtemp(prefix="logs-", dir=CLIENT_HOME)
+        logs = tempfile.mkdtemp(prefix="logs-out-", dir=CLIENT_HOME)
+        log, xferlog = os.path.join(logs, "session.log"), os.path.join(logs, "xferlog")
+        secret = "Pw-3kd9-Omega"
+        with open(os.path.join(root, "a.txt"), "wb") as f:
+            f.write(b"hello\n")
+        server = Server(SERVER_BINARY, root, ["--user", f"dave:{secret}", "--log", log, "--xferlog", xferlog],
+                        quiet=False)
+        try:
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login("dave", secret)
+            ftp.storbinary("STOR up load.bin", io.BytesIO(b"0123456789"))
+            out = io.BytesIO()
+            ftp.retrbinary("RETR a.txt", out.write)
+            self.assertEqual(out.getvalue(), b"hello\n")
+            ftp.quit()
+            anon = ftplib.FTP(timeout=TIMEOUT)
+            anon.connect(HOST, server.port, timeout=TIMEOUT)
+            anon.login("anonymous", f"anon-{secret}@example.org")
+            lines = []
+            anon.retrlines("RETR a.txt", lines.append)  # TYPE A
+            anon.quit()
+            self.assertEqual(lines, ["hello"])
+            # logrotate: move the logs away, SIGHUP, the next lines go to new files.
+            os.rename(log, log + ".1")
+            os.rename(xferlog, xferlog + ".1")
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while not (os.path.exists(log) and os.path.exists(xferlog)) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            ftp = ftplib.FTP(timeout=TIMEOUT)
+            ftp.connect(HOST, server.port, timeout=TIMEOUT)
+            ftp.login("dave", secret)
+            ftp.retrbinary("RETR a.txt", lambda b: None)
+            ftp.quit()
+        finally:
+            rc, _, killed = server.stop()
+        try:
+            self.assertEqual((rc, killed), (0, False), server.stderr())
+            with open(log + ".1", "rb") as f:
+                session = f.read().decode()
+            with open(xferlog + ".1", "rb") as f:
+                xfer = f.read().decode()
+            with open(log, "rb") as f:
+                session2 = f.read().decode()
+            with open(xferlog, "rb") as f:
+                xfer2 = f.read().decode()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(logs, ignore_errors=True)
+        for name, text in (("session log", session + session2), ("xferlog", xfer + xfer2)):
+            self.assertNotIn("Pw-3kd9", text, f"a password in the {name}")
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\d+\] "
+        for line in session.splitlines() + session2.splitlines():
+            self.assertRegex(line, "^" + stamp)
+        self.assertEqual(len(re.findall(stamp + r"\[CLIENT\] PASS \*\*\*\*$", session, re.M)), 2)
+        self.assertRegex(session, stamp + r"\[LOGIN\] dave: ok")
+        self.assertRegex(session2, stamp + r"\[\+\] Client connected")
+        # xferlog(5): 5 words of date, then 13 fields; spaces in names become '_'.
+        date = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4} \d+ "
+        want = [date + re.escape("127.0.0.1 10 /up_load.bin b _ i r dave ftp 0 * c"),
+                date + re.escape("127.0.0.1 6 /a.txt b _ o r dave ftp 0 * c"),
+                date + re.escape("127.0.0.1 6 /a.txt a _ o a anonymous ftp 0 * c")]
+        got = xfer.splitlines()
+        self.assertEqual(len(got), 3, xfer)
+        for line, pattern in zip(got, want):
+            self.assertRegex(line, "^" + pattern + "$")
+            self.assertEqual(len(line.split()), 18, line)
+        self.assertEqual(len(xfer2.splitlines()), 1, xfer2)
+
+
+# --------------------------------------------------------------------------------------
 def find_test_certificate():
     """(certificate, key) paths, or (None, None) after a warning nobody can miss."""
     cert, key = os.environ.get("COFTP_TEST_CERT"), os.environ.get("COFTP_TEST_KEY")
@@ -1843,32 +2222,6 @@ class TlsServerCase(unittest.TestCase):
         cls.root = tempfile.mkdtemp(prefix="tls-", dir=CLIENT_HOME)
         cls.server = Server(SERVER_BINARY, cls.root, ["--tls-cert", TLS_CERT, "--tls-key", TLS_KEY,
                                                       *cls.server_args])
-class PasswdServerTests(unittest.TestCase):
-    """`coftp-server --hash-password` makes the hashes of a passwd file; a second server
-    started with --passwd FILE (plus --user and --anonymous) logs its users in and
-    enforces their rights."""
-
-    @classmethod
-    def hash_password(cls, password, *extra):
-        r = subprocess.run([SERVER_BINARY, "--hash-password", *extra], input=password.encode() + b"\n",
-                           capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError(f"--hash-password exited with {r.returncode}: {r.stderr!r}")
-        return r.stdout.decode()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="passwd-", dir=CLIENT_HOME)
-        cls.root = os.path.join(cls.dir, "root")
-        os.makedirs(cls.root)
-        cls.y_out = cls.hash_password("carol's pw")
-        cls.six_out = cls.hash_password("dan pw", "--hash-method", "sha512")
-        cls.passwd = os.path.join(cls.dir, "passwd")
-        with open(cls.passwd, "w") as f:
-            f.write("# interop users\n\n")
-            f.write(f"carol:{cls.y_out.strip()}:/:all\n")
-            f.write(f"dan:{cls.six_out.strip()}:/:read,list,write\n")
-        cls.server = Server(SERVER_BINARY, cls.root, ["--passwd", cls.passwd])
 
     @classmethod
     def tearDownClass(cls):
@@ -2416,346 +2769,6 @@ class TlsShutdownTests(TlsServerCase):
         finally:
             for c in sessions:
                 c.close()
-IS_ROOT = os.geteuid() == 0
-
-
-def proc_status(pid):
-    """/proc/PID/status as a dict of field name to its words."""
-    with open(f"/proc/{pid}/status") as f:
-        return {k: v.split() for k, _, v in (line.partition(":") for line in f)}
-
-
-class PrivilegeTests(unittest.TestCase):
-    """--run-as and the refusal of root: as the kernel sees the process, and as a client does."""
-
-    @unittest.skipUnless(IS_ROOT, "needs root: the privilege drop starts as root")
-    def test_run_as_nobody_drops_uid_gid_and_groups(self):
-        pw = pwd.getpwnam("nobody")
-        root = tempfile.mkdtemp(prefix="run-as-", dir=CLIENT_HOME)  # its parents stay closed to nobody
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        os.chmod(root, 0o755)
-        data = random.Random(20).randbytes(100000)
-        with open(os.path.join(root, "public.bin"), "wb") as f:
-            f.write(data)
-        os.chmod(os.path.join(root, "public.bin"), 0o644)
-        server = Server(SERVER_BINARY, root, ["--run-as", "nobody"])
-        try:
-            # "listening on" is printed after the drop: the process is already nobody.
-            want_groups = sorted(set(os.getgrouplist("nobody", pw.pw_gid)))
-            tasks = os.listdir(f"/proc/{server.proc.pid}/task")
-            self.assertGreaterEqual(len(tasks), 1)
-            for tid in tasks:  # every thread: real, effective, saved and file-system ids
-                st = proc_status(f"{server.proc.pid}/task/{tid}")
-                self.assertEqual(st["Uid"], [str(pw.pw_uid)] * 4, f"thread {tid}")
-                self.assertEqual(st["Gid"], [str(pw.pw_gid)] * 4, f"thread {tid}")
-                self.assertEqual(sorted(int(g) for g in st["Groups"]), want_groups, f"thread {tid}")
-            ftp = ftplib.FTP(timeout=TIMEOUT)
-            ftp.connect(HOST, server.port, timeout=TIMEOUT)
-            ftp.login(USER, PASSWORD)
-            try:
-                out = io.BytesIO()
-                ftp.retrbinary("RETR public.bin", out.write)
-                self.assertTrue(out.getvalue() == data, "download differs")
-                ftp.storbinary("STOR mine.bin", io.BytesIO(b"uploaded as nobody"))
-            finally:
-                ftp.quit()
-            st = os.stat(os.path.join(root, "mine.bin"))
-            self.assertEqual((st.st_uid, st.st_gid), (pw.pw_uid, pw.pw_gid), "uploads belong to the run-as user")
-        finally:
-            rc, _, killed = server.stop()
-            shutil.rmtree(root, ignore_errors=True)
-        self.assertEqual((rc, killed), (0, False), server.stderr())
-
-    @unittest.skipUnless(IS_ROOT, "needs root: tests the refusal of root")
-    def test_root_without_run_as_or_allow_root_exits_2(self):
-        root = tempfile.mkdtemp(prefix="as-root-", dir=CLIENT_HOME)
-        try:
-            r = subprocess.run([SERVER_BINARY, "--host", HOST, "--port", "0", "--root", root],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        err = r.stderr.decode(errors="replace")
-        self.assertIn("refusing to serve as root", err)
-        self.assertIn("--run-as USER", err)
-        self.assertIn("--allow-root", err)
-        self.assertNotIn(b"listening on", r.stdout)
-
-    def test_run_as_unknown_user_exits_2(self):
-        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", "no-such-user-coftp"],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(b"no such user: no-such-user-coftp", r.stderr)
-
-    @unittest.skipIf(IS_ROOT, "runs only when not root: the drop needs root")
-    def test_run_as_without_root_exits_2(self):
-        other = next(p.pw_name for p in pwd.getpwall() if p.pw_uid not in (0, os.geteuid()))
-        r = subprocess.run([SERVER_BINARY, "--port", "0", "--run-as", other],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(b"needs root", r.stderr)
-
-
-class LogTests(unittest.TestCase):
-    """--log and --xferlog: what an operator reads, and never a password."""
-
-    def test_session_log_and_xferlog_without_passwords(self):
-        root = tempfile.mkdtemp(prefix="logs-", dir=CLIENT_HOME)
-        logs = tempfile.mkdtemp(prefix="logs-out-", dir=CLIENT_HOME)
-        log, xferlog = os.path.join(logs, "session.log"), os.path.join(logs, "xferlog")
-        secret = "Pw-3kd9-Omega"
-        with open(os.path.join(root, "a.txt"), "wb") as f:
-            f.write(b"hello\n")
-        server = Server(SERVER_BINARY, root, ["--user", f"dave:{secret}", "--log", log, "--xferlog", xferlog],
-                        quiet=False)
-        try:
-            ftp = ftplib.FTP(timeout=TIMEOUT)
-            ftp.connect(HOST, server.port, timeout=TIMEOUT)
-            ftp.login("dave", secret)
-            ftp.storbinary("STOR up load.bin", io.BytesIO(b"0123456789"))
-            out = io.BytesIO()
-            ftp.retrbinary("RETR a.txt", out.write)
-            self.assertEqual(out.getvalue(), b"hello\n")
-            ftp.quit()
-            anon = ftplib.FTP(timeout=TIMEOUT)
-            anon.connect(HOST, server.port, timeout=TIMEOUT)
-            anon.login("anonymous", f"anon-{secret}@example.org")
-            lines = []
-            anon.retrlines("RETR a.txt", lines.append)  # TYPE A
-            anon.quit()
-            self.assertEqual(lines, ["hello"])
-            # logrotate: move the logs away, SIGHUP, the next lines go to new files.
-            os.rename(log, log + ".1")
-            os.rename(xferlog, xferlog + ".1")
-            server.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 5
-            while not (os.path.exists(log) and os.path.exists(xferlog)) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            ftp = ftplib.FTP(timeout=TIMEOUT)
-            ftp.connect(HOST, server.port, timeout=TIMEOUT)
-            ftp.login("dave", secret)
-            ftp.retrbinary("RETR a.txt", lambda b: None)
-            ftp.quit()
-        finally:
-            rc, _, killed = server.stop()
-        try:
-            self.assertEqual((rc, killed), (0, False), server.stderr())
-            with open(log + ".1", "rb") as f:
-                session = f.read().decode()
-            with open(xferlog + ".1", "rb") as f:
-                xfer = f.read().decode()
-            with open(log, "rb") as f:
-                session2 = f.read().decode()
-            with open(xferlog, "rb") as f:
-                xfer2 = f.read().decode()
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-            shutil.rmtree(logs, ignore_errors=True)
-        for name, text in (("session log", session + session2), ("xferlog", xfer + xfer2)):
-            self.assertNotIn("Pw-3kd9", text, f"a password in the {name}")
-        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\d+\] "
-        for line in session.splitlines() + session2.splitlines():
-            self.assertRegex(line, "^" + stamp)
-        self.assertEqual(len(re.findall(stamp + r"\[CLIENT\] PASS \*\*\*\*$", session, re.M)), 2)
-        self.assertRegex(session, stamp + r"\[LOGIN\] dave: ok")
-        self.assertRegex(session2, stamp + r"\[\+\] Client connected")
-        # xferlog(5): 5 words of date, then 13 fields; spaces in names become '_'.
-        date = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4} \d+ "
-        want = [date + re.escape("127.0.0.1 10 /up_load.bin b _ i r dave ftp 0 * c"),
-                date + re.escape("127.0.0.1 6 /a.txt b _ o r dave ftp 0 * c"),
-                date + re.escape("127.0.0.1 6 /a.txt a _ o a anonymous ftp 0 * c")]
-        got = xfer.splitlines()
-        self.assertEqual(len(got), 3, xfer)
-        for line, pattern in zip(got, want):
-            self.assertRegex(line, "^" + pattern + "$")
-            self.assertEqual(len(line.split()), 18, line)
-        self.assertEqual(len(xfer2.splitlines()), 1, xfer2)
-class AbuseDefenceTests(unittest.TestCase):
-    """Login abuse flags of coftp-server, driven with Python's ftplib: a fresh server per
-    test with --login-failure-delay 200 --max-login-failures 2 --ban-after 3
-    --ban-window 60 --ban-time 2 --login-timeout 1 --deny 127.0.0.3."""
-
-    FLAGS = ["--login-failure-delay", "200", "--max-login-failures", "2", "--ban-after", "3",
-             "--ban-window", "60", "--ban-time", "2", "--login-timeout", "1", "--deny", "127.0.0.3"]
-
-    def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="abuse-", dir=CLIENT_HOME)
-        self.server = Server(SERVER_BINARY, self.root, self.FLAGS)
-
-    def tearDown(self):
-        rc, _, killed = self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-        self.assertFalse(killed or rc != 0, f"server stopped with {rc}, killed={killed}")
-
-    def connect(self, source="127.0.0.1"):
-        ftp = ftplib.FTP(timeout=TIMEOUT)
-        ftp.connect(HOST, self.server.port, timeout=TIMEOUT, source_address=(source, 0))
-        return ftp
-
-    def test_failed_login_delay_and_close_after_max_failures(self):
-        ftp = self.connect()
-        try:
-            start = time.monotonic()
-            with self.assertRaises(ftplib.error_perm) as cm:
-                ftp.login(USER, "wrong")
-            self.assertTrue(str(cm.exception).startswith("530"), cm.exception)
-            self.assertGreaterEqual(time.monotonic() - start, 0.19)
-            with self.assertRaises(ftplib.error_perm):
-                ftp.login(USER, "wrong again")
-            # The second failure closed the connection, with no reply after the 530.
-            with self.assertRaises((EOFError, OSError)):
-                ftp.sendcmd("NOOP")
-        finally:
-            ftp.close()
-
-    def test_ban_refuses_the_address_then_expires(self):
-        for attempt in range(2):  # 2 + 1 failures: banned at the third
-            ftp = self.connect()
-            try:
-                for _ in range(2 - attempt):
-                    with self.assertRaises(ftplib.error_perm):
-                        ftp.login(USER, "guess")
-            finally:
-                ftp.close()
-        with self.assertRaises(ftplib.error_temp) as cm:
-            self.connect()
-        self.assertEqual(str(cm.exception), "421 Too many failed logins, try again later")
-        other = self.connect("127.0.0.2")
-        try:
-            self.assertTrue(other.login(USER, PASSWORD).startswith("230"))
-        finally:
-            other.close()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                ftp = self.connect()
-                break
-            except ftplib.error_temp:
-                self.assertLess(time.monotonic(), deadline, "the ban did not expire")
-                time.sleep(0.2)
-        try:
-            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
-        finally:
-            ftp.close()
-
-    def test_login_timeout_despite_noops(self):
-        ftp = self.connect()
-        try:
-            start = time.monotonic()
-            with self.assertRaises(ftplib.error_temp) as cm:
-                for _ in range(50):
-                    ftp.voidcmd("NOOP")
-                    time.sleep(0.1)
-            self.assertEqual(str(cm.exception), "421 Login timeout: closing control connection")
-            self.assertGreaterEqual(time.monotonic() - start, 0.8)
-        finally:
-            ftp.close()
-
-    def test_denied_address(self):
-        with self.assertRaises(ftplib.error_temp) as cm:
-            self.connect("127.0.0.3")
-        self.assertEqual(str(cm.exception), "421 Service not available")
-        ftp = self.connect("127.0.0.2")
-        try:
-            self.assertTrue(ftp.login(USER, PASSWORD).startswith("230"))
-        finally:
-            ftp.close()
-
-    def test_bad_cidr_flag_exits_with_status_2(self):
-        r = subprocess.run([SERVER_BINARY, "--port", "0", "--root", self.root, "--allow", "10.0.0.1/8"],
-                           capture_output=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(b"bits set beyond the prefix", r.stderr)
-        shutil.rmtree(cls.dir, ignore_errors=True)
-        if killed or rc != 0:
-            raise AssertionError(f"--passwd server stopped with {rc}, killed={killed}")
-
-    def login(self, user, password):
-        ftp = ftplib.FTP(timeout=TIMEOUT)
-        ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
-        ftp.login(user, password)
-        return ftp
-
-    def test_hash_password_prints_one_crypt_hash(self):
-        self.assertRegex(self.y_out, r"^\$y\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\n$")
-        self.assertRegex(self.six_out, r"^\$6\$[./0-9A-Za-z]+\$[./0-9A-Za-z]+\n$")
-        self.assertNotEqual(self.hash_password("carol's pw"), self.y_out)  # a fresh salt
-        try:
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                import crypt
-        except ImportError:
-            return  # Python 3.13 dropped the crypt module; the logins below verify the hashes
-        self.assertEqual(crypt.crypt("carol's pw", self.y_out.strip()), self.y_out.strip())
-        self.assertEqual(crypt.crypt("dan pw", self.six_out.strip()), self.six_out.strip())
-
-    def test_hash_password_refuses_empty_input(self):
-        r = subprocess.run([SERVER_BINARY, "--hash-password"], input=b"", capture_output=True, timeout=60)
-        self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
-
-    def test_bad_passwd_file_is_refused_with_its_line(self):
-        bad = os.path.join(self.dir, "bad-passwd")
-        with open(bad, "w") as f:
-            f.write(f"# ok\ncarol:{self.y_out.strip()}:/:all\ndan:{self.six_out.strip()}:/:read,exec\n")
-        r = subprocess.run([SERVER_BINARY, "--passwd", bad, "--port", "0"], stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=60)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(f"{bad}:3: unknown permission 'exec'", r.stderr.decode())
-
-    @unittest.skipIf(CURL is None, "curl not installed")
-    def test_curl_yescrypt_user_uploads_and_lists(self):
-        base = f"ftp://{HOST}:{self.server.port}/"
-        r = curl("-u", "carol:carol's pw", "-T", "-", base + "by-carol.txt", stdin=b"hello from carol")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        r = curl("-u", "carol:carol's pw", "-l", base)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(b"by-carol.txt", r.stdout.splitlines())
-        r = curl("-u", "carol:wrong", "-l", base)
-        self.assertEqual(r.returncode, 67, f"CURLE_LOGIN_DENIED (67) expected: {r.stderr!r}")
-
-    def test_ftplib_sha512_user_may_upload_but_not_delete(self):
-        ftp = self.login("dan", "dan pw")
-        try:
-            ftp.storbinary("STOR by-dan.txt", io.BytesIO(b"dan's file"))
-            got = io.BytesIO()
-            ftp.retrbinary("RETR by-dan.txt", got.write)
-            self.assertEqual(got.getvalue(), b"dan's file")
-            for call in (lambda: ftp.delete("by-dan.txt"), lambda: ftp.rename("by-dan.txt", "x.txt"),
-                         lambda: ftp.mkd("sub"), lambda: ftp.sendcmd("SITE CHMOD 600 by-dan.txt")):
-                with self.assertRaises(ftplib.error_perm) as cm:
-                    call()
-                self.assertEqual(str(cm.exception), "550 Permission denied")
-            self.assertTrue(os.path.exists(os.path.join(self.root, "by-dan.txt")))
-        finally:
-            ftp.quit()
-        ftp = self.login("carol", "carol's pw")  # carol has every right
-        try:
-            self.assertTrue(ftp.delete("by-dan.txt").startswith("250"))
-        finally:
-            ftp.quit()
-
-    def test_wrong_password_and_unknown_user_get_the_same_530(self):
-        replies = []
-        for user, password in (("carol", "dan pw"), ("dan", "nope"), ("nobody", "dan pw")):
-            with self.assertRaises(ftplib.error_perm) as cm:
-                self.login(user, password)
-            replies.append(str(cm.exception))
-        self.assertEqual(replies, ["530 Login incorrect"] * 3)
-
-    def test_user_flag_and_anonymous_next_to_the_file(self):
-        ftp = self.login(USER, PASSWORD)  # --user alice:secret, hashed at start-up
-        try:
-            self.assertEqual(ftp.voidcmd("NOOP"), "200 OK")
-        finally:
-            ftp.quit()
-        ftp = self.login("anonymous", "guest@")
-        try:
-            with self.assertRaises(ftplib.error_perm) as cm:
-                ftp.storbinary("STOR anon.txt", io.BytesIO(b"x"))
-            self.assertEqual(str(cm.exception), "550 Permission denied")
-        finally:
-            ftp.quit()
 
 
 # --------------------------------------------------------------------------------------
