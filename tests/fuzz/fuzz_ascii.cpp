@@ -70,15 +70,9 @@ bool no_bare_lf(std::string_view s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size == 0) return 0;
-  std::size_t n = data[0] % 16;
-  if (size < 1 + n) return 0;
-  std::string_view text(reinterpret_cast<const char*>(data) + 1 + n, size - 1 - n);
+  std::string_view text;
   std::vector<std::size_t> cuts;
-  for (std::size_t i = 0; i < n; ++i) cuts.push_back(text.empty() ? 0 : data[1 + i] % (text.size() + 1));
-  cuts.push_back(0);
-  cuts.push_back(text.size());
-  std::sort(cuts.begin(), cuts.end());
+  if (!split_input(data, size, 16, text, cuts)) return 0;
   std::vector<std::string_view> pieces, whole{text};
   for (std::size_t i = 0; i + 1 < cuts.size(); ++i) pieces.push_back(text.substr(cuts[i], cuts[i + 1] - cuts[i]));
 
