@@ -108,6 +108,44 @@ class object_store : public coftp::immediate_storage<object_store> {
     std::string data_;
   };
 
+  /// Reads one directory a batch at a time, like an object store's paginated listing:
+  /// each batch goes on from the key where the last one stopped (a continuation token).
+  class directory {
+   public:
+    directory() = default;
+
+    /// The next entries (at most coftp::listing_batch), sorted by key; none at the end.
+    asio::awaitable<std::error_code> read(std::vector<coftp::file_info>& entries) {
+      read_now(entries);
+      co_return std::error_code{};
+    }
+
+   private:
+    friend class object_store;
+    directory(std::shared_ptr<bucket> b, std::string prefix) : bucket_(std::move(b)), next_(prefix), prefix_(std::move(prefix)) {}
+    void read_now(std::vector<coftp::file_info>& entries) {
+      entries.clear();
+      if (!bucket_) return;
+      std::lock_guard lock(bucket_->mutex);
+      const auto& objects = bucket_->objects;
+      auto it = objects.lower_bound(next_);
+      for (; it != objects.end() && it->first.starts_with(prefix_) && entries.size() < coftp::listing_batch; ++it) {
+        const std::string_view rest = std::string_view(it->first).substr(prefix_.size());
+        const auto slash = rest.find('/');
+        if (rest.empty()) continue;  // the marker of the directory itself
+        if (slash == std::string_view::npos) entries.push_back(info(rest, &it->second, *bucket_));  // an object
+        else if (slash + 1 == rest.size()) entries.push_back(info(rest.substr(0, slash), &it->second, *bucket_));  // a marker
+        // Deeper keys belong to a subdirectory, listed by its marker.
+      }
+      if (it == objects.end() || !it->first.starts_with(prefix_)) bucket_.reset();
+      else next_ = it->first;
+    }
+
+    std::shared_ptr<bucket> bucket_;  // null at the end
+    std::string next_;                // the key to go on from
+    std::string prefix_;              // the directory's key prefix ("" for "/")
+  };
+
   /// An empty store.
   object_store() : bucket_(std::make_shared<bucket>()) {}
 
@@ -117,28 +155,17 @@ class object_store : public coftp::immediate_storage<object_store> {
     std::lock_guard lock(bucket_->mutex);
     const object* o = nullptr;
     if (auto ec = find(bucket_->objects, path, o)) return {ec, {}};
-    return {{}, info(coftp::file_name(path), o)};
+    return {{}, info(coftp::file_name(path), o, *bucket_)};
   }
 
-  /// The entries of the directory `path`: its objects and the markers just below it.
-  coftp::result<std::vector<coftp::file_info>> list_now(std::string_view path) const {
+  /// Opens the directory `path`: its objects and the markers just below it.
+  coftp::result<directory> open_directory_now(std::string_view path) const {
     if (!valid(path)) return {invalid_name(), {}};
     std::lock_guard lock(bucket_->mutex);
-    const auto& objects = bucket_->objects;
     const object* o = nullptr;
-    if (auto ec = find(objects, path, o)) return {ec, {}};
+    if (auto ec = find(bucket_->objects, path, o)) return {ec, {}};
     if (o && o->data) return {make_error_code(coftp::storage_errc::not_a_directory), {}};
-    const std::string prefix = dir_key(path);
-    std::vector<coftp::file_info> out;
-    for (auto it = objects.lower_bound(prefix); it != objects.end() && it->first.starts_with(prefix); ++it) {
-      const std::string_view rest = std::string_view(it->first).substr(prefix.size());
-      const auto slash = rest.find('/');
-      if (rest.empty()) continue;  // the marker of `path` itself
-      if (slash == std::string_view::npos) out.push_back(info(rest, &it->second));  // an object
-      else if (slash + 1 == rest.size()) out.push_back(info(rest.substr(0, slash), &it->second));  // a marker
-      // Deeper keys belong to a subdirectory, listed by its marker.
-    }
-    return {{}, std::move(out)};
+    return {{}, directory(bucket_, dir_key(path))};
   }
 
   /// Opens the object `path` for reading at `offset`.
@@ -284,12 +311,13 @@ class object_store : public coftp::immediate_storage<object_store> {
     return {};
   }
 
-  coftp::file_info info(std::string_view name, const object* o) const {
+  // An entry's file_info; the root ("/", no object) has the store's creation time.
+  static coftp::file_info info(std::string_view name, const object* o, const bucket& b) {
     coftp::file_info fi;
     fi.name = std::string(name);
     fi.type = o && o->data ? coftp::file_type::regular : coftp::file_type::directory;
     fi.size = o && o->data ? o->data->size() : 0;
-    fi.mtime = o ? o->mtime : bucket_->created;
+    fi.mtime = o ? o->mtime : b.created;
     return fi;  // mode 0 and unique "": this store has neither
   }
 

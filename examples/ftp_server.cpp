@@ -152,6 +152,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-sessions-per-address", opts.max_sessions_per_address,
                  "Maximum concurrent sessions from one client address")->check(CLI::PositiveNumber)->capture_default_str();
+  std::uint64_t max_rate = 0, max_user_rate = 0;
+  app.add_option("--max-rate", max_rate,
+                 "Bandwidth of each session's file transfers, bytes/s each way (suffixes K, M, G: 1024-based; 0: unlimited)")
+      ->transform(CLI::AsSizeValue(false));
+  app.add_option("--max-user-rate", max_user_rate,
+                 "Bandwidth of all the sessions of one user together, bytes/s each way (K, M, G; 0: unlimited)")
+      ->transform(CLI::AsSizeValue(false));
   app.add_flag("--quiet", quiet, "No session log");
   std::string log_path, xferlog_path, run_as;
   bool allow_root = false;
@@ -185,6 +192,8 @@ int main(int argc, char** argv) {
   if (hash_only) return print_hash(hash_method);
 
   opts.idle_timeout = std::chrono::seconds(idle);
+  opts.session_rate = {max_rate, max_rate};
+  opts.user_rate = {max_user_rate, max_user_rate};
   if (app.count("--implicit-tls-port") > 0) tls.implicit_port = implicit_port;
   tls.require_session_reuse = !no_reuse;
   opts.login_timeout = std::chrono::seconds(login_timeout);
@@ -316,6 +325,10 @@ int main(int argc, char** argv) {
                 << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                 << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
     if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+    if (max_rate != 0 || max_user_rate != 0)
+      std::cout << "  limits:  " << (max_rate ? std::to_string(max_rate) + " B/s per session" : std::string())
+                << (max_rate && max_user_rate ? ", " : "")
+                << (max_user_rate ? std::to_string(max_user_rate) + " B/s per user" : std::string()) << "\n";
     std::cout << "Press Ctrl+C to stop." << std::endl;
 
     // One strand for both signal sets: a SIGHUP handler and the stop never run at once.

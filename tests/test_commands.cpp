@@ -737,6 +737,55 @@ TEST_CASE("commands: a glob matching too many entries is refused") {
   CHECK(lines_of(c.nlst("f1*")).size() == 1 + 10 + 100 + 1000 + 1);  // f1, f10-19, ..., f10000
 }
 
+// A directory past COFTP_LISTING_SORT_LIMIT streams in the backend's order, batch after
+// batch: every entry exactly once in LIST, NLST, MLSD and STAT, none of a subdirectory's.
+TEST_CASE_TEMPLATE("commands: a directory larger than the sort limit is listed whole, each entry once", B,
+                   memory_backend, local_backend) {
+  env<B> e;
+  const int count = COFTP_LISTING_SORT_LIMIT + 3 * static_cast<int>(coftp::listing_batch) + 5;
+  e.srv.mkdir("/big");
+  e.srv.mkdir("/big/zz_sub");
+  e.srv.put("/big/zz_sub/inner.txt", "not listed");
+  std::set<string> expected{"zz_sub"};
+  for (int i = 0; i < count; ++i) {
+    string name = "file" + std::to_string(100000 + i);
+    e.srv.put("/big/" + name, "x");
+    expected.insert(name);
+  }
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+
+  std::multiset<string> names;
+  for (auto& line : lines_of(c.list("big"))) names.insert(list_name(line));
+  CHECK(c.last_reply() == "226 Directory listing sent");
+  CHECK(names.size() == expected.size());
+  CHECK(std::set<string>(names.begin(), names.end()) == expected);
+
+  names.clear();
+  for (auto& line : lines_of(c.nlst("big"))) names.insert(line);
+  CHECK(names.size() == expected.size());
+  CHECK(names.count("big/file100000") == 1);
+  CHECK(names.count("big/zz_sub") == 1);
+
+  auto mlsd = lines_of(c.download("MLSD big"));
+  REQUIRE(mlsd.size() == expected.size() + 1);
+  CHECK(mlsd[0].find("type=cdir;") != string::npos);
+  names.clear();
+  for (std::size_t i = 1; i < mlsd.size(); ++i) names.insert(mlsd[i].substr(mlsd[i].find("; ") + 2));
+  CHECK(std::set<string>(names.begin(), names.end()) == expected);
+  CHECK(names.size() == expected.size());
+
+  // STAT sends it on the control connection: one reply, all the lines.
+  auto stat = c.command("STAT big");
+  CHECK(stat.starts_with("212-Status of /big:"));
+  CHECK(std::count(stat.begin(), stat.end(), '\n') == static_cast<long>(expected.size()) + 1);
+
+  // A small directory is still sorted by name.
+  e.srv.mkdir("/small");
+  for (auto n : {"c", "a", "b"}) e.srv.put(string("/small/") + n, "");
+  CHECK(c.nlst("small") == "small/a\r\nsmall/b\r\nsmall/c\r\n");
+}
+
 // ---- the observer's outcome ----------------------------------------------------------------
 
 TEST_CASE("commands: an aborted transfer reports the bytes it moved") {

@@ -570,6 +570,101 @@ TEST_CASE_TEMPLATE("server: ABOR during a large RETR", B, memory_backend, local_
   CHECK(c.last_reply() == "226 Transfer complete");
 }
 
+// ---- bandwidth limits (throttle.hpp) --------------------------------------------------------
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+// The rate holds over the transfer: never faster than the limit allows (the burst of a
+// tenth of a second aside), and not much slower. Loopback moves these sizes in a few
+// milliseconds unthrottled, so the lower bound tells the limit is there.
+TEST_CASE_TEMPLATE("server: a session's download and upload rate limits hold", B, memory_backend, local_backend) {
+  auto o = test_options();
+  o.session_rate = {256 * 1024, 256 * 1024};
+  env<B> e(o);
+  const auto body = random_bytes(384 * 1024, 7);
+  e.srv.put("/f.bin", body);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  const double expected = (384.0 - 25.6) / 256.0;  // the first burst goes at once
+
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.retr("f.bin") == body);
+  double took = seconds_since(t0);
+  CHECK(c.last_reply() == "226 Transfer complete");
+  CHECK(took >= expected * 0.9);
+  CHECK(took <= expected * 1.8);
+
+  t0 = std::chrono::steady_clock::now();
+  CHECK(c.stor("up.bin", body) == "226 Transfer complete (393216 bytes received)");
+  took = seconds_since(t0);
+  CHECK(e.srv.get("/up.bin") == body);
+  CHECK(took >= expected * 0.9);
+  CHECK(took <= expected * 1.8);
+
+  // Listings are not file transfers: not throttled.
+  t0 = std::chrono::steady_clock::now();
+  CHECK(lines_of(c.list()).size() == 2);
+  CHECK(seconds_since(t0) < 0.5);
+}
+
+// A user's limit is shared by all its sessions: two downloads at once take as long as
+// both files at the user's rate; another user is not slowed.
+TEST_CASE_TEMPLATE("server: a user's rate limit is shared by its sessions", B, memory_backend, local_backend) {
+  env<B> e;
+  e.srv.users().add("slow", "pw", coftp::permissions::all, "/", coftp::rate_limits{512 * 1024, 0});
+  const auto body = random_bytes(384 * 1024, 8);
+  e.srv.put("/f.bin", body);
+  auto download = [&](std::string user, std::string pass, bool& same) {
+    ftp_client c{e.srv.endpoint()};
+    if (c.login(user, pass) != "230 Login successful") return;
+    c.command("TYPE I");
+    same = c.retr("f.bin") == body && c.last_reply() == "226 Transfer complete";
+  };
+  bool a = false, b = false, fast = false;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread ta([&] { download("slow", "pw", a); });
+  std::thread tb([&] { download("slow", "pw", b); });
+  ta.join();
+  tb.join();
+  double both = seconds_since(t0);
+  CHECK(a);
+  CHECK(b);
+  const double expected = (2 * 384.0 - 51.2) / 512.0;  // 1.4 s; one alone would take 0.65 s
+  CHECK(both >= expected * 0.9);
+  CHECK(both <= expected * 1.8);
+
+  t0 = std::chrono::steady_clock::now();
+  download("test", "secret", fast);
+  CHECK(fast);
+  CHECK(seconds_since(t0) < 0.5);
+}
+
+// ABOR cuts a throttled transfer at once, during its wait.
+TEST_CASE_TEMPLATE("server: ABOR cuts a throttled download promptly", B, memory_backend, local_backend) {
+  auto o = test_options();
+  o.session_rate = {64 * 1024, 0};
+  env<B> e(o);
+  e.srv.put("/f.bin", random_bytes(1 << 20, 9));  // 16 s at this rate
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("TYPE I") == "200 Type set to I");
+  REQUIRE(c.open_passive().starts_with("227 "));
+  CHECK(c.command("RETR f.bin") == "150 Opening data connection (1048576 bytes)");
+  CHECK(c.data().read_exactly(8192).size() == 8192);
+  auto t0 = std::chrono::steady_clock::now();
+  c.send_raw("ABOR\r\n");
+  CHECK(c.read_reply() == "426 Connection closed; transfer aborted");
+  CHECK(c.read_reply() == "226 Abort successful");
+  CHECK(seconds_since(t0) < 1.0);
+  c.data().close();
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
 // RFC 959 4.1.1: "if file transfer is in progress, the connection will remain open for
 // result response and the server will then close it."
 TEST_CASE_TEMPLATE("server: QUIT during a RETR lets it finish, then ends the session", B, memory_backend,

@@ -150,7 +150,7 @@ TEST_CASE_TEMPLATE("storage: copies share the tree across threads", S, memory_fs
         if (read_all(copy, path).second != data) ++failures;
         if (write_file(copy, "/shared.log", "x", write_mode::append)) ++failures;
         if (run_sync(copy.rename(path, path + ".done"))) ++failures;
-        if (run_sync(copy.list("/")).first) ++failures;
+        if (run_sync(coftp::list_all(copy, "/")).first) ++failures;
       }
     });
   }
@@ -183,7 +183,7 @@ namespace {
 template <class FS>
 std::map<std::string, std::string> snapshot(FS& fs, const std::string& dir = "/") {
   std::map<std::string, std::string> out;
-  auto [ec, entries] = run_sync(fs.list(dir));
+  auto [ec, entries] = run_sync(coftp::list_all(fs, dir));
   REQUIRE_FALSE(ec);
   for (const auto& e : entries) {
     const std::string path = (dir == "/" ? "" : dir) + "/" + e.name;
@@ -299,7 +299,7 @@ TEST_CASE("rooted: a subtree seen as the whole tree") {
     CAPTURE(bad);
     CHECK(run_sync(alice.stat(bad)).first == storage_errc::invalid_name);
     CHECK(read_all(alice, bad).first == storage_errc::invalid_name);
-    CHECK(run_sync(alice.list(bad)).first == storage_errc::invalid_name);
+    CHECK(run_sync(coftp::list_all(alice, bad)).first == storage_errc::invalid_name);
     CHECK(write_file(alice, bad, "pwned") == storage_errc::invalid_name);
     CHECK(run_sync(alice.make_directory(bad)) == storage_errc::invalid_name);
     CHECK(run_sync(alice.remove_file(bad)) == storage_errc::invalid_name);
@@ -333,7 +333,7 @@ TEST_CASE("rooted: a subtree seen as the whole tree") {
   // A root that does not exist: every operation says so.
   coftp::rooted<coftp::memory_fs> ghost{all, "/home/ghost"};
   CHECK(run_sync(ghost.stat("/")).first == storage_errc::not_found);
-  CHECK(run_sync(ghost.list("/")).first == storage_errc::not_found);
+  CHECK(run_sync(coftp::list_all(ghost, "/")).first == storage_errc::not_found);
   CHECK(write_file(ghost, "/x", "x") == storage_errc::not_found);
   CHECK(run_sync(ghost.make_directory("/x")) == storage_errc::not_found);
   CHECK(names_in(all, "/home") == std::set<std::string>{"alice", "alice2", "bob"});
@@ -483,7 +483,7 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
       const std::string inner = dir == "/to_root2" ? "/r2.txt"
                                 : dir == "/slash"  ? (sb.outside_dir / "secret.txt").string()
                                                    : "/secret.txt";
-      CHECK(run_sync(lfs.list(dir)).first == storage_errc::permission_denied);
+      CHECK(run_sync(coftp::list_all(lfs, dir)).first == storage_errc::permission_denied);
       CHECK(run_sync(lfs.stat(dir + inner)).first == storage_errc::permission_denied);
       CHECK(read_all(lfs, dir + inner).first == storage_errc::permission_denied);
       CHECK(write_file(lfs, dir + "/new.txt", "x") == storage_errc::permission_denied);
@@ -516,7 +516,7 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
       CHECK(run_sync(lfs.set_modified(file, epoch)) == storage_errc::permission_denied);
       CHECK(write_file(lfs, file, "pwned") == storage_errc::permission_denied);
       CHECK(write_file(lfs, file, "pwned", write_mode::append) == storage_errc::permission_denied);
-      CHECK(run_sync(lfs.list(file)).first == storage_errc::permission_denied);
+      CHECK(run_sync(coftp::list_all(lfs, file)).first == storage_errc::permission_denied);
       auto [ec, info] = run_sync(lfs.stat(file));
       REQUIRE_FALSE(ec);
       CHECK(info.type == file_type::symlink);
@@ -530,12 +530,12 @@ TEST_CASE("local_fs: symlinks leading out of the root are never followed") {
     CHECK(run_sync(lfs.stat("/../root2/r2.txt")).first);
     CHECK(read_all(lfs, "/../root2/r2.txt").first);
     CHECK(read_all(lfs, "/in/../../root2/r2.txt").first);
-    CHECK(run_sync(lfs.list("/..")).first);
+    CHECK(run_sync(coftp::list_all(lfs, "/..")).first);
     CHECK(run_sync(lfs.stat("relative")).first);
     CHECK(run_sync(lfs.stat("/root2")).first == storage_errc::not_found);
 
     // The listing shows escaping links as symlinks with lstat data.
-    auto [ec, entries] = run_sync(lfs.list("/"));
+    auto [ec, entries] = run_sync(coftp::list_all(lfs, "/"));
     REQUIRE_FALSE(ec);
     for (const char* name : {"link_dir", "abs_dir", "to_root2", "link_file", "abs_file", "slash", "magic"}) {
       CAPTURE(name);
@@ -563,7 +563,7 @@ TEST_CASE("local_fs: the links themselves can be removed and renamed") {
   CHECK(run_sync(lfs.remove_directory("/link_dir")) == storage_errc::not_a_directory);
   CHECK_FALSE(run_sync(lfs.remove_file("/link_dir")));  // a link to a directory is a file here
   CHECK_FALSE(run_sync(lfs.rename("/abs_dir", "/in/moved_link")));
-  CHECK(run_sync(lfs.list("/in/moved_link")).first == storage_errc::permission_denied);  // still leads out
+  CHECK(run_sync(coftp::list_all(lfs, "/in/moved_link")).first == storage_errc::permission_denied);  // still leads out
   CHECK(run_sync(lfs.stat("/in/moved_link")).second.type == file_type::symlink);
   CHECK(get_file(sb.tmp.path() / "outside.txt") == "outside");
   CHECK(get_file(sb.outside_dir / "secret.txt") == "secret");
@@ -585,7 +585,7 @@ TEST_CASE("local_fs: symlinks staying inside the root work") {
   CHECK(file.size == 6);
   CHECK(file.name == "link_in_file");
 
-  auto [lec, entries] = run_sync(lfs.list("/"));
+  auto [lec, entries] = run_sync(coftp::list_all(lfs, "/"));
   REQUIRE_FALSE(lec);
   REQUIRE(find_entry(entries, "link_in") != nullptr);
   CHECK(find_entry(entries, "link_in")->type == file_type::directory);
@@ -640,7 +640,7 @@ TEST_CASE("local_fs: symlinks staying inside the root work") {
   CHECK(run_sync(lfs.set_mode("/link_in/x.txt", 0600)) == storage_errc::permission_denied);
   CHECK(run_sync(lfs.set_mode("/link_x", 0600)) == storage_errc::permission_denied);
   CHECK(read_all(lfs, "/link_in/x.txt").first == storage_errc::permission_denied);
-  CHECK(run_sync(lfs.list("/link_in")).first == storage_errc::permission_denied);
+  CHECK(run_sync(coftp::list_all(lfs, "/link_in")).first == storage_errc::permission_denied);
   CHECK(run_sync(lfs.stat("/link_in")).second.type == file_type::symlink);
   CHECK(read_all(lfs, "/in/x.txt").second == "inside+");
 }
@@ -658,7 +658,7 @@ TEST_CASE("local_fs: the component walk fallback serves ordinary paths") {
   CHECK(names_in(lfs, "/w/v") == std::set<std::string>{"f.txt"});
   CHECK(run_sync(lfs.stat("/w/v/missing")).first == storage_errc::not_found);
   CHECK(run_sync(lfs.stat("/w/v/f.txt/x")).first == storage_errc::not_a_directory);
-  CHECK(run_sync(lfs.list("/w/v/f.txt")).first == storage_errc::not_a_directory);
+  CHECK(run_sync(coftp::list_all(lfs, "/w/v/f.txt")).first == storage_errc::not_a_directory);
   CHECK(run_sync(lfs.stat("/")).second.type == file_type::directory);
   CHECK(names_in(lfs, "/").count("w") == 1);
 }

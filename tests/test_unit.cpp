@@ -17,6 +17,7 @@
 #include <coftp/privileges.hpp>
 #include <coftp/reply.hpp>
 #include <coftp/session_log.hpp>
+#include <coftp/throttle.hpp>
 #include <coftp/xferlog.hpp>
 
 #include "run_sync.hpp"
@@ -1529,4 +1530,66 @@ TEST_CASE("issue #5 - glob_match with many unclosed '[' stays linear") {
   CHECK_FALSE(glob_match("[a]*[", "a-"));
   CHECK(glob_match("[[]", "["));
   CHECK(glob_match("[!]", "[!]"));
+}
+
+// ---- throttle.hpp ----------------------------------------------------------------------------
+
+TEST_CASE("token_bucket: a burst at once, then the rate; debt spaces later takes") {
+  using namespace std::chrono;
+  using ns = nanoseconds;
+  const auto t0 = steady_clock::time_point{} + hours(1);
+  coftp::token_bucket b(1000, 100, t0);  // 1000 B/s, 100 B of credit, full at start
+  CHECK(b.rate() == 1000);
+  CHECK(b.take(100, t0) == ns::zero());             // the burst
+  CHECK(b.take(50, t0) == milliseconds(50));         // 50 B of debt: 50 ms
+  CHECK(b.take(50, t0) == milliseconds(100));        // the debt adds up
+  CHECK(b.take(0, t0 + milliseconds(100)) == ns::zero());  // paid by then
+  // Idle time refills the credit up to the burst, never beyond.
+  CHECK(b.take(100, t0 + seconds(10)) == ns::zero());
+  CHECK(b.take(1, t0 + seconds(10)) == milliseconds(1));
+  // A clock read out of order (another thread's older `now`) never adds credit.
+  CHECK(b.take(0, t0) > ns::zero());
+
+  coftp::token_bucket unlimited;
+  CHECK(unlimited.take(UINT64_MAX / 2, t0) == ns::zero());
+  CHECK(coftp::token_bucket(1 << 20).take(16 * 1024) == ns::zero());  // default burst: max(rate/10, 16 KiB)
+}
+
+TEST_CASE("transfer_throttle: the tighter bucket sets the wait and the chunk size") {
+  using namespace std::chrono;
+  coftp::token_bucket session(1'000'000, 1);
+  coftp::shared_token_bucket user(100'000);
+  coftp::transfer_throttle none;
+  CHECK_FALSE(none.limited());
+  CHECK(none.chunk(262144) == 262144);
+  coftp::transfer_throttle t(&session, &user);
+  CHECK(t.limited());
+  CHECK(t.chunk(262144) == 5000);  // 50 ms at 100,000 B/s
+  CHECK(coftp::transfer_throttle(&session, nullptr).chunk(262144) == 50000);
+  coftp::token_bucket tiny(1000);
+  CHECK(coftp::transfer_throttle(&tiny, nullptr).chunk(262144) == 4096);  // never below 4 KiB
+  t.take(16 * 1024);  // the user's burst (16 KiB) is gone
+  auto wait = t.take(100'000);
+  CHECK(wait > milliseconds(900));  // the user's rate, not the session's
+  CHECK(wait < milliseconds(1100));
+}
+
+TEST_CASE("user_rate_registry: a user's sessions share buckets that go with the last of them") {
+  coftp::user_rate_registry reg;
+  CHECK(reg.acquire("free", {}).download == nullptr);
+  auto a = reg.acquire("alice", {1000, 0});
+  auto b = reg.acquire("alice", {1000, 0});
+  REQUIRE(a.download != nullptr);
+  CHECK(a.download == b.download);
+  CHECK(a.upload == nullptr);
+  auto other = reg.acquire("bob", {1000, 2000});
+  CHECK(other.download != a.download);
+  CHECK(other.upload->rate() == 2000);
+  CHECK(reg.size() == 2);
+  auto changed = reg.acquire("alice", {5000, 0});  // new limits: new buckets
+  CHECK(changed.download->rate() == 5000);
+  a = {};
+  b = {};
+  changed = {};
+  CHECK(reg.size() == 1);
 }

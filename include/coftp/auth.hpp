@@ -9,6 +9,7 @@
 #pragma once
 
 #include <coftp/permissions.hpp>
+#include <coftp/throttle.hpp>
 
 #include <asio/awaitable.hpp>
 
@@ -27,6 +28,9 @@ struct user {
   std::string name{};
   std::string home = "/";  ///< normalized virtual path in the storage; the user's "/"
   permissions perms = permissions::read;
+  /// This user's bandwidth, all sessions together; 0 in a direction: the server's
+  /// `server_options::user_rate`.
+  rate_limits rate{};
 };
 
 /// What the client sent to log in.
@@ -66,11 +70,11 @@ inline bool is_anonymous_name(std::string_view name) noexcept {
 /// and it is thread-safe: sessions on several threads read it.
 class user_table {
  public:
-  /// Adds (or replaces) a user.
+  /// Adds (or replaces) a user; `rate` limits its bandwidth, all its sessions together.
   void add(std::string name, std::string password, permissions perms = permissions::all,
-           std::string home = "/") {
+           std::string home = "/", rate_limits rate = {}) {
     std::lock_guard lock(state_->mutex);
-    state_->users[name] = entry{std::move(password), user{name, std::move(home), perms}};
+    state_->users[name] = entry{std::move(password), user{name, std::move(home), perms, rate}};
   }
   /// Lets "anonymous" and "ftp" in with any password, read-only, rooted at `home`.
   void allow_anonymous(std::string home = "/") {

@@ -29,6 +29,17 @@
 #define COFTP_MAX_PENDING_COMMANDS 16
 #endif
 
+/// Most entries a backend's directory stream hands out at once (storage.hpp, listing_batch).
+#ifndef COFTP_LISTING_BATCH
+#define COFTP_LISTING_BATCH 256
+#endif
+
+/// Listings of up to this many entries are sorted by name; a larger directory is sent in
+/// the order its backend yields it, batch after batch, so that its size never matters.
+#ifndef COFTP_LISTING_SORT_LIMIT
+#define COFTP_LISTING_SORT_LIMIT 4096
+#endif
+
 /// Most entries a glob in NLST/LIST/STAT may match; beyond it the listing is refused with
 /// 550 rather than built without bound.
 #ifndef COFTP_MAX_GLOB_MATCHES

@@ -1,6 +1,8 @@
 // coftp/options.hpp - run-time settings of a server, an aggregate with documented defaults.
 #pragma once
 
+#include <coftp/throttle.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -64,6 +66,12 @@ struct server_options {
   std::size_t max_sessions_per_address = 50;  ///< per client IP address
 
   tls_options tls{};  ///< FTPS (RFC 4217)
+
+  /// Bandwidth limits (throttle.hpp), bytes per second per direction, 0 unlimited:
+  /// `session_rate` caps each session's file transfers, `user_rate` all the sessions of
+  /// one user together (a user's own `user::rate` takes its place).
+  rate_limits session_rate{};
+  rate_limits user_rate{};
   // Login abuse (coftp/address_guard.hpp). A client address is the IP address, an
   // IPv4-mapped IPv6 address counting as its IPv4 form.
   std::chrono::milliseconds login_timeout{std::chrono::seconds(60)};  ///< connect to successful PASS, else 421

@@ -152,6 +152,8 @@ class basic_server {
   observer_type& observer() noexcept { return observer_; }
   /// Allow/deny lists and failed-login bans (thread-safe).
   address_guard& guard() noexcept { return guard_; }
+  /// The bandwidth buckets of the users logged in (thread-safe).
+  user_rate_registry& user_rates() noexcept { return user_rates_; }
 
  private:
   // Binds and listens on host:port; returns the bound endpoint. Throws on failure.
@@ -265,6 +267,7 @@ class basic_server {
   authenticator_type auth_;
   observer_type observer_;
   address_guard guard_;
+  user_rate_registry user_rates_;
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;

@@ -16,6 +16,7 @@
 #include <coftp/detail/ascii.hpp>
 #include <coftp/detail/io.hpp>
 #include <coftp/listing.hpp>
+#include <coftp/throttle.hpp>
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
@@ -30,6 +31,7 @@
 #include <asio/post.hpp>
 #include <asio/write.hpp>
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <cerrno>
 
@@ -174,6 +176,7 @@ class basic_session {
     }
     user_ = std::move(who);
     cwd_ = "/";
+    start_throttle();
     co_return true;
   }
 
@@ -352,10 +355,29 @@ class basic_session {
     co_return r;
   }
 
-  /// Sends `text` (a listing, already in network form) on the data connection.
-  asio::awaitable<transfer_result> send_text(std::string text, reply preliminary, std::string_view path) {
-    auto body = send_text_body(std::move(text), std::move(preliminary));
+  /// Sends what `source` produces on the data connection (a listing, in network form),
+  /// a chunk at a time: `co_await source.next(chunk)` appends the next part to `chunk`
+  /// (empty before each call) and leaves it empty at the end. Each chunk is written
+  /// before the next is asked for, so a listing of any length takes the memory of one
+  /// chunk. An error from `next` ends the transfer with 451. `source` must outlive the
+  /// awaitable.
+  template <class Source>
+  asio::awaitable<transfer_result> send_generated(Source& source, reply preliminary, std::string_view path) {
+    auto body = send_generated_body(source, std::move(preliminary));
     auto r = co_await transfer(transfer_direction::listing, path, std::move(body));
+    co_return r;
+  }
+
+  /// Sends `text` (already in network form) on the data connection.
+  asio::awaitable<transfer_result> send_text(std::string text, reply preliminary, std::string_view path) {
+    struct whole_text {
+      std::string text;
+      asio::awaitable<std::error_code> next(std::string& out) {
+        out.swap(text);
+        co_return std::error_code{};
+      }
+    } source{std::move(text)};
+    auto r = co_await send_generated(source, std::move(preliminary), path);
     co_return r;
   }
 
@@ -476,6 +498,7 @@ class basic_session {
     // Logged out (REIN, USER again): a new login phase, with its own timeout.
     if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
     user_.reset();
+    throttle_.reset();
     pending_user_.reset();
     cwd_ = "/";
     ascii_ = true;
@@ -486,6 +509,40 @@ class basic_session {
     data_.reset();
   }
 
+
+  // Bandwidth limits of a logged-in session, when any applies: its own buckets and its
+  // user's (shared with the user's other sessions). Allocated only when limited.
+  struct throttle_state {
+    token_bucket download, upload;
+    user_rate_registry::buckets user;
+  };
+
+  void start_throttle() {
+    const auto& o = server_.options();
+    rate_limits per_user = user_->rate;
+    if (per_user.download == 0) per_user.download = o.user_rate.download;
+    if (per_user.upload == 0) per_user.upload = o.user_rate.upload;
+    throttle_.reset();
+    if (!o.session_rate.limited() && !per_user.limited()) return;
+    throttle_ = std::make_unique<throttle_state>(throttle_state{token_bucket(o.session_rate.download),
+                                                                token_bucket(o.session_rate.upload),
+                                                                server_.user_rates().acquire(user_->name, per_user)});
+  }
+
+  transfer_throttle throttle_for(transfer_direction dir) noexcept {
+    if (!throttle_) return {};
+    if (dir == transfer_direction::upload) return {&throttle_->upload, throttle_->user.upload.get()};
+    return {&throttle_->download, throttle_->user.download.get()};
+  }
+
+  // Takes `bytes` from the buckets and waits while they are in debt. The wait is an
+  // ordinary timer: ABOR (watched's ||) cancels it with the transfer.
+  asio::awaitable<void> pace(transfer_throttle& throttle, std::uint64_t bytes) {
+    auto wait = throttle.take(bytes);
+    if (wait <= wait.zero()) co_return;
+    asio::steady_timer timer(control_.get_executor(), wait);
+    co_await timer.async_wait(detail::nothrow);
+  }
 
   // Runs a transfer body while reading the control connection: ABOR cuts the transfer;
   // QUIT lets it finish (RFC 959 4.1.1), then ends the session; other commands are
@@ -649,14 +706,17 @@ class basic_session {
         co_return r;
       }
     }
-    std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
+    auto throttle = throttle_for(transfer_direction::download);
+    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
+    std::unique_ptr<char[]> buf(new char[chunk]);
     std::string converted;
     detail::ascii_encoder encoder;
     std::uint64_t bytes = 0;
     for (;;) {
-      auto [rec, n] = co_await reader.read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK));
+      auto [rec, n] = co_await reader.read_some(asio::buffer(buf.get(), chunk));
       if (rec) co_return storage_failed(rec, bytes);
       if (n == 0) break;
+      if (throttle.limited()) co_await pace(throttle, n);
       asio::const_buffer out(buf.get(), n);
       if (ascii_) {
         encoder.convert(std::string_view(buf.get(), n), converted);
@@ -681,13 +741,16 @@ class basic_session {
     sock.native_non_blocking(true, ec);
     if (ec) co_return broken(transfer_outcome::connection_lost, 0);
     auto off = static_cast<off_t>(offset);
+    auto throttle = throttle_for(transfer_direction::download);
+    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
     std::uint64_t bytes = 0;
     std::uint64_t since_yield = 0;
     for (;;) {
-      ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, COFTP_TRANSFER_CHUNK);
+      ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, chunk);
       if (n > 0) {
         bytes += static_cast<std::uint64_t>(n);
         progress_.bytes = bytes;
+        if (throttle.limited()) co_await pace(throttle, static_cast<std::uint64_t>(n));
         since_yield += static_cast<std::uint64_t>(n);
         if (since_yield >= COFTP_TRANSFER_CHUNK) {
           since_yield = 0;
@@ -717,13 +780,29 @@ class basic_session {
     if (!opened.ok()) co_return opened;
     active_data_guard active(active_data_, conn);
     detail::deadline dl(control_.get_executor());
-    std::unique_ptr<char[]> buf(new char[COFTP_TRANSFER_CHUNK]);
+    auto throttle = throttle_for(transfer_direction::upload);
+    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
+    if constexpr (requires { writer.native_handle(); }) {
+      // Zero copy when the backend has a descriptor and no conversion or TLS is needed.
+      if (!ascii_ && !conn.secure() && writer.native_handle() >= 0) {
+        detail::splice_pipe pipe(COFTP_TRANSFER_CHUNK);
+        if (pipe.ok()) {
+          auto r = co_await receive_zero_copy(conn.socket(), dl, pipe, writer.native_handle(), throttle);
+          if (!r.ok()) co_return r;
+          co_await finish_data(conn);
+          auto cec = co_await writer.commit();
+          if (cec) co_return storage_failed(cec, r.bytes);
+          co_return r;
+        }
+      }
+    }
+    std::unique_ptr<char[]> buf(new char[chunk]);
     std::string converted;
     detail::ascii_decoder decoder;
     std::uint64_t bytes = 0;
     for (;;) {
       dl.arm(server_.options().data_timeout, conn.socket());
-      auto [ec, n] = co_await conn.read_some(asio::buffer(buf.get(), COFTP_TRANSFER_CHUNK));
+      auto [ec, n] = co_await conn.read_some(asio::buffer(buf.get(), chunk));
       dl.disarm();
       if (ec == asio::error::eof) break;
 #if COFTP_HAS_TLS
@@ -741,6 +820,8 @@ class basic_session {
       }
       auto wec = co_await writer.write(in);
       if (wec) co_return storage_failed(wec, bytes);
+      // Waiting before the next read lets TCP's flow control slow the client down.
+      if (throttle.limited()) co_await pace(throttle, n);
     }
     if (ascii_) {
       decoder.finish(converted);
@@ -755,15 +836,75 @@ class basic_session {
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
   }
 
-  asio::awaitable<transfer_result> send_text_body(std::string text, reply preliminary) {
+  // splice(2) from the socket into `pipe`, and from the pipe into the file `fd` at its
+  // current position, until the client closes the data connection: the data never passes
+  // through user space. The socket is made non-blocking; on EAGAIN the coroutine waits
+  // for readability (within the data timeout). Yields after every chunk, as
+  // send_zero_copy does.
+  asio::awaitable<transfer_result> receive_zero_copy(tcp::socket& sock, detail::deadline& dl,
+                                                     detail::splice_pipe& pipe, int fd,
+                                                     transfer_throttle& throttle) {
+    std::error_code ec;
+    sock.native_non_blocking(true, ec);
+    if (ec) co_return broken(transfer_outcome::connection_lost, 0);
+    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
+    std::uint64_t bytes = 0;
+    std::uint64_t since_yield = 0;
+    for (;;) {
+      ssize_t n = ::splice(sock.native_handle(), nullptr, pipe.write_end(), nullptr, chunk,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n == 0) break;  // the client closed: the end of the file
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          since_yield = 0;
+          dl.arm(server_.options().data_timeout, sock);
+          auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, detail::nothrow);
+          dl.disarm();
+          if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
+          continue;
+        }
+        co_return broken(transfer_outcome::connection_lost, bytes);
+      }
+      // Everything the pipe holds goes to the file before the socket is read again.
+      for (auto left = static_cast<std::size_t>(n); left > 0;) {
+        ssize_t m = ::splice(pipe.read_end(), nullptr, fd, nullptr, left, SPLICE_F_MOVE);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) co_return storage_failed(std::error_code(m < 0 ? errno : EIO, std::system_category()), bytes);
+        left -= static_cast<std::size_t>(m);
+      }
+      bytes += static_cast<std::uint64_t>(n);
+      progress_.bytes = bytes;
+      if (throttle.limited()) {
+        co_await pace(throttle, static_cast<std::uint64_t>(n));
+      } else if ((since_yield += static_cast<std::uint64_t>(n)) >= COFTP_TRANSFER_CHUNK) {
+        since_yield = 0;
+        co_await asio::post(sock.get_executor(), asio::use_awaitable);
+      }
+    }
+    co_return transfer_result{transfer_outcome::completed, bytes};
+  }
+
+  template <class Source>
+  asio::awaitable<transfer_result> send_generated_body(Source& source, reply preliminary) {
     auto [opened, conn] = co_await open_data(std::move(preliminary));
     if (!opened.ok()) co_return opened;
     active_data_guard active(active_data_, conn);
     detail::deadline dl(control_.get_executor());
-    auto ec = co_await data_write(conn, dl, asio::buffer(text));
-    if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, 0);
+    std::string chunk;
+    std::uint64_t bytes = 0;
+    for (;;) {
+      chunk.clear();
+      auto ec = co_await source.next(chunk);
+      if (ec) co_return storage_failed(ec, bytes);
+      if (chunk.empty()) break;
+      auto wec = co_await data_write(conn, dl, asio::buffer(chunk));
+      if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
+      bytes += chunk.size();
+      progress_.bytes = bytes;
+    }
     co_await finish_data(conn);
-    co_return transfer_result{transfer_outcome::completed, text.size(), {}};
+    co_return transfer_result{transfer_outcome::completed, bytes, {}};
   }
 
   // Runs a transfer under watch, counts it, and tells the observer how it ended.
@@ -856,6 +997,7 @@ class basic_session {
   };
   std::deque<pending_line> pending_;  // commands that arrived during a transfer
   data_connection* active_data_ = nullptr;
+  std::unique_ptr<throttle_state> throttle_;  // null: no bandwidth limit applies
   bool reading_ = false;
   bool quit_ = false;
   bool quit_requested_ = false;   // QUIT during a transfer

@@ -11,6 +11,7 @@
 // beneath its root.
 #pragma once
 
+#include <coftp/config.hpp>
 #include <coftp/error.hpp>
 
 #include <asio/awaitable.hpp>
@@ -18,6 +19,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <iterator>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -43,6 +45,10 @@ struct file_info {
   bool is_regular() const noexcept { return type == file_type::regular; }
 };
 
+/// Most entries one `directory::read` hands out (COFTP_LISTING_BATCH, 256 by default):
+/// what a listing holds of a directory at a time once it streams.
+inline constexpr std::size_t listing_batch = COFTP_LISTING_BATCH;
+
 /// How `open_write` treats an existing file.
 enum class write_mode {
   replace,     ///< new content replaces the old one atomically on commit (STOR)
@@ -57,8 +63,12 @@ using result = std::pair<std::error_code, T>;
 /// The requirements on a storage backend.
 ///
 /// - `stat(path)`: the entry at `path`.
-/// - `list(path)`: the entries of directory `path`, in any order; a file is an error
-///   (`not_a_directory`).
+/// - `open_directory(path)`: a `directory` stream over the entries of directory `path`
+///   (no "." or ".."), in any order; a file is an error (`not_a_directory`). Its
+///   `read(entries)` replaces the content of `entries` with the next entries, at most
+///   `listing_batch` of them, and leaves it empty at the end. A listing of a million
+///   entries thus never sits in memory whole: the server formats and sends each batch
+///   before it asks for the next. `list_all` below collects a whole directory.
 /// - `open_read(path, offset)`: a reader positioned at `offset`.
 /// - `open_write(path, mode, offset)`: a writer. Nothing it writes is visible at `path`
 ///   until `commit()` completes; a writer destroyed without a successful commit leaves
@@ -78,12 +88,13 @@ using result = std::pair<std::error_code, T>;
 template <class S>
 concept storage_backend =
     requires(S& s, const std::string& path, std::uint64_t offset, write_mode mode,
-             typename S::reader& r, typename S::writer& w, asio::mutable_buffer mb,
-             asio::const_buffer cb) {
+             typename S::reader& r, typename S::writer& w, typename S::directory& d,
+             std::vector<file_info>& entries, asio::mutable_buffer mb, asio::const_buffer cb) {
       typename S::reader;
       typename S::writer;
+      typename S::directory;
       { s.stat(path) } -> std::same_as<asio::awaitable<result<file_info>>>;
-      { s.list(path) } -> std::same_as<asio::awaitable<result<std::vector<file_info>>>>;
+      { s.open_directory(path) } -> std::same_as<asio::awaitable<result<typename S::directory>>>;
       { s.open_read(path, offset) } -> std::same_as<asio::awaitable<result<typename S::reader>>>;
       { s.open_write(path, mode, offset) } -> std::same_as<asio::awaitable<result<typename S::writer>>>;
       { s.make_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
@@ -95,8 +106,25 @@ concept storage_backend =
       { r.native_handle() } -> std::convertible_to<int>;
       { w.write(cb) } -> std::same_as<asio::awaitable<std::error_code>>;
       { w.commit() } -> std::same_as<asio::awaitable<std::error_code>>;
+      { d.read(entries) } -> std::same_as<asio::awaitable<std::error_code>>;
     } && std::movable<typename S::reader> && std::movable<typename S::writer> &&
-    std::default_initializable<typename S::reader> && std::default_initializable<typename S::writer>;
+    std::movable<typename S::directory> && std::default_initializable<typename S::reader> &&
+    std::default_initializable<typename S::writer> && std::default_initializable<typename S::directory>;
+
+/// All the entries of directory `path`, read batch after batch from `open_directory`.
+/// For tools and tests: the server itself never holds a whole directory.
+template <storage_backend S>
+asio::awaitable<result<std::vector<file_info>>> list_all(S& storage, std::string path) {
+  auto [ec, dir] = co_await storage.open_directory(std::move(path));
+  std::vector<file_info> all, batch;
+  while (!ec) {
+    ec = co_await dir.read(batch);
+    if (batch.empty()) break;
+    std::move(batch.begin(), batch.end(), std::back_inserter(all));
+  }
+  if (ec) all.clear();
+  co_return result<std::vector<file_info>>(ec, std::move(all));
+}
 
 /// Optional: MFMT (RFC 3659 draft, "modify fact") sets a file's modification time.
 /// Commands that need it answer 502 and stay out of FEAT when the backend lacks it.
@@ -113,7 +141,7 @@ concept can_set_mode = requires(S& s, const std::string& path, unsigned mode) {
 
 /// Adapts a backend whose operations complete without waiting (a local disk, RAM) to
 /// the awaitable interface of `storage_backend`: derive from `immediate_storage<Self>`
-/// and define the synchronous `stat_now`, `list_now`, `open_read_now`, `open_write_now`,
+/// and define the synchronous `stat_now`, `open_directory_now`, `open_read_now`, `open_write_now`,
 /// `make_directory_now`, `remove_directory_now`, `remove_file_now` and `rename_now`
 /// (same arguments and results, without the awaitable), and optionally
 /// `set_modified_now` and `set_mode_now`. `local_fs` and `memory_fs` are
@@ -125,7 +153,10 @@ template <class Derived>
 class immediate_storage {
  public:
   asio::awaitable<result<file_info>> stat(std::string path) const { co_return self().stat_now(path); }
-  asio::awaitable<result<std::vector<file_info>>> list(std::string path) const { co_return self().list_now(path); }
+  template <class D = Derived>
+  asio::awaitable<result<typename D::directory>> open_directory(std::string path) const {
+    co_return self().open_directory_now(path);
+  }
   template <class D = Derived>
   asio::awaitable<result<typename D::reader>> open_read(std::string path, std::uint64_t offset) const {
     co_return self().open_read_now(path, offset);

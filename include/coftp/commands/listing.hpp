@@ -10,19 +10,30 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <type_traits>
 #include <vector>
 
 namespace coftp::commands {
 
 namespace detail_listing {
 
+// The storage's directory stream type.
+template <class Session>
+using directory_of = typename std::remove_cvref_t<decltype(std::declval<Session&>().storage())>::directory;
+
 // What a listing argument names: a directory's entries, one file, or the entries a
-// glob in the last component matched.
+// glob in the last component matched. A directory's first entries are read at once
+// (sorted by name when the directory ends within COFTP_LISTING_SORT_LIMIT of them); the
+// rest stays in `dir`, read batch after batch while the listing is sent.
+template <class Dir>
 struct target {
   resolved_path path;
   bool directory = false;     // path is a directory and entries are its content
   std::string name_prefix;    // what NLST puts before each name: the argument's path as written
   std::vector<file_info> entries;
+  Dir dir;                    // with `more`: the rest of the directory
+  bool more = false;
 };
 
 // The part of `arg` up to and including its last '/', trailing slashes aside: "sub/*.txt"
@@ -40,48 +51,69 @@ inline reply not_found(const std::error_code& ec) {
                         {storage_errc::not_a_directory, "Directory not found"}});
 }
 
-// Resolves `arg` and collects what it names, sorted by name. `globs`: a `*`, `?` or
-// `[...]` in the last component selects entries of its directory (what `mget *.txt`
-// sends), never crossing '/' and never more than COFTP_MAX_GLOB_MATCHES of them. A
-// name that exists literally wins over its reading as a pattern.
+inline reply unreadable() { return {451, "Cannot read the directory"}; }
+
+// g++ 12 at -O2 inlines Asio's frame allocator (aligned_new) and deallocator into this
+// coroutine and then takes them for a mismatched pair (a false -Wmismatched-new-delete).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// Resolves `arg` and collects what it names. `globs`: a `*`, `?` or `[...]` in the last
+// component selects entries of its directory (what `mget *.txt` sends), never crossing
+// '/' and never more than COFTP_MAX_GLOB_MATCHES of them, sorted. A name that exists
+// literally wins over its reading as a pattern.
 template <class Session>
-asio::awaitable<std::pair<reply, target>> gather(Session& s, std::string_view arg, bool globs) {
-  target t;
+asio::awaitable<std::pair<reply, target<directory_of<Session>>>> gather(Session& s, std::string_view arg, bool globs) {
+  using result_type = std::pair<reply, target<directory_of<Session>>>;
+  target<directory_of<Session>> t;
   auto p = s.resolve(arg);
-  if (!p) co_return std::pair{coftp::detail::bad_path(), std::move(t)};
+  if (!p) co_return result_type{coftp::detail::bad_path(), std::move(t)};
   t.path = *p;
   auto [ec, info] = co_await s.storage().stat(p->storage_path);
   std::string_view pattern = file_name(p->virtual_path);
+  std::vector<file_info> batch;
   if (ec == storage_errc::not_found && globs && has_glob(pattern)) {
-    auto dir = s.resolve(parent_path(p->virtual_path));
-    auto [lec, all] = co_await s.storage().list(dir->storage_path);
-    if (lec) co_return std::pair{not_found(lec), std::move(t)};
-    for (auto& e : all) {
-      if (!glob_match(pattern, e.name)) continue;
-      if (t.entries.size() == COFTP_MAX_GLOB_MATCHES)
-        co_return std::pair{reply{550, "Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
-                                           "), narrow the pattern"},
-                            std::move(t)};
-      t.entries.push_back(std::move(e));
+    auto parent = s.resolve(parent_path(p->virtual_path));
+    auto [oec, dir] = co_await s.storage().open_directory(parent->storage_path);
+    if (oec) co_return result_type{not_found(oec), std::move(t)};
+    for (;;) {
+      if (co_await dir.read(batch)) co_return result_type{unreadable(), std::move(t)};
+      if (batch.empty()) break;
+      for (auto& e : batch) {
+        if (!glob_match(pattern, e.name)) continue;
+        if (t.entries.size() == COFTP_MAX_GLOB_MATCHES)
+          co_return result_type{reply{550, "Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
+                                               "), narrow the pattern"},
+                                std::move(t)};
+        t.entries.push_back(std::move(e));
+      }
     }
-    if (t.entries.empty()) co_return std::pair{reply{550, "No files found"}, std::move(t)};
+    if (t.entries.empty()) co_return result_type{reply{550, "No files found"}, std::move(t)};
     t.name_prefix = directory_part(arg);
     std::sort(t.entries.begin(), t.entries.end(), by_name);
-    co_return std::pair{reply{}, std::move(t)};
+    co_return result_type{reply{}, std::move(t)};
   }
-  if (ec) co_return std::pair{not_found(ec), std::move(t)};
+  if (ec) co_return result_type{not_found(ec), std::move(t)};
   if (info.is_directory()) {
-    auto [lec, list] = co_await s.storage().list(p->storage_path);
-    if (lec) co_return std::pair{not_found(lec), std::move(t)};
+    auto [oec, dir] = co_await s.storage().open_directory(p->storage_path);
+    if (oec) co_return result_type{not_found(oec), std::move(t)};
     t.directory = true;
+    t.dir = std::move(dir);
     // "NLST sub" answers "sub/a.txt": each name can go to RETR as it is (as vsftpd does).
     if (!arg.empty()) {
-      std::string_view dir = arg;
-      while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
-      t.name_prefix = dir == "/" ? std::string("/") : std::string(dir) + "/";
+      std::string_view d = arg;
+      while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
+      t.name_prefix = d == "/" ? std::string("/") : std::string(d) + "/";
     }
-    t.entries = std::move(list);
-    std::sort(t.entries.begin(), t.entries.end(), by_name);
+    while (!t.more) {
+      if (co_await t.dir.read(batch)) co_return result_type{unreadable(), std::move(t)};
+      if (batch.empty()) break;
+      std::move(batch.begin(), batch.end(), std::back_inserter(t.entries));
+      t.more = t.entries.size() > COFTP_LISTING_SORT_LIMIT;
+    }
+    if (!t.more) std::sort(t.entries.begin(), t.entries.end(), by_name);
   } else {
     // RFC 959: "If the pathname specifies a file then the server should send current
     // information on the file."
@@ -89,7 +121,49 @@ asio::awaitable<std::pair<reply, target>> gather(Session& s, std::string_view ar
     t.name_prefix = directory_part(arg);  // "NLST sub/a.txt" answers "sub/a.txt"
     t.entries.push_back(std::move(info));
   }
-  co_return std::pair{reply{}, std::move(t)};
+  co_return result_type{reply{}, std::move(t)};
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// Bytes of listing text formatted before they are written to the data connection.
+inline constexpr std::size_t listing_chunk = 64 * 1024;
+
+// A listing's text, produced a chunk at a time from a target: its first entries, then
+// the rest of its directory as the backend yields it (what session::send_generated
+// asks for). `format(out, entry)` appends one entry's line; `head` goes first.
+template <class Dir, class Format>
+struct listing_source {
+  target<Dir>& t;
+  Format format;
+  std::string head{};
+  std::size_t next_entry = 0;
+
+  asio::awaitable<std::error_code> next(std::string& out) {
+    out.swap(head);
+    head.clear();
+    while (out.size() < listing_chunk) {
+      if (next_entry == t.entries.size()) {
+        if (!t.more) break;
+        next_entry = 0;
+        auto ec = co_await t.dir.read(t.entries);
+        if (ec) co_return ec;
+        if (t.entries.empty()) {
+          t.more = false;
+          break;
+        }
+      }
+      format(out, t.entries[next_entry++]);
+    }
+    co_return std::error_code{};
+  }
+};
+
+template <class Dir, class Format>
+listing_source<Dir, Format> make_source(target<Dir>& t, Format format) {
+  return listing_source<Dir, Format>{t, std::move(format)};
 }
 
 enum class style { long_form, names };
@@ -100,19 +174,18 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
   if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
   auto [failed, t] = co_await gather(s, coftp::detail::listing_path(arg), true);
   if (!failed.empty()) co_return failed;
-  std::string text;
   auto now = std::chrono::system_clock::now();
-  for (const auto& e : t.entries) {
+  auto source = make_source(t, [&t, how, now](std::string& out, const file_info& e) {
     if (how == style::long_form) {
-      format_list_line(text, e, now);
+      format_list_line(out, e, now);
     } else {
-      text += t.name_prefix;
-      text += e.name;
-      text += "\r\n";
+      out += t.name_prefix;
+      out += e.name;
+      out += "\r\n";
     }
-  }
-  auto r = co_await s.send_text(std::move(text), reply{150, "Opening data connection for directory listing"},
-                                t.path.virtual_path);
+  });
+  auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"},
+                                     t.path.virtual_path);
   if (!r.ok()) co_return r.failure;
   co_return reply{226, "Directory listing sent"};
 }
@@ -169,18 +242,17 @@ struct mlsd {
     if (!failed.empty()) co_return failed;
     // RFC 3659 7.2.1: "If the pathname does not refer to a directory, 501."
     if (!t.directory) co_return reply{501, "Not a directory, use MLST for a file"};
-    std::string text;
+    auto source = detail_listing::make_source(t, [&s](std::string& out, const file_info& e) {
+      detail_listing::append_facts(s, out, e, e.name);
+      out += "\r\n";
+    });
     auto [ec, self] = co_await s.storage().stat(t.path.storage_path);
     if (!ec) {
-      detail_listing::append_facts(s, text, self, ".", mlst_entry::cdir);
-      text += "\r\n";
+      detail_listing::append_facts(s, source.head, self, ".", mlst_entry::cdir);
+      source.head += "\r\n";
     }
-    for (const auto& e : t.entries) {
-      detail_listing::append_facts(s, text, e, e.name);
-      text += "\r\n";
-    }
-    auto r = co_await s.send_text(std::move(text), reply{150, "Opening data connection for MLSD"},
-                                  t.path.virtual_path);
+    auto r = co_await s.send_generated(source, reply{150, "Opening data connection for MLSD"},
+                                       t.path.virtual_path);
     if (!r.ok()) co_return r.failure;
     co_return reply{226, "MLSD complete"};
   }
@@ -239,9 +311,22 @@ struct stat {
   static asio::awaitable<reply> list_path(Session& s, std::string_view arg) {
     auto [failed, t] = co_await detail_listing::gather(s, coftp::detail::listing_path(arg), true);
     if (!failed.empty()) co_return failed;
-    std::string lines;
+    // The reply is one message on the control connection: bounded, unlike LIST's stream.
+    std::size_t count = 0;
     auto now = std::chrono::system_clock::now();
-    for (const auto& e : t.entries) format_list_line(lines, e, now);
+    auto source = detail_listing::make_source(t, [&count, now](std::string& out, const file_info& e) {
+      format_list_line(out, e, now);
+      ++count;
+    });
+    std::string lines, chunk;
+    do {
+      chunk.clear();
+      if (co_await source.next(chunk)) co_return detail_listing::unreadable();
+      if (count > COFTP_MAX_GLOB_MATCHES)
+        co_return reply{550, "Too many entries for STAT (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
+                                 "), use LIST"};
+      lines += chunk;
+    } while (!chunk.empty());
     std::string text = "Status of " + t.path.virtual_path + ":\n";
     for (char c : lines)
       if (c != '\r') text += c;

@@ -12,11 +12,13 @@
 #include <cstdint>
 #include <memory>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 namespace coftp::detail {
 
@@ -51,6 +53,33 @@ inline ssize_t sendfile_nosignal(int out_fd, int in_fd, off_t* offset, std::size
   errno = saved;
   return n;
 }
+
+/// A pipe for splice(2) (socket -> pipe -> file): both ends non-blocking and close-on-exec,
+/// sized to `size` bytes when the system allows it. `ok()` is false when no pipe could be
+/// made (out of descriptors, say): the caller copies through user space instead.
+class splice_pipe {
+ public:
+  explicit splice_pipe(std::size_t size) noexcept {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return;
+    read_end_ = fds[0];
+    write_end_ = fds[1];
+    ::fcntl(write_end_, F_SETPIPE_SZ, static_cast<int>(size));  // best effort: 64 KiB otherwise
+  }
+  splice_pipe(const splice_pipe&) = delete;
+  splice_pipe& operator=(const splice_pipe&) = delete;
+  ~splice_pipe() {
+    if (read_end_ >= 0) ::close(read_end_);
+    if (write_end_ >= 0) ::close(write_end_);
+  }
+  bool ok() const noexcept { return read_end_ >= 0; }
+  int read_end() const noexcept { return read_end_; }
+  int write_end() const noexcept { return write_end_; }
+
+ private:
+  int read_end_ = -1;
+  int write_end_ = -1;
+};
 
 /// Completion token that reports errors as values: `auto [ec, n] = co_await op(nothrow);`.
 /// Connection resets, EOF and timeouts are normal for a server, not exceptions.

@@ -367,6 +367,10 @@ class local_fs : public immediate_storage<local_fs> {
     /// written).
     asio::awaitable<std::error_code> commit() { co_return commit_now(); }
 
+    /// The descriptor being written at its current position, for zero-copy uploads
+    /// (splice); -1 in append mode (splice cannot append) or after a failure.
+    int native_handle() const noexcept { return append_ || failed_ ? -1 : fd_.get(); }
+
    private:
     friend class local_fs;
     std::error_code write_now(asio::const_buffer buf);
@@ -385,6 +389,32 @@ class local_fs : public immediate_storage<local_fs> {
     bool no_replace_ = false;     // create_new: publish without replacing
     bool link_only_ = false;      // create_new without trying renameat2 (fallbacks::legacy_syscalls)
     std::error_code failed_;
+  };
+
+  /// Reads one directory, batch after batch; returned by `open_directory`. Holds the
+  /// directory open (one descriptor) until destroyed.
+  class directory {
+   public:
+    directory() = default;
+
+    /// The next entries, at most `listing_batch`; none at the end. Entries removed while
+    /// the directory is read are skipped.
+    asio::awaitable<std::error_code> read(std::vector<file_info>& entries) { co_return read_now(entries); }
+
+   private:
+    friend class local_fs;
+    struct closer {
+      void operator()(::DIR* d) const noexcept { ::closedir(d); }
+    };
+    directory(std::unique_ptr<::DIR, closer> dir, std::string rel, std::shared_ptr<const detail::lfs::unique_fd> root,
+              bool walk_paths) noexcept
+        : dir_(std::move(dir)), rel_(std::move(rel)), root_(std::move(root)), walk_paths_(walk_paths) {}
+    std::error_code read_now(std::vector<file_info>& entries);
+
+    std::unique_ptr<::DIR, closer> dir_;
+    std::string rel_;  // the directory, relative to the root ("." for the root)
+    std::shared_ptr<const detail::lfs::unique_fd> root_;
+    bool walk_paths_ = false;
   };
 
   /// Which fallbacks to take even where the system offers better (lets tests cover them).
@@ -410,8 +440,9 @@ class local_fs : public immediate_storage<local_fs> {
   /// target's data under the link's name; any other symlink as `file_type::symlink`.
   result<file_info> stat_now(std::string_view path) const;
 
-  /// The entries of the directory `path` (no "." or ".."), in no particular order.
-  result<std::vector<file_info>> list_now(std::string_view path) const;
+  /// Opens the directory `path` for reading its entries (no "." or ".."), in no
+  /// particular order.
+  result<directory> open_directory_now(std::string_view path) const;
 
   /// Opens the regular file `path` for reading at `offset` (past the end reads nothing).
   result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
@@ -586,39 +617,45 @@ inline result<file_info> local_fs::stat_now(std::string_view path) const {
   return {{}, info_from(st, std::string(file_name(path)))};
 }
 
-inline result<std::vector<file_info>> local_fs::list_now(std::string_view path) const {
+inline result<local_fs::directory> local_fs::open_directory_now(std::string_view path) const {
   using namespace detail::lfs;
   std::string rel;
-  if (auto ec = relative_path(path, rel)) return {ec, {}};
+  if (auto ec = relative_path(path, rel)) return {ec, directory{}};
   unique_fd fd;
-  if (auto ec = open_at_root(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, fd)) return {ec, {}};
+  if (auto ec = open_at_root(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, fd)) return {ec, directory{}};
   ::DIR* dir = ::fdopendir(fd.get());
-  if (!dir) return {last_error(), {}};
+  if (!dir) return {last_error(), directory{}};
   fd.release();  // owned by dir now
-  std::unique_ptr<::DIR, int (*)(::DIR*)> guard(dir, ::closedir);
+  return {std::error_code(), directory(std::unique_ptr<::DIR, directory::closer>(dir), std::move(rel), root_, fallbacks_.walk_paths)};
+}
 
-  std::vector<file_info> out;
-  for (;;) {
+inline std::error_code local_fs::directory::read_now(std::vector<file_info>& entries) {
+  using namespace detail::lfs;
+  entries.clear();
+  if (!dir_) return {};
+  while (entries.size() < listing_batch) {
     errno = 0;
-    const ::dirent* e = ::readdir(dir);
+    const ::dirent* e = ::readdir(dir_.get());
     if (!e) {
-      if (errno != 0) return {last_error(), {}};
+      if (errno != 0) return last_error();
       break;
     }
     const std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     struct ::stat st;
-    if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    if (::fstatat(::dirfd(dir_.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
     if (S_ISLNK(st.st_mode)) {
       // Resolve from the root with the whole path: a link to "../x" may stay beneath it.
-      std::string child = rel == "." ? std::string(name) : rel + '/' + std::string(name);
+      std::string child = rel_ == "." ? std::string(name) : rel_ + '/' + std::string(name);
       unique_fd target;
       struct ::stat tst;
-      if (!open_at_root(child, O_PATH | O_CLOEXEC, 0, target) && ::fstat(target.get(), &tst) == 0) st = tst;
+      if (!open_beneath(root_->get(), child, O_PATH | O_CLOEXEC, 0, walk_paths_, target) &&
+          ::fstat(target.get(), &tst) == 0)
+        st = tst;
     }
-    out.push_back(info_from(st, std::string(name)));
+    entries.push_back(info_from(st, std::string(name)));
   }
-  return {{}, std::move(out)};
+  return {};
 }
 
 inline result<local_fs::reader> local_fs::open_read_now(std::string_view path, std::uint64_t offset) const {

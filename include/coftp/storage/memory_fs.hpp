@@ -118,6 +118,29 @@ class memory_fs : public immediate_storage<memory_fs> {
     std::string data_;
   };
 
+  /// Reads one directory, batch after batch, sorted by name; returned by `open_directory`.
+  /// Each batch is read under the lock from where the last one ended, so entries added or
+  /// removed meanwhile may or may not show, but none shows twice.
+  class directory {
+   public:
+    directory() = default;
+
+    /// The next entries, at most `listing_batch`; none at the end.
+    asio::awaitable<std::error_code> read(std::vector<file_info>& entries) {
+      read_now(entries);
+      co_return std::error_code{};
+    }
+
+   private:
+    friend class memory_fs;
+    directory(std::shared_ptr<state> st, std::string prefix) : state_(std::move(st)), next_(prefix), prefix_(std::move(prefix)) {}
+    void read_now(std::vector<file_info>& entries);
+
+    std::shared_ptr<state> state_;  // null at the end
+    std::string next_;    // the key to go on from
+    std::string prefix_;  // the directory's path with a trailing '/'
+  };
+
   /// An empty tree: only "/".
   memory_fs() : state_(std::make_shared<state>()) {}
 
@@ -131,8 +154,8 @@ class memory_fs : public immediate_storage<memory_fs> {
   /// The entry at `path`.
   result<file_info> stat_now(std::string_view path) const;
 
-  /// The entries of the directory `path`, sorted by name.
-  result<std::vector<file_info>> list_now(std::string_view path) const;
+  /// Opens the directory `path` for reading its entries, sorted by name.
+  result<directory> open_directory_now(std::string_view path) const;
 
   /// Opens the file `path` for reading at `offset` (past the end reads nothing).
   result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
@@ -278,30 +301,40 @@ inline result<file_info> memory_fs::stat_now(std::string_view path) const {
   return {{}, info(file_name(path), *n)};
 }
 
-inline result<std::vector<file_info>> memory_fs::list_now(std::string_view path) const {
-  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), {}};
+inline result<memory_fs::directory> memory_fs::open_directory_now(std::string_view path) const {
+  if (!valid(path)) return {make_error_code(storage_errc::invalid_name), directory{}};
+  std::lock_guard lock(state_->mutex);
+  node* n = nullptr;
+  if (auto ec = find(state_->nodes, path, n)) return {ec, directory{}};
+  if (n->type != file_type::directory) return {make_error_code(storage_errc::not_a_directory), directory{}};
+  return {{}, directory(state_, path == "/" ? std::string("/") : std::string(path) + '/')};
+}
+
+inline void memory_fs::directory::read_now(std::vector<file_info>& entries) {
+  entries.clear();
+  if (!state_) return;
   std::lock_guard lock(state_->mutex);
   auto& nodes = state_->nodes;
-  node* n = nullptr;
-  if (auto ec = find(nodes, path, n)) return {ec, {}};
-  if (n->type != file_type::directory) return {make_error_code(storage_errc::not_a_directory), {}};
-  const std::string prefix = path == "/" ? std::string("/") : std::string(path) + '/';
-  std::vector<file_info> out;
-  for (auto it = nodes.lower_bound(prefix); it != nodes.end() && it->first.starts_with(prefix);) {
-    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+  auto it = nodes.lower_bound(next_);
+  while (it != nodes.end() && it->first.starts_with(prefix_) && entries.size() < listing_batch) {
+    std::string_view rest = std::string_view(it->first).substr(prefix_.size());
     if (rest.empty()) {  // "/" itself
       ++it;
       continue;
     }
     if (auto slash = rest.find('/'); slash != std::string_view::npos) {
       // Inside a child directory's subtree: jump past all of it.
-      it = nodes.lower_bound(subtree_end(prefix + std::string(rest.substr(0, slash))));
+      it = nodes.lower_bound(subtree_end(prefix_ + std::string(rest.substr(0, slash))));
       continue;
     }
-    out.push_back(info(rest, it->second));
+    entries.push_back(info(rest, it->second));
     ++it;
   }
-  return {{}, std::move(out)};
+  if (it == nodes.end() || !it->first.starts_with(prefix_)) {
+    state_.reset();
+  } else {
+    next_ = it->first;
+  }
 }
 
 inline result<memory_fs::reader> memory_fs::open_read_now(std::string_view path, std::uint64_t offset) const {

@@ -45,6 +45,8 @@ class read_only {
   using reader = typename S::reader;
   /// `S`'s writer; only ever returned default-constructed, with an error.
   using writer = typename S::writer;
+  /// `S`'s directory stream.
+  using directory = typename S::directory;
   /// The backend served.
   using inner_type = S;
 
@@ -65,9 +67,9 @@ class read_only {
     co_return r;
   }
 
-  /// `S::list`.
-  asio::awaitable<result<std::vector<file_info>>> list(std::string path) {
-    auto r = co_await inner_.list(path);
+  /// `S::open_directory`.
+  asio::awaitable<result<directory>> open_directory(std::string path) {
+    auto r = co_await inner_.open_directory(path);
     co_return r;
   }
 

@@ -54,6 +54,8 @@ class rooted {
   using reader = typename S::reader;
   /// `S`'s writer.
   using writer = typename S::writer;
+  /// `S`'s directory stream.
+  using directory = typename S::directory;
   /// The backend served.
   using inner_type = S;
 
@@ -86,11 +88,11 @@ class rooted {
     co_return r;
   }
 
-  /// `S::list` of the mapped path.
-  asio::awaitable<result<std::vector<file_info>>> list(std::string path) {
+  /// `S::open_directory` of the mapped path.
+  asio::awaitable<result<directory>> open_directory(std::string path) {
     const std::string p = map(path);
-    if (p.empty()) co_return result<std::vector<file_info>>(invalid(), std::vector<file_info>{});
-    auto r = co_await inner_.list(p);
+    if (p.empty()) co_return result<directory>(invalid(), directory{});
+    auto r = co_await inner_.open_directory(p);
     co_return r;
   }
 

@@ -111,7 +111,7 @@ std::error_code write_at(FS& fs, std::string path, std::uint64_t offset, std::st
 /// The names listed in the directory `path` (the listing must succeed).
 template <class FS>
 std::set<std::string> names_in(FS& fs, std::string path) {
-  auto [ec, entries] = run_sync(fs.list(std::move(path)));
+  auto [ec, entries] = run_sync(coftp::list_all(fs, std::move(path)));
   REQUIRE_FALSE(ec);
   std::set<std::string> names;
   for (auto& e : entries) names.insert(e.name);
@@ -481,7 +481,7 @@ void list_case() {
   REQUIRE_FALSE(write_file(f.fs, "/d.txt", "sibling sorting between /d and /d/"));
   REQUIRE_FALSE(write_file(f.fs, "/d/empty", ""));
 
-  auto [ec, entries] = run_sync(f.fs.list("/d"));
+  auto [ec, entries] = run_sync(coftp::list_all(f.fs, "/d"));
   REQUIRE_FALSE(ec);
   CHECK(entries.size() == 3);
   auto a = find_entry(entries, "a.txt");
@@ -498,9 +498,58 @@ void list_case() {
 
   CHECK(names_in(f.fs, "/") == std::set<std::string>{"d", "d.txt"});
   CHECK(names_in(f.fs, "/d/sub") == std::set<std::string>{"deep.txt"});
-  CHECK(run_sync(f.fs.list("/d/a.txt")).first == storage_errc::not_a_directory);
-  CHECK(run_sync(f.fs.list("/missing")).first == storage_errc::not_found);
-  CHECK(run_sync(f.fs.list("/d/a.txt/x")).first == storage_errc::not_a_directory);
+  CHECK(run_sync(coftp::list_all(f.fs, "/d/a.txt")).first == storage_errc::not_a_directory);
+  CHECK(run_sync(coftp::list_all(f.fs, "/missing")).first == storage_errc::not_found);
+  CHECK(run_sync(coftp::list_all(f.fs, "/d/a.txt/x")).first == storage_errc::not_a_directory);
+}
+
+/// Conformance: a directory is read in batches of at most `listing_batch` entries, each
+/// entry once, subdirectories' contents never among them, and entries removed during the
+/// reading never shown twice.
+template <class F>
+void list_batches_case() {
+  using coftp::listing_batch;
+  F f;
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/big")));
+  const std::size_t count = 2 * listing_batch + 37;
+  std::set<std::string> expected;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name = "f" + std::to_string(1000 + i);
+    if (i % 97 == 0) {  // some directories among the files, each with content of its own
+      REQUIRE_FALSE(run_sync(f.fs.make_directory("/big/" + name)));
+      REQUIRE_FALSE(write_file(f.fs, "/big/" + name + "/inner", "x"));
+    } else {
+      REQUIRE_FALSE(write_file(f.fs, "/big/" + name, "x"));
+    }
+    expected.insert(name);
+  }
+  auto [ec, dir] = run_sync(f.fs.open_directory("/big"));
+  REQUIRE_FALSE(ec);
+  std::set<std::string> seen;
+  std::vector<coftp::file_info> batch;
+  std::size_t reads = 0, removed = 0;
+  for (; reads < count + 2; ++reads) {  // bounded: never more reads than entries
+    REQUIRE_FALSE(run_sync(dir.read(batch)));
+    if (batch.empty()) break;
+    CHECK(batch.size() <= listing_batch);
+    for (auto& e : batch) {
+      CHECK_MESSAGE(seen.insert(e.name).second, "listed twice: " << e.name);
+      CHECK(expected.count(e.name) == 1);
+    }
+    if (reads == 0) {
+      // Remove two files the first batch showed: nothing is listed twice for it.
+      for (auto& e : batch) {
+        if (removed == 2) break;
+        if (e.is_regular() && !run_sync(f.fs.remove_file("/big/" + e.name))) ++removed;
+      }
+    }
+  }
+  CHECK(batch.empty());
+  CHECK(reads >= 3);  // more than two full batches
+  CHECK(seen == expected);
+  REQUIRE_FALSE(run_sync(dir.read(batch)));  // reading past the end stays at the end
+  CHECK(batch.empty());
+  CHECK(names_in(f.fs, "/big").size() == count - removed);
 }
 
 /// Conformance: make_directory.
@@ -684,7 +733,7 @@ void unique_case() {
     return info.unique;
   };
   const std::string root = unique_of("/");
-  auto [ec, entries] = run_sync(f.fs.list("/d"));
+  auto [ec, entries] = run_sync(coftp::list_all(f.fs, "/d"));
   REQUIRE_FALSE(ec);
   REQUIRE(entries.size() == 3);
   if (root.empty()) {  // a backend without ids: none at all
@@ -733,7 +782,7 @@ void set_modified_case() {
     CHECK_FALSE(run_sync(f.fs.set_modified("/a", t)));
     CHECK(std::chrono::floor<seconds>(run_sync(f.fs.stat("/a")).second.mtime) == t);
     CHECK_FALSE(run_sync(f.fs.set_modified("/d", t + seconds(1))));
-    auto [ec, entries] = run_sync(f.fs.list("/"));
+    auto [ec, entries] = run_sync(coftp::list_all(f.fs, "/"));
     REQUIRE_FALSE(ec);
     REQUIRE(entries.size() == 2);
     CHECK(std::chrono::floor<seconds>(find_entry(entries, "a")->mtime) == t);
@@ -760,7 +809,7 @@ void set_mode_case() {
     CHECK_FALSE(run_sync(f.fs.set_mode("/d", 0750)));
     CHECK(run_sync(f.fs.stat("/d")).second.mode == 0750);
     CHECK_FALSE(run_sync(f.fs.set_mode("/a", 0100604)));  // only the permission bits count
-    auto [ec, entries] = run_sync(f.fs.list("/"));
+    auto [ec, entries] = run_sync(coftp::list_all(f.fs, "/"));
     REQUIRE_FALSE(ec);
     REQUIRE(entries.size() == 2);
     CHECK(find_entry(entries, "a")->mode == 0604);
@@ -818,6 +867,9 @@ COFTP_CONFORMANCE_CASE("create_new never replaces", coftp_conformance_create_new
 COFTP_CONFORMANCE_CASE("list", coftp_conformance_list) {
   coftp::testing::conformance::list_case<F>();
 }
+COFTP_CONFORMANCE_CASE("a directory is read in bounded batches", coftp_conformance_list_batches) {
+  coftp::testing::conformance::list_batches_case<F>();
+}
 COFTP_CONFORMANCE_CASE("make_directory", coftp_conformance_mkdir) {
   coftp::testing::conformance::mkdir_case<F>();
 }
@@ -861,6 +913,7 @@ COFTP_CONFORMANCE_CASE("set_mode, when the backend has it", coftp_conformance_se
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_rest_errors, __VA_ARGS__);             \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_create_new, __VA_ARGS__);              \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_list, __VA_ARGS__);                    \
+  TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_list_batches, __VA_ARGS__);            \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_mkdir, __VA_ARGS__);                   \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_rmdir, __VA_ARGS__);                   \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_remove_file, __VA_ARGS__);             \
