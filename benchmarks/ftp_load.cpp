@@ -344,7 +344,12 @@ awaitable<void> open_passive(connection& c, const common_options& o) {
     for (int k = 0; k < 4; ++k) b[k] = static_cast<unsigned char>(n[k]);
     target = tcp::endpoint(asio::ip::address_v4(b), static_cast<std::uint16_t>(n[4] * 256 + n[5]));
   }
+  // From the control connection's address: servers refuse a data connection from another one.
   std::error_code ec;
+  auto local = c.control.local_endpoint(ec);
+  if (!ec) c.data.open(target.protocol(), ec);
+  if (!ec) c.data.bind(tcp::endpoint(local.address(), 0), ec);
+  if (ec) c.fail(stage::data, "data socket: " + ec.message());
   c.expect_within(o.op_timeout);
   co_await c.data.async_connect(target, asio::redirect_error(use_awaitable, ec));
   if (ec) c.fail(stage::data, "data connect to port " + std::to_string(target.port()) + ": " + ec.message());
