@@ -149,10 +149,11 @@ if [ -z "${COFTP_BENCH_INSIDE:-}" ]; then
 
   export COFTP_BENCH_INSIDE=1 VSFTPD_BIN PURE_BIN FINEFTP_BIN IPERF_BIN SKIPPED FINEFTP_VERSION="${FINEFTP_VERSION:-}"
   export SIZE_MIB REPS SECONDS_EACH LIST_COUNT NOOP_COUNT IDLE_SESSIONS BIG_SESSIONS BUILD CACHE
-  if [ "$root" = 1 ]; then
+  if [ "$root" = 1 ] && unshare -n true 2>/dev/null; then
     exec unshare -n -- bash "$SELF" "${ARGS[@]}"
   fi
-  log "== not root: no private network namespace; coftp alone on the host's loopback"
+  if [ "$root" = 1 ]; then log "== unshare -n failed: no private network namespace; coftp alone on the host's loopback"
+  else log "== not root: no private network namespace; coftp alone on the host's loopback"; fi
   export COFTP_BENCH_INSIDE=host
   exec bash "$SELF" "${ARGS[@]}"
 fi
@@ -245,6 +246,7 @@ wait_port() {  # port pid name
 }
 
 SERVERS=()
+listed() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 start_coftp() {
   local cmd=("$SERVER" --host 127.0.0.1 --port "$([ "$NETNS" = 1 ] && echo 2121 || echo 0)" --root "$HOMEDIR"
              --user "bench:$PASS" --quiet --max-sessions 20000 --max-sessions-per-address 20000)
@@ -261,7 +263,7 @@ start_coftp() {
   done
   [ -n "$port" ] || { log "coftp-server did not start:"; cat "$TMP/coftp.log" >&2; return 1; }
   PORT[coftp]=$port; USERN[coftp]=bench; PASSW[coftp]=$PASS; CONC[coftp]=100
-  SERVERS+=(coftp)
+  listed coftp || SERVERS+=(coftp)
 }
 start_vsftpd() {
   mkdir -p /var/run/vsftpd/empty
@@ -294,7 +296,7 @@ EOF
   wait_port 2122 "${PID[vsftpd]}" vsftpd || return 1
   # A backlog of 32 and a fork before each accept: open idle sessions 16 at a time.
   PORT[vsftpd]=2122; USERN[vsftpd]=$BENCH_USER; PASSW[vsftpd]=$PASS; CONC[vsftpd]=16
-  SERVERS+=(vsftpd)
+  listed vsftpd || SERVERS+=(vsftpd)
 }
 start_pureftpd() {
   # Standalone, system accounts (crypt), no anonymous, no DNS, listings of up to 20,000 files
@@ -305,7 +307,7 @@ start_pureftpd() {
   PID[pure-ftpd]=$!; PIDS+=("$!")
   wait_port 2123 "${PID[pure-ftpd]}" pure-ftpd || return 1
   PORT[pure-ftpd]=2123; USERN[pure-ftpd]=$BENCH_USER; PASSW[pure-ftpd]=$PASS; CONC[pure-ftpd]=16
-  SERVERS+=(pure-ftpd)
+  listed pure-ftpd || SERVERS+=(pure-ftpd)
 }
 start_fineftp() {
   record "$FINEFTP_BIN 2124 $HOMEDIR bench $PASS   # benchmarks/fineftp_main.cpp, fineftp-server $FINEFTP_VERSION"
@@ -313,7 +315,7 @@ start_fineftp() {
   PID[fineftp]=$!; PIDS+=("$!")
   wait_port 2124 "${PID[fineftp]}" fineftp || return 1
   PORT[fineftp]=2124; USERN[fineftp]=bench; PASSW[fineftp]=$PASS; CONC[fineftp]=100
-  SERVERS+=(fineftp)
+  listed fineftp || SERVERS+=(fineftp)
 }
 
 start_coftp || exit 1
@@ -409,8 +411,32 @@ if [ -n "${IPERF_BIN:-}" ]; then
   wait_port 5201 "$!" iperf3 || IPERF_BIN=""
 fi
 
-WORKLOADS=(retr1 retr4 stor1 stor4 logins small list noop noopdl)
+# A single-process server started again: memory per session is measured on a fresh heap.
+restart() {
+  local s=$1 p=${PID[$1]} _
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  "start_$s" || exit 1
+}
+
 T0=$(date +%s)
+# Idle sessions first, on servers that have served nothing yet; the larger counts on a server
+# started again for each.
+log "== idle sessions"
+for s in "${SERVERS[@]}"; do
+  idle "$s" "$IDLE_SESSIONS"; log "   idle $s: $(grep RESULT "$LAST" | sed 's/^RESULT //' | cut -c1-150)"
+done
+for n in $BIG_SESSIONS; do
+  for s in coftp fineftp; do
+    listed "$s" || continue
+    restart "$s"
+    idle "$s" "$n"; log "   idle $s: $(grep RESULT "$LAST" | sed 's/^RESULT //' | cut -c1-150)"
+  done
+done
+
+WORKLOADS=(retr1 retr4 stor1 stor4 logins small list noop noopdl)
 for rep in $(seq "$REPS"); do
   log "== repetition $rep of $REPS"
   if [ -n "${IPERF_BIN:-}" ]; then iperf 1; iperf 4; fi
@@ -419,16 +445,6 @@ for rep in $(seq "$REPS"); do
       workload "$w" "$s"
       log "   $w $s: $(grep RESULT "$LAST" | sed 's/^RESULT //' | cut -c1-150)"
     done
-  done
-done
-log "== idle sessions"
-for s in "${SERVERS[@]}"; do
-  idle "$s" "$IDLE_SESSIONS"; log "   idle $s: $(grep RESULT "$LAST" | sed 's/^RESULT //' | cut -c1-150)"
-done
-for n in $BIG_SESSIONS; do
-  for s in coftp fineftp; do
-    [ -n "${PID[$s]:-}" ] || continue
-    idle "$s" "$n"; log "   idle $s: $(grep RESULT "$LAST" | sed 's/^RESULT //' | cut -c1-150)"
   done
 done
 ELAPSED=$(( $(date +%s) - T0 ))
