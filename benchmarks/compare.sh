@@ -149,10 +149,10 @@ if [ -z "${COFTP_BENCH_INSIDE:-}" ]; then
 
   export COFTP_BENCH_INSIDE=1 VSFTPD_BIN PURE_BIN FINEFTP_BIN IPERF_BIN SKIPPED FINEFTP_VERSION="${FINEFTP_VERSION:-}"
   export SIZE_MIB REPS SECONDS_EACH LIST_COUNT NOOP_COUNT IDLE_SESSIONS BIG_SESSIONS BUILD CACHE
-  if [ "$root" = 1 ] && unshare -n true 2>/dev/null; then
+  if [ "$root" = 1 ] && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
     exec unshare -n -- bash "$SELF" "${ARGS[@]}"
   fi
-  if [ "$root" = 1 ]; then log "== unshare -n failed: no private network namespace; coftp alone on the host's loopback"
+  if [ "$root" = 1 ]; then log "== unshare -n (or ip, from iproute2) unavailable: no private network namespace; coftp alone on the host's loopback"
   else log "== not root: no private network namespace; coftp alone on the host's loopback"; fi
   export COFTP_BENCH_INSIDE=host
   exec bash "$SELF" "${ARGS[@]}"
