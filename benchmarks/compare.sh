@@ -44,10 +44,12 @@ if [ "$QUICK" = 1 ]; then
   SIZE_MIB=${SIZE_MIB:-64}; REPS=${REPS:-1}; SECONDS_EACH=${SECONDS_EACH:-1}; LIST_COUNT=${LIST_COUNT:-3}
   NOOP_COUNT=${NOOP_COUNT:-2000}; IDLE_SESSIONS=${IDLE_SESSIONS:-200}; BIG_SESSIONS=${BIG_SESSIONS:-}
   IPERF_SECONDS=1
+  TIMEOUTS="--op-timeout 5 --data-timeout 10"  # a stalled server fails the smoke test soon
 else
   SIZE_MIB=${SIZE_MIB:-1024}; REPS=${REPS:-3}; SECONDS_EACH=${SECONDS_EACH:-5}; LIST_COUNT=${LIST_COUNT:-20}
   NOOP_COUNT=${NOOP_COUNT:-20000}; IDLE_SESSIONS=${IDLE_SESSIONS:-1000}; BIG_SESSIONS=${BIG_SESSIONS-10000 19000}
   IPERF_SECONDS=3
+  TIMEOUTS=""
 fi
 [ -n "$REPS_ARG" ] && REPS=$REPS_ARG
 LIST_FILES=10000
@@ -69,7 +71,7 @@ if [ -z "${COFTP_BENCH_INSIDE:-}" ]; then
   SKIPPED=""
   skip() { log "== $1: skipped ($2)"; SKIPPED+="$1: $2"$'\n'; }
   root=0; [ "$(id -u)" = 0 ] && root=1
-  mkdir -p "$CACHE"
+  mkdir -p "$CACHE" 2>/dev/null || true
   apt_install() {  # full runs only; services are not started
     local created=0 rc=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && created=1; fi
@@ -338,7 +340,7 @@ load() {
   local s=$1 name=$2; shift 2
   local out=$TMP/$s.$name.out
   local cmd=("$LOAD" "$@" --host 127.0.0.1 --port "${PORT[$s]}" --user "${USERN[$s]}" --pass "${PASSW[$s]}"
-             --server-pid "${PID[$s]}")
+             --server-pid "${PID[$s]}" $TIMEOUTS)
   record "${cmd[*]}   # $s"
   if "${cmd[@]}" >"$out" 2>&1; then
     [ "$s" = coftp ] && OKS=$((OKS + 1))
@@ -388,7 +390,7 @@ idle() {  # server sessions
   src=${src%,}
   [ "$n" -ge 10000 ] && procs=$(( (n + 9999) / 10000 ))
   load "$s" "idle$n" idle --sessions "$n" --source-addresses "$src" --concurrency "${CONC[$s]}" --processes "$procs" \
-    --hold 1 --timeout 300 --op-timeout 60
+    --hold 1 --timeout 300 $([ "$QUICK" = 1 ] || echo --op-timeout 60)
   R[$s.idle$n.pss]=$(field "$LAST" pss_per_session_kib)
   R[$s.idle$n.ok]=$(field "$LAST" ok); R[$s.idle$n.alive]=$(field "$LAST" alive_at_end)
   R[$s.idle$n.procs]=$(field "$LAST" processes)
@@ -481,8 +483,11 @@ echo
 echo "## coftp against its peers ($([ "$QUICK" = 1 ] && echo quick || echo full) run)"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //');"
-echo "coftp $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?') (--threads default), vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo –),"
-echo "pure-ftpd $( [ -n "${PURE_BIN:-}" ] && dpkg-deb -f "$CACHE"/pure-ftpd_*.deb Version 2>/dev/null || echo –), fineftp-server ${FINEFTP_VERSION:-–}; $REPS repetition(s), medians; file ${SIZE_MIB} MiB;"
+versions="coftp $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?') (--threads default)"
+listed vsftpd && versions+=", vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?')"
+listed pure-ftpd && versions+=", pure-ftpd $(dpkg-deb -f "$(ls "$CACHE"/pure-ftpd_*.deb 2>/dev/null | head -1)" Version 2>/dev/null || echo '?')"
+listed fineftp && versions+=", fineftp-server ${FINEFTP_VERSION:-?}"
+echo "$versions; $REPS repetition(s), medians; file ${SIZE_MIB} MiB;"
 echo "$([ "$NETNS" = 1 ] && echo 'private network namespace (unshare -n)' || echo 'host loopback (not root)'); workloads took ${ELAPSED} s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "iperf3 loopback ceiling (same run): $(fmt "$(med iperf.1)" 0) MiB/s with 1 stream, $(fmt "$(med iperf.4)" 0) MiB/s with 4 streams."
 while IFS= read -r line; do [ -n "$line" ] && echo "Not measured: $line"; done <<<"${SKIPPED:-}"
