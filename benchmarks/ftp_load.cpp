@@ -1116,6 +1116,7 @@ int cmd_transfer(const common_options& o, const transfer_options& to) {
   transfer_result res;
   res.cpu.pid = o.server_pid;
   steady::time_point t0;
+  std::size_t finished = 0;
   std::optional<gate> go;
   run_clients(
       to.clients,
@@ -1129,7 +1130,16 @@ int cmd_transfer(const common_options& o, const transfer_options& to) {
           };
         }
         auto c = make_connection(ex);
-        bool arrived = false;
+        bool arrived = false, ended = false;
+        // The window ends when the last client's transfer has ended (or failed), before QUITs.
+        auto end = [&] {
+          if (ended) return;
+          ended = true;
+          if (++finished == to.clients) {
+            res.seconds = seconds_since(t0);
+            res.cpu.stop();
+          }
+        };
         try {
           co_await open_session(*c, o, server, source_of(sources, k));
           co_await set_binary(*c, o);
@@ -1149,16 +1159,14 @@ int cmd_transfer(const common_options& o, const transfer_options& to) {
           co_await transfer_complete(*c, o, line.substr(0, 4));
           res.bytes += n;
           ++res.done;
+          end();
           co_await quit(*c, o);
         } catch (const ftp_failure& f) {
           res.failures.add(f);
           c->stop();
         }
         if (!arrived) go->arrive();
-        if (res.done + res.failures.total() == to.clients) {
-          res.seconds = seconds_since(t0);
-          res.cpu.stop();
-        }
+        end();
       },
       res.failures);
   double mibs = mib_per_s(res.bytes, res.seconds);
