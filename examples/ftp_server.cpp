@@ -22,6 +22,7 @@
 #include <iostream>
 #include <optional>
 #include <system_error>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
   app.add_flag("--tls-strict-close", tls.require_close_notify,
                "Refuse uploads whose TLS stream ends without close_notify")
       ->needs(cert);
-  app.add_option("--threads", threads, "Threads running the sessions")->check(CLI::Range(1u, 256u))->capture_default_str();
+  app.add_option("--threads", threads, "Threads running the sessions (one io_context each)")->check(CLI::Range(1u, 256u))->capture_default_str();
   app.add_option("--idle-timeout", idle, "Seconds before an idle session is closed")->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--max-sessions", opts.max_sessions, "Maximum concurrent sessions")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-sessions-per-address", opts.max_sessions_per_address,
@@ -296,9 +297,16 @@ int main(int argc, char** argv) {
 
     auto shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
 
-    asio::io_context io;
+    // The listener and the signals run on `io` (this thread). With more than one thread,
+    // the sessions run on one io_context per thread, so that none hands work to another.
+    asio::io_context io(1);
+    std::vector<std::unique_ptr<asio::io_context>> session_ios;
+    for (unsigned i = 0; threads > 1 && i < threads; ++i) session_ios.push_back(std::make_unique<asio::io_context>(1));
     coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth),
                                          policies::observer(session_log, xferlog));
+    std::vector<asio::io_context*> contexts;
+    for (auto& c : session_ios) contexts.push_back(c.get());
+    if (!contexts.empty()) server.set_session_contexts(std::move(contexts));
     if (drop_to) {
       coftp::drop_privileges(*drop_to);  // throws unless dropped for good, before any session runs
     } else if (coftp::running_as_root()) {
@@ -351,7 +359,7 @@ int main(int argc, char** argv) {
     });
 
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    for (auto& c : session_ios) pool.emplace_back([&c] { c->run(); });
     io.run();
     for (auto& t : pool) t.join();
   } catch (const std::exception& e) {

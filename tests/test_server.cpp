@@ -1337,6 +1337,90 @@ TEST_CASE_TEMPLATE("server: 200 concurrent sessions upload and download", B, mem
 
 // ---- graceful stop --------------------------------------------------------------------------
 
+// One io_context per thread (set_session_contexts): sessions land on every context, work,
+// and a graceful stop lets every thread finish once the last session has ended.
+namespace {
+// Records the threads sessions start on.
+struct thread_recorder : coftp::null_observer {
+  struct state {
+    std::mutex mutex;
+    std::set<std::thread::id> ids;
+  };
+  std::shared_ptr<state> st = std::make_shared<state>();
+  void on_connect(const coftp::session_info&) {
+    std::lock_guard lock(st->mutex);
+    st->ids.insert(std::this_thread::get_id());
+  }
+};
+}  // namespace
+
+TEST_CASE("server: sessions spread over one io_context per thread, and a stop ends every thread") {
+  using server_type = coftp::basic_server<test_policies<coftp::memory_fs, thread_recorder>>;
+  asio::io_context listener(1);
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> pointers;
+  for (int i = 0; i < 3; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    pointers.push_back(contexts.back().get());
+  }
+  coftp::user_table users;
+  users.add("test", "secret", coftp::permissions::all);
+  thread_recorder recorder;
+  server_type srv(listener, test_options(), coftp::memory_fs{}, users, recorder);
+  srv.set_session_contexts(pointers);
+  srv.start();
+  std::vector<std::future<void>> done;
+  std::vector<std::thread> threads;
+  auto run = [&](asio::io_context& io) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    threads.emplace_back([&io, p] {
+      io.run();
+      p->set_value();
+    });
+  };
+  run(listener);
+  for (auto& c : contexts) run(*c);
+
+  const int clients = 12;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < clients; ++i) {
+    workers.emplace_back([&, i] {
+      ftp_client c{srv.endpoint()};
+      if (c.login("test", "secret") != "230 Login successful") return;
+      c.command("TYPE I");
+      auto body = random_bytes(200000 + static_cast<std::size_t>(i), static_cast<std::uint64_t>(i));
+      auto name = "f" + std::to_string(i);
+      if (c.stor(name, body) != "226 Transfer complete (" + std::to_string(body.size()) + " bytes received)") return;
+      if (c.retr(name) == body && c.command("QUIT") == "221 Goodbye") ++ok;
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(ok == clients);
+
+  // Round robin: every context's thread started sessions, the listener's none.
+  {
+    std::lock_guard lock(recorder.st->mutex);
+    CHECK(recorder.st->ids.size() == 3);
+    CHECK(recorder.st->ids.count(threads.front().get_id()) == 0);
+  }
+  ftp_client idle{srv.endpoint()};
+  login(idle);
+
+  srv.stop();
+  CHECK(idle.read_reply() == "421 Server shutting down");
+  CHECK(idle.wait_closed());
+  bool all_finished = true;
+  for (auto& f : done) all_finished = all_finished && f.wait_for(10s) == std::future_status::ready;
+  CHECK(all_finished);
+  if (!all_finished) {
+    listener.stop();
+    for (auto& c : contexts) c->stop();
+  }
+  for (auto& t : threads) t.join();
+}
+
 TEST_CASE("server: a graceful stop sends 421 to idle sessions") {
   test_server<coftp::memory_fs> srv{coftp::memory_fs{}};
   ftp_client a{srv.endpoint()};
