@@ -209,17 +209,15 @@ class basic_server {
       session = std::make_shared<session_type>(*this, std::move(socket), id, mode);
       sessions_.emplace(id, session);
     }
-    auto id = session->info().id;
     auto ex = session->executor();
-    asio::co_spawn(ex, run_session(std::move(session)), [this, id, address](std::exception_ptr) {
+    auto run = session->run();
+    // The completion handler keeps the session alive: no wrapper coroutine (and no
+    // frame of its own, for each idle session) is needed for that.
+    asio::co_spawn(ex, std::move(run), [this, session = std::move(session), address](std::exception_ptr) {
       // An exception (bad_alloc, a bug) ends that session only; the socket closes
       // with the session.
-      unregister(id, address);
+      unregister(session->info().id, address);
     });
-  }
-
-  asio::awaitable<void> run_session(std::shared_ptr<session_type> session) {
-    co_await session->run();
   }
 
   // "421 Service not available" (RFC 959 4.2) for a connection over the limits, from a

@@ -36,12 +36,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace coftp {
 
@@ -116,22 +116,22 @@ class basic_session {
   /// The session must outlive the returned awaitable; the server keeps it in a
   /// shared_ptr for exactly that long.
   asio::awaitable<void> run() {
-    server_.observer().on_connect(info_);
-    if (co_await begin_implicit_tls()) {
-      co_await write_reply({220, server_.options().greeting});
+    // Small on purpose: an idle session's stack of coroutine frames is this one and
+    // read_command's, so the greeting and the goodbye live in frames of their own.
+    bool open = co_await open_control();
+    if (open) {
       while (!quit_ && !control_lost_ && !stopping_) {
-        auto line = co_await read_command();  // nullopt: the conversation is over
+        // An idle session waits here, in this frame, for the first byte of its next
+        // command: no line buffer, no frame of read_command's (start_idle_wait).
+        std::error_code idle;
+        bool waited = start_idle_wait();
+        if (waited) std::tie(idle) = co_await control_.wait_readable();
+        auto line = co_await read_command(waited, idle);  // nullopt: the conversation is over
         if (!line) break;
         co_await execute(*line);
       }
-      if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
     }
-    data_.close();
-#if COFTP_HAS_TLS
-    if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
-#endif
-    control_.close();
-    server_.observer().on_disconnect(info_);
+    co_await close_control();
   }
 
   // ---- what handlers use ------------------------------------------------------------
@@ -384,45 +384,97 @@ class basic_session {
   // left of the login timeout. The deadline covers the whole line: a client sending
   // half a line and nothing more times out too. Over-long lines are answered here.
   // Nullopt when the client left, a timeout struck (after 421) or the server stops.
-  asio::awaitable<std::optional<std::string>> read_command() {
-    bool login_bound = false;
+  asio::awaitable<std::optional<std::string>> read_command(bool waited, std::error_code idle) {
+    bool login_bound = idle_login_bound_;
     for (;;) {
       std::error_code ec;
       std::string line;
-      if (!pending_.empty()) {
+      if (waited) {
+        // run() waited for the line's first bytes (start_idle_wait): the deadline
+        // armed then covers the whole line.
+        waited = false;
+        ec = idle;
+        if (!ec) std::tie(ec, line) = co_await control_.read_line();
+        control_deadline_.disarm();
+        reading_ = false;
+      } else if (!pending_.empty()) {
         ec = pending_.front().too_long ? make_error_code(error::line_too_long) : std::error_code{};
         line = std::move(pending_.front().text);
-        pending_.pop_front();
+        pending_.erase(pending_.begin());
+        if (pending_.empty()) decltype(pending_)().swap(pending_);
       } else {
         if (stopping_) break;
         if (!control_.has_buffered_line()) control_.shrink();
-        std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
-        login_bound = false;
-        if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
-          limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
-          login_bound = true;
-          if (limit == limit.zero()) {
-            co_await write_reply({421, "Login timeout: closing control connection"});
-            co_return std::nullopt;
-          }
+        auto limit = read_limit(login_bound);
+        if (login_bound && limit == limit.zero()) {
+          co_await write_timeout(true);
+          co_return std::nullopt;
         }
         reading_ = true;
         control_deadline_.arm(limit, control_.lowest_layer());
-        auto [rec, got] = co_await control_.read_line();
+        std::tie(ec, line) = co_await control_.read_line();
         control_deadline_.disarm();
         reading_ = false;
-        ec = rec;
-        line = std::move(got);
       }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
       co_await write_reply({500, "Command line too long"});
     }
-    if (control_deadline_.expired())
-      co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
-                                             : "Timeout: closing control connection"});
+    if (control_deadline_.expired()) co_await write_timeout(login_bound);
     else if (!stopping_) control_lost_ = true;
     co_return std::nullopt;
+  }
+
+  // When nothing is buffered or kept back and the control connection is in clear
+  // text, prepares run()'s wait for the next command (shrinks the line buffer, arms
+  // the idle or login deadline) and returns true. Otherwise read_command does it all.
+  bool start_idle_wait() {
+    if (!pending_.empty() || stopping_ || control_.secure() || control_.has_buffered_line()) return false;
+    bool login_bound = false;
+    auto limit = read_limit(login_bound);
+    if (login_bound && limit == limit.zero()) return false;  // read_command says 421
+    control_.shrink();
+    idle_login_bound_ = login_bound;
+    reading_ = true;
+    control_deadline_.arm(limit, control_.lowest_layer());
+    return true;
+  }
+
+  // How long the next command may take to arrive: the idle timeout, and before login
+  // what is left of the login timeout (then `login_bound`).
+  std::chrono::steady_clock::duration read_limit(bool& login_bound) const {
+    std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
+    login_bound = false;
+    if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
+      limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
+      login_bound = true;
+    }
+    return limit;
+  }
+
+  asio::awaitable<void> write_timeout(bool login_bound) {
+    co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
+                                           : "Timeout: closing control connection"});
+  }
+
+  // The start of run(): implicit TLS, then the greeting. False when the session is
+  // over already.
+  asio::awaitable<bool> open_control() {
+    server_.observer().on_connect(info_);
+    bool ok = co_await begin_implicit_tls();  // named: `if (!co_await ...) co_return false;` crashed under g++ 12
+    if (ok) co_await write_reply({220, server_.options().greeting});
+    co_return ok;
+  }
+
+  // The end of run(): 421 when the server stops, then close everything.
+  asio::awaitable<void> close_control() {
+    if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
+    data_.close();
+#if COFTP_HAS_TLS
+    if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
+#endif
+    control_.close();
+    server_.observer().on_disconnect(info_);
   }
 
   // Runs one command line.
@@ -854,7 +906,7 @@ class basic_session {
     std::string text;
     bool too_long = false;
   };
-  std::deque<pending_line> pending_;  // commands that arrived during a transfer
+  std::vector<pending_line> pending_;  // commands that arrived during a transfer (few: a vector)
   data_connection* active_data_ = nullptr;
   bool reading_ = false;
   bool quit_ = false;
@@ -862,6 +914,7 @@ class basic_session {
   bool abort_requested_ = false;  // ABOR during a transfer
   bool control_lost_ = false;
   bool stopping_ = false;
+  bool idle_login_bound_ = false;  // start_idle_wait's deadline is the login timeout
 };
 
 }  // namespace coftp
