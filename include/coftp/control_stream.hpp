@@ -90,7 +90,7 @@ class control_stream {
   /// @par Cancellation
   /// Cancelling the socket completes it with `operation_aborted`.
   asio::awaitable<std::tuple<std::error_code>> wait_readable() {
-    return socket_.async_wait(socket_type::wait_read, detail::nothrow);
+    return socket_.async_wait(socket_type::wait_read, asio::bind_allocator(detail::exact_allocator<void>(), detail::nothrow));
   }
 
   /// True if a complete line is already buffered (a pipelined command).

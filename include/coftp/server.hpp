@@ -207,16 +207,21 @@ class basic_server {
       auto id = ++next_id_;
       socket.set_option(tcp::no_delay(true), ec);
       session = std::make_shared<session_type>(*this, std::move(socket), id, mode);
+      if (session->info().remote_address != address) {
+        // The peer left between the two getpeername(2): nothing to serve.
+        if (--per_address == 0) per_address_.erase(address);
+        return;
+      }
       sessions_.emplace(id, session);
     }
     auto ex = session->executor();
     auto run = session->run();
     // The completion handler keeps the session alive: no wrapper coroutine (and no
     // frame of its own, for each idle session) is needed for that.
-    asio::co_spawn(ex, std::move(run), [this, session = std::move(session), address](std::exception_ptr) {
+    asio::co_spawn(ex, std::move(run), [this, session = std::move(session)](std::exception_ptr) {
       // An exception (bad_alloc, a bug) ends that session only; the socket closes
       // with the session.
-      unregister(session->info().id, address);
+      unregister(session->info().id, session->info().remote_address);
     });
   }
 
