@@ -21,7 +21,13 @@
 #include <asio/strand.hpp>
 #include <asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -98,6 +104,9 @@ class basic_server {
 
   basic_server(const basic_server&) = delete;
   basic_server& operator=(const basic_server&) = delete;
+  ~basic_server() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
 
   /// The address and port the server listens on.
   tcp::endpoint endpoint() const { return endpoint_; }
@@ -169,9 +178,12 @@ class basic_server {
     while (!stopping_) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_), detail::nothrow);
       if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        if (shed(acceptor)) continue;
+      }
       if (ec) {
-        // Out of descriptors (EMFILE) or memory: pause and retry, never give up
-        // (Asio's throttling_proxy example).
+        // Out of memory, or of descriptors with no reserve to shed with: pause and
+        // retry, never give up (Asio's throttling_proxy example).
         pause.expires_after(std::chrono::milliseconds(100));
         co_await pause.async_wait(detail::nothrow);
         continue;
@@ -225,6 +237,37 @@ class basic_server {
     });
   }
 
+  // Out of descriptors (EMFILE, ENFILE): the connection stays in the kernel's queue,
+  // so accepting again would fail at once (a busy loop) while its client waits for
+  // nothing. The reserve descriptor is given back for as long as it takes to accept
+  // that connection, tell it 421 (non-blocking, best effort) and close it. False when
+  // there was no reserve or nothing to accept: the caller pauses instead.
+  bool shed(tcp::acceptor& acceptor) {
+    if (reserve_fd_ < 0) reserve_fd_ = open_reserve();  // taken again once descriptors free up
+    if (reserve_fd_ < 0) return false;
+    ::close(reserve_fd_);
+    ::sockaddr_storage from{};
+    ::socklen_t len = sizeof from;
+    int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<::sockaddr*>(&from), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      static constexpr char text[] = "421 Out of resources (file descriptors), try again later\r\n";
+      [[maybe_unused]] auto sent = ::send(fd, text, sizeof text - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+    }
+    reserve_fd_ = open_reserve();
+    if (fd < 0) return false;
+    tcp::endpoint remote;
+    if (len <= remote.capacity()) {
+      std::memcpy(remote.data(), &from, len);
+      remote.resize(len);
+    }
+    observer_.on_refused(session_info{0, remote.address().to_string(), remote.port()}, refusal::out_of_descriptors);
+    return true;
+  }
+
+  static int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
   // "421 Service not available" (RFC 959 4.2) for a connection over the limits, from a
   // denied or a banned address.
   void refuse(tcp::socket socket, const reply& r) {
@@ -277,6 +320,7 @@ class basic_server {
   std::optional<asio::ssl::context> tls_;
 #endif
   std::unique_ptr<asio::steady_timer> grace_;
+  int reserve_fd_ = open_reserve();  // given back to shed a connection when out of descriptors (shed)
   bool stopping_ = false;  // touched on accept_strand_ only
 
   mutable std::mutex mutex_;
