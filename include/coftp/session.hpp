@@ -102,7 +102,6 @@ class basic_session {
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
-      peer_ = data_channel::normalized(remote.address());
     }
     login_deadline_ = std::chrono::steady_clock::now() + server.options().login_timeout;
   }
@@ -151,21 +150,24 @@ class basic_session {
   /// USER: remembers the name and logs out any previous user (RFC 959 4.1.1).
   void begin_login(std::string name) {
     reset_state();
-    pending_user_ = std::move(name);
+    rare().pending_user = std::move(name);
   }
-  const std::optional<std::string>& pending_user() const noexcept { return pending_user_; }
+  const std::optional<std::string>& pending_user() const noexcept {
+    static const std::optional<std::string> none;
+    return rare_ ? rare_->pending_user : none;
+  }
 
   /// PASS: asks the authenticator; on failure counts it against the client's address
   /// (address_guard), waits the configured delay, and ends the session after the 530
   /// once `max_login_failures` is reached (as vsftpd and pure-ftpd do: no 421).
   asio::awaitable<bool> finish_login(std::string_view password) {
-    std::string name = pending_user_.value_or("");
-    pending_user_.reset();
+    std::string name = rare_ ? rare_->pending_user.value_or("") : "";
+    if (rare_) rare_->pending_user.reset();
     credentials c{name, password, info_.remote_address};
     auto who = co_await server_.authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
-      if (server_.guard().record_failure(peer_)) server_.observer().on_ban(info_, server_.options().ban_time);
+      if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, server_.options().ban_time);
       auto max = server_.options().max_login_failures;
       if (max != 0 && ++login_failures_ >= max) quit();
       asio::steady_timer pause(control_.get_executor(), server_.options().login_failure_delay);
@@ -193,7 +195,7 @@ class basic_session {
   void set_ascii(bool on) noexcept { ascii_ = on; }
 
   /// RNFR's source, cleared by any command other than RNTO.
-  std::optional<resolved_path>& rename_from() noexcept { return rename_from_; }
+  std::optional<resolved_path>& rename_from() { return rare().rename_from; }
 
   /// REST (RFC 3659 5): the offset of the next transfer. `take_restart()` hands it to
   /// that transfer (or to a listing, which drops it) and resets it to 0.
@@ -430,6 +432,7 @@ class basic_session {
   // the idle or login deadline) and returns true. Otherwise read_command does it all.
   bool start_idle_wait() {
     if (!pending_.empty() || stopping_ || control_.secure() || control_.has_buffered_line()) return false;
+    if (rare_ && !rare_->pending_user && !rare_->rename_from) rare_.reset();
     bool login_bound = false;
     auto limit = read_limit(login_bound);
     if (login_bound && limit == limit.zero()) return false;  // read_command says 421
@@ -488,14 +491,14 @@ class basic_session {
     }
     // RFC 959: RNTO must immediately follow RNFR; anything else, even a bad line,
     // cancels the rename.
-    if (rename_from_ && (!cmd.ok() || cmd.verb != "RNTO")) rename_from_.reset();
+    if (rare_ && rare_->rename_from && (!cmd.ok() || cmd.verb != "RNTO")) rare_->rename_from.reset();
     if (!cmd.ok()) {
       auto r = reply_for_parse_error(cmd.error);
       co_await write_reply(r);
       co_return;
     }
     // A session opened before its address was banned stops at its next login attempt.
-    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer_)) {
+    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer())) {
       server_.observer().on_refused(info_, refusal::banned);
       co_await write_reply(address_guard::banned_reply());
       quit_ = true;
@@ -528,10 +531,9 @@ class basic_session {
     // Logged out (REIN, USER again): a new login phase, with its own timeout.
     if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
     user_.reset();
-    pending_user_.reset();
+    rare_.reset();
     cwd_ = "/";
     ascii_ = true;
-    rename_from_.reset();
     restart_ = 0;
     epsv_all_ = false;
     mlst_facts_ = mlst_fact::defaults;
@@ -884,15 +886,29 @@ class basic_session {
   data_channel data_;
   detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes
   session_info info_;
-  asio::ip::address peer_;  // the client's address, IPv4-mapped as IPv4 (address_guard)
   std::chrono::steady_clock::time_point login_deadline_;  // before login, the login timeout
   std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
   std::optional<coftp::user> user_;
-  std::optional<std::string> pending_user_;
   std::string cwd_ = "/";
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
-  std::optional<resolved_path> rename_from_;
+  // State of a command pair (USER then PASS, RNFR then RNTO): allocated when the first
+  // command needs it, freed once both are settled (an idle session does not carry it).
+  struct rare_state {
+    std::optional<std::string> pending_user;
+    std::optional<resolved_path> rename_from;
+  };
+  std::unique_ptr<rare_state> rare_;
+  rare_state& rare() {
+    if (!rare_) rare_ = std::make_unique<rare_state>();
+    return *rare_;
+  }
+  // The client's address, IPv4-mapped as IPv4 (address_guard), from info_ (not kept twice).
+  asio::ip::address peer() const {
+    std::error_code ec;
+    auto a = asio::ip::make_address(info_.remote_address, ec);
+    return ec ? asio::ip::address() : data_channel::normalized(a);
+  }
   std::uint64_t restart_ = 0;
   bool epsv_all_ = false;
   bool pbsz_ = false;          // PBSZ 0 sent (RFC 4217 8)
