@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <asio/signal_set.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -84,6 +85,29 @@ int print_hash(const std::string& method) {
     return 2;
   }
   return 0;
+}
+
+// Every session holds a descriptor, every transfer one or two more: the usual soft limit
+// (1024) would refuse clients long before the machine has to. Raised to the hard limit
+// (the ceiling an unprivileged process has; fs.nr_open when that is "unlimited").
+// Returns the limit in force.
+rlim_t raise_descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur == rl.rlim_max) return rl.rlim_cur;
+  rlimit want = rl;
+  want.rlim_cur = rl.rlim_max;
+  if (rl.rlim_max == RLIM_INFINITY) {
+    unsigned long nr_open = 0;
+    if (std::FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+      if (std::fscanf(f, "%lu", &nr_open) != 1) nr_open = 0;
+      std::fclose(f);
+    }
+    if (nr_open == 0) return rl.rlim_cur;
+    want.rlim_cur = nr_open;
+  }
+  if (::setrlimit(RLIMIT_NOFILE, &want) != 0) return rl.rlim_cur;
+  return want.rlim_cur;
 }
 
 }  // namespace
@@ -297,6 +321,7 @@ int main(int argc, char** argv) {
 
     auto shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
 
+    const auto descriptors = raise_descriptor_limit();
     // The listener and the signals run on `io` (this thread). With more than one thread,
     // the sessions run on one io_context per thread, so that none hands work to another.
     asio::io_context io(1);
@@ -319,7 +344,9 @@ int main(int argc, char** argv) {
       std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
     std::cout << "coftp " COFTP_VERSION " FTP server\n"
               << "  root:    " << shown_root << "\n"
-              << "  threads: " << threads << "\n";
+              << "  threads: " << threads << "\n"
+              << "  files:   " << descriptors << " descriptors (RLIMIT_NOFILE); sessions at most " << opts.max_sessions
+              << ", " << opts.max_sessions_per_address << " per address\n";
     if (drop_to)
       std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
     if (no_users)

@@ -19,7 +19,9 @@
 #include <asio/write.hpp>
 
 #include <chrono>
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -60,47 +62,35 @@ class control_stream {
   /// Cancelling the socket completes it with `operation_aborted`; bytes of a line
   /// read so far stay buffered for the next call.
   asio::awaitable<std::pair<std::error_code, std::string>> read_line() {
-    constexpr std::size_t max = COFTP_MAX_LINE_LENGTH;
     for (;;) {
-      auto nl = buffer_.find('\n', scanned_);
-      if (nl != std::string::npos) {
-        bool too_long = discarding_ || nl + 1 > max;
-        std::string line = too_long ? std::string() : buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        scanned_ = 0;
-        discarding_ = false;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (too_long) co_return std::pair{make_error_code(error::line_too_long), std::string()};
-        co_return std::pair{std::error_code{}, std::move(line)};
-      }
-      if (buffer_.size() >= max) {
-        // Too long: keep only what is needed to notice the end of the line.
-        buffer_.clear();
-        discarding_ = true;
-      }
-      scanned_ = buffer_.size();
-      std::size_t old = buffer_.size();
-      std::size_t want = buffer_.capacity() - old >= 256 ? buffer_.capacity() - old : 512;
-      if (want > max - old) want = max - old;
-      buffer_.resize(old + want);
       std::error_code ec;
-      std::size_t n = 0;
-      try {
-        auto space = asio::buffer(buffer_.data() + old, want);
+      if (auto line = take_line(ec)) co_return std::pair{ec, std::move(*line)};
 #if COFTP_HAS_TLS
-        if (tls_) std::tie(ec, n) = co_await tls_->async_read_some(space, detail::nothrow);
-        else
-#endif
-          std::tie(ec, n) = co_await socket_.async_read_some(space, detail::nothrow);
-      } catch (...) {
-        // A cancelled coroutine's next co_await throws (Asio 1.22): never leave the
-        // unread tail of the resize behind as if it were data.
-        buffer_.resize(old);
-        throw;
+      if (tls_) {
+        ec = co_await read_tls();
+        if (ec) co_return std::pair{ec, std::string()};
+        continue;
       }
-      buffer_.resize(old + n);
+#endif
+      // Clear text: wait for readability with no buffer at all, then read what is
+      // there (read_available). An idle session so holds no line buffer.
+      if (read_available(ec)) continue;
+      if (ec) co_return std::pair{ec, std::string()};
+      std::tie(ec) = co_await wait_readable();
       if (ec) co_return std::pair{ec, std::string()};
     }
+  }
+
+  /// Waits until the connection has bytes to read (or EOF, or an error), without
+  /// reading them and without a buffer: what an idle session awaits. Clear text only:
+  /// under TLS, OpenSSL may already hold the next record's bytes (call read_line). The
+  /// awaitable is Asio's own, so that no coroutine frame of coftp's is added to the
+  /// idle session's stack.
+  ///
+  /// @par Cancellation
+  /// Cancelling the socket completes it with `operation_aborted`.
+  asio::awaitable<std::tuple<std::error_code>> wait_readable() {
+    return socket_.async_wait(socket_type::wait_read, asio::bind_allocator(detail::exact_allocator<void>(), detail::nothrow));
   }
 
   /// True if a complete line is already buffered (a pipelined command).
@@ -108,21 +98,22 @@ class control_stream {
 
   /// Writes a reply.
   asio::awaitable<std::error_code> write(const reply& r) {
-    out_.clear();
-    format_reply(out_, r);
+    // Formatted in this coroutine's frame, freed with it: an idle session keeps no
+    // output buffer.
+    std::string out;
+    format_reply(out, r);
     std::error_code ec;
 #if COFTP_HAS_TLS
-    if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out_), detail::nothrow);
+    if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out), detail::nothrow);
     else
 #endif
-      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out_), detail::nothrow);
-    if (out_.capacity() > 4096) std::string().swap(out_);
+      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out), detail::nothrow);
     co_return ec;
   }
 
   /// Releases memory held by the line buffer while the session is idle.
   void shrink() {
-    if (buffer_.empty() && buffer_.capacity() > 512) std::string().swap(buffer_);
+    if (buffer_.empty() && buffer_.capacity() > std::string().capacity()) std::string().swap(buffer_);
   }
 
 #if COFTP_HAS_TLS
@@ -188,12 +179,77 @@ class control_stream {
   }
 
  private:
+  // A complete line from the buffer (error::line_too_long for one past the limit, whose
+  // bytes are dropped), or nullopt when more bytes are needed. Past the limit without a
+  // line end, keeps only what is needed to notice the end of the line.
+  std::optional<std::string> take_line(std::error_code& ec) {
+    constexpr std::size_t max = COFTP_MAX_LINE_LENGTH;
+    auto nl = buffer_.find('\n', scanned_);
+    if (nl != std::string::npos) {
+      bool too_long = discarding_ || nl + 1 > max;
+      std::string line = too_long ? std::string() : buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      scanned_ = 0;
+      discarding_ = false;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (too_long) ec = make_error_code(error::line_too_long);
+      return line;
+    }
+    if (buffer_.size() >= max) {
+      buffer_.clear();
+      discarding_ = true;
+    }
+    scanned_ = buffer_.size();
+    return std::nullopt;
+  }
+
+  // Reads what the socket has now, without waiting, into a stack buffer and appends it
+  // to buffer_ (within the line limit). False with no error when nothing is there yet;
+  // false with the error (eof included) when the connection is over.
+  bool read_available(std::error_code& ec) {
+    char chunk[1024];
+    std::size_t want = std::min(sizeof chunk, COFTP_MAX_LINE_LENGTH - buffer_.size());
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    if (ec) return false;
+    std::size_t n = socket_.read_some(asio::buffer(chunk, want), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      return false;
+    }
+    if (ec) return false;
+    buffer_.append(chunk, n);
+    return true;
+  }
+
+#if COFTP_HAS_TLS
+  // Reads some TLS bytes into buffer_: OpenSSL may hold decrypted bytes the socket no
+  // longer shows, so TLS reads go through the stream with the buffer resized ahead.
+  asio::awaitable<std::error_code> read_tls() {
+    constexpr std::size_t max = COFTP_MAX_LINE_LENGTH;
+    std::size_t old = buffer_.size();
+    std::size_t want = buffer_.capacity() - old >= 256 ? buffer_.capacity() - old : 512;
+    if (want > max - old) want = max - old;
+    buffer_.resize(old + want);
+    std::error_code ec;
+    std::size_t n = 0;
+    try {
+      std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_.data() + old, want), detail::nothrow);
+    } catch (...) {
+      // A cancelled coroutine's next co_await throws (Asio 1.22): never leave the
+      // unread tail of the resize behind as if it were data.
+      buffer_.resize(old);
+      throw;
+    }
+    buffer_.resize(old + n);
+    co_return ec;
+  }
+#endif
+
   socket_type socket_;
 #if COFTP_HAS_TLS
   std::unique_ptr<tls_stream> tls_;
 #endif
   std::string buffer_;
-  std::string out_;
   std::size_t scanned_ = 0;   // bytes of buffer_ known to hold no '\n'
   bool discarding_ = false;   // inside an over-long line
 };

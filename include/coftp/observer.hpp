@@ -54,6 +54,7 @@ enum class refusal {
   denied,             ///< the allow/deny lists refuse the address (at connect)
   banned,             ///< the address is banned after failed logins (at connect, USER or PASS)
   too_many_sessions,  ///< over max_sessions or max_sessions_per_address (at connect)
+  out_of_descriptors, ///< the process had no descriptor left for it (EMFILE, ENFILE; at connect)
 };
 
 /// Receives nothing; the default policy and the base for custom observers.

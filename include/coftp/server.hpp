@@ -22,7 +22,13 @@
 #include <asio/strand.hpp>
 #include <asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -100,6 +106,9 @@ class basic_server {
 
   basic_server(const basic_server&) = delete;
   basic_server& operator=(const basic_server&) = delete;
+  ~basic_server() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
 
   /// The address and port the server listens on.
   tcp::endpoint endpoint() const { return endpoint_; }
@@ -187,9 +196,12 @@ class basic_server {
     while (!stopping_) {
       auto [ec, socket] = co_await acceptor.async_accept(next_session_executor(), detail::nothrow);
       if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        if (shed(acceptor)) continue;
+      }
       if (ec) {
-        // Out of descriptors (EMFILE) or memory: pause and retry, never give up
-        // (Asio's throttling_proxy example).
+        // Out of memory, or of descriptors with no reserve to shed with: pause and
+        // retry, never give up (Asio's throttling_proxy example).
         pause.expires_after(std::chrono::milliseconds(100));
         co_await pause.async_wait(detail::nothrow);
         continue;
@@ -225,20 +237,54 @@ class basic_server {
       auto id = ++next_id_;
       socket.set_option(tcp::no_delay(true), ec);
       session = std::make_shared<session_type>(*this, std::move(socket), id, mode);
+      if (session->info().remote_address != address) {
+        // The peer left between the two getpeername(2): nothing to serve.
+        if (--per_address == 0) per_address_.erase(address);
+        return;
+      }
       sessions_.emplace(id, session);
     }
-    auto id = session->info().id;
     auto ex = session->executor();
-    asio::co_spawn(ex, run_session(std::move(session)), [this, id, address](std::exception_ptr) {
+    auto run = session->run();
+    // The completion handler keeps the session alive: no wrapper coroutine (and no
+    // frame of its own, for each idle session) is needed for that.
+    asio::co_spawn(ex, std::move(run), [this, session = std::move(session)](std::exception_ptr) {
       // An exception (bad_alloc, a bug) ends that session only; the socket closes
       // with the session.
-      unregister(id, address);
+      unregister(session->info().id, session->info().remote_address);
     });
   }
 
-  asio::awaitable<void> run_session(std::shared_ptr<session_type> session) {
-    co_await session->run();
+  // Out of descriptors (EMFILE, ENFILE): the connection stays in the kernel's queue,
+  // so accepting again would fail at once (a busy loop) while its client waits for
+  // nothing. The reserve descriptor is given back for as long as it takes to accept
+  // that connection, tell it 421 (non-blocking, best effort) and close it. False when
+  // there was no reserve or nothing to accept: the caller pauses instead.
+  bool shed(tcp::acceptor& acceptor) {
+    if (reserve_fd_ < 0) reserve_fd_ = open_reserve();  // taken again once descriptors free up
+    if (reserve_fd_ < 0) return false;
+    ::close(reserve_fd_);
+    ::sockaddr_storage from{};
+    ::socklen_t len = sizeof from;
+    int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<::sockaddr*>(&from), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      static constexpr char text[] = "421 Out of resources (file descriptors), try again later\r\n";
+      [[maybe_unused]] auto sent = ::send(fd, text, sizeof text - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+    }
+    reserve_fd_ = open_reserve();
+    if (fd < 0) return false;
+    tcp::endpoint remote;
+    if (len <= remote.capacity()) {
+      std::memcpy(remote.data(), &from, len);
+      remote.resize(len);
+    }
+    observer_.on_refused(session_info{0, remote.address().to_string(), remote.port()}, refusal::out_of_descriptors);
+    return true;
   }
+
+  static int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
   // "421 Service not available" (RFC 959 4.2) for a connection over the limits, from a
   // denied or a banned address.
@@ -305,6 +351,7 @@ class basic_server {
   std::vector<asio::io_context*> session_contexts_;  // empty: strands of io_
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> session_work_;
   std::size_t next_context_ = 0;  // touched on accept_strand_ only
+  int reserve_fd_ = open_reserve();  // given back to shed a connection when out of descriptors (shed)
   bool stopping_ = false;  // touched on accept_strand_ only
 
   mutable std::mutex mutex_;

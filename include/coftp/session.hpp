@@ -38,12 +38,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace coftp {
 
@@ -104,7 +104,6 @@ class basic_session {
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
-      peer_ = data_channel::normalized(remote.address());
     }
     login_deadline_ = std::chrono::steady_clock::now() + server.options().login_timeout;
   }
@@ -118,22 +117,22 @@ class basic_session {
   /// The session must outlive the returned awaitable; the server keeps it in a
   /// shared_ptr for exactly that long.
   asio::awaitable<void> run() {
-    server_.observer().on_connect(info_);
-    if (co_await begin_implicit_tls()) {
-      co_await write_reply({220, server_.options().greeting});
+    // Small on purpose: an idle session's stack of coroutine frames is this one and
+    // read_command's, so the greeting and the goodbye live in frames of their own.
+    bool open = co_await open_control();
+    if (open) {
       while (!quit_ && !control_lost_ && !stopping_) {
-        auto line = co_await read_command();  // nullopt: the conversation is over
+        // An idle session waits here, in this frame, for the first byte of its next
+        // command: no line buffer, no frame of read_command's (start_idle_wait).
+        std::error_code idle;
+        bool waited = start_idle_wait();
+        if (waited) std::tie(idle) = co_await control_.wait_readable();
+        auto line = co_await read_command(waited, idle);  // nullopt: the conversation is over
         if (!line) break;
         co_await execute(*line);
       }
-      if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
     }
-    data_.close();
-#if COFTP_HAS_TLS
-    if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
-#endif
-    control_.close();
-    server_.observer().on_disconnect(info_);
+    co_await close_control();
   }
 
   // ---- what handlers use ------------------------------------------------------------
@@ -153,21 +152,24 @@ class basic_session {
   /// USER: remembers the name and logs out any previous user (RFC 959 4.1.1).
   void begin_login(std::string name) {
     reset_state();
-    pending_user_ = std::move(name);
+    rare().pending_user = std::move(name);
   }
-  const std::optional<std::string>& pending_user() const noexcept { return pending_user_; }
+  const std::optional<std::string>& pending_user() const noexcept {
+    static const std::optional<std::string> none;
+    return rare_ ? rare_->pending_user : none;
+  }
 
   /// PASS: asks the authenticator; on failure counts it against the client's address
   /// (address_guard), waits the configured delay, and ends the session after the 530
   /// once `max_login_failures` is reached (as vsftpd and pure-ftpd do: no 421).
   asio::awaitable<bool> finish_login(std::string_view password) {
-    std::string name = pending_user_.value_or("");
-    pending_user_.reset();
+    std::string name = rare_ ? rare_->pending_user.value_or("") : "";
+    if (rare_) rare_->pending_user.reset();
     credentials c{name, password, info_.remote_address};
     auto who = co_await server_.authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
-      if (server_.guard().record_failure(peer_)) server_.observer().on_ban(info_, server_.options().ban_time);
+      if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, server_.options().ban_time);
       auto max = server_.options().max_login_failures;
       if (max != 0 && ++login_failures_ >= max) quit();
       asio::steady_timer pause(control_.get_executor(), server_.options().login_failure_delay);
@@ -196,7 +198,7 @@ class basic_session {
   void set_ascii(bool on) noexcept { ascii_ = on; }
 
   /// RNFR's source, cleared by any command other than RNTO.
-  std::optional<resolved_path>& rename_from() noexcept { return rename_from_; }
+  std::optional<resolved_path>& rename_from() { return rare().rename_from; }
 
   /// REST (RFC 3659 5): the offset of the next transfer. `take_restart()` hands it to
   /// that transfer (or to a listing, which drops it) and resets it to 0.
@@ -406,45 +408,98 @@ class basic_session {
   // left of the login timeout. The deadline covers the whole line: a client sending
   // half a line and nothing more times out too. Over-long lines are answered here.
   // Nullopt when the client left, a timeout struck (after 421) or the server stops.
-  asio::awaitable<std::optional<std::string>> read_command() {
-    bool login_bound = false;
+  asio::awaitable<std::optional<std::string>> read_command(bool waited, std::error_code idle) {
+    bool login_bound = idle_login_bound_;
     for (;;) {
       std::error_code ec;
       std::string line;
-      if (!pending_.empty()) {
+      if (waited) {
+        // run() waited for the line's first bytes (start_idle_wait): the deadline
+        // armed then covers the whole line.
+        waited = false;
+        ec = idle;
+        if (!ec) std::tie(ec, line) = co_await control_.read_line();
+        control_deadline_.disarm();
+        reading_ = false;
+      } else if (!pending_.empty()) {
         ec = pending_.front().too_long ? make_error_code(error::line_too_long) : std::error_code{};
         line = std::move(pending_.front().text);
-        pending_.pop_front();
+        pending_.erase(pending_.begin());
+        if (pending_.empty()) decltype(pending_)().swap(pending_);
       } else {
         if (stopping_) break;
         if (!control_.has_buffered_line()) control_.shrink();
-        std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
-        login_bound = false;
-        if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
-          limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
-          login_bound = true;
-          if (limit == limit.zero()) {
-            co_await write_reply({421, "Login timeout: closing control connection"});
-            co_return std::nullopt;
-          }
+        auto limit = read_limit(login_bound);
+        if (login_bound && limit == limit.zero()) {
+          co_await write_timeout(true);
+          co_return std::nullopt;
         }
         reading_ = true;
         control_deadline_.arm(limit, control_.lowest_layer());
-        auto [rec, got] = co_await control_.read_line();
+        std::tie(ec, line) = co_await control_.read_line();
         control_deadline_.disarm();
         reading_ = false;
-        ec = rec;
-        line = std::move(got);
       }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
       co_await write_reply({500, "Command line too long"});
     }
-    if (control_deadline_.expired())
-      co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
-                                             : "Timeout: closing control connection"});
+    if (control_deadline_.expired()) co_await write_timeout(login_bound);
     else if (!stopping_) control_lost_ = true;
     co_return std::nullopt;
+  }
+
+  // When nothing is buffered or kept back and the control connection is in clear
+  // text, prepares run()'s wait for the next command (shrinks the line buffer, arms
+  // the idle or login deadline) and returns true. Otherwise read_command does it all.
+  bool start_idle_wait() {
+    if (!pending_.empty() || stopping_ || control_.secure() || control_.has_buffered_line()) return false;
+    if (rare_ && !rare_->pending_user && !rare_->rename_from) rare_.reset();
+    bool login_bound = false;
+    auto limit = read_limit(login_bound);
+    if (login_bound && limit == limit.zero()) return false;  // read_command says 421
+    control_.shrink();
+    idle_login_bound_ = login_bound;
+    reading_ = true;
+    control_deadline_.arm(limit, control_.lowest_layer());
+    return true;
+  }
+
+  // How long the next command may take to arrive: the idle timeout, and before login
+  // what is left of the login timeout (then `login_bound`).
+  std::chrono::steady_clock::duration read_limit(bool& login_bound) const {
+    std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
+    login_bound = false;
+    if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
+      limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
+      login_bound = true;
+    }
+    return limit;
+  }
+
+  asio::awaitable<void> write_timeout(bool login_bound) {
+    co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
+                                           : "Timeout: closing control connection"});
+  }
+
+  // The start of run(): implicit TLS, then the greeting. False when the session is
+  // over already.
+  asio::awaitable<bool> open_control() {
+    server_.observer().on_connect(info_);
+    bool ok = co_await begin_implicit_tls();  // named: `if (!co_await ...) co_return false;` crashed under g++ 12
+    if (ok) co_await write_reply({220, server_.options().greeting});
+    co_return ok;
+  }
+
+  // The end of run(): 421 when the server stops, then close everything.
+  asio::awaitable<void> close_control() {
+    if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
+    data_.close();
+#if COFTP_HAS_TLS
+    if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
+#endif
+    control_.close();
+    server_.observer().on_disconnect(info_);
   }
 
   // Runs one command line.
@@ -458,14 +513,14 @@ class basic_session {
     }
     // RFC 959: RNTO must immediately follow RNFR; anything else, even a bad line,
     // cancels the rename.
-    if (rename_from_ && (!cmd.ok() || cmd.verb != "RNTO")) rename_from_.reset();
+    if (rare_ && rare_->rename_from && (!cmd.ok() || cmd.verb != "RNTO")) rare_->rename_from.reset();
     if (!cmd.ok()) {
       auto r = reply_for_parse_error(cmd.error);
       co_await write_reply(r);
       co_return;
     }
     // A session opened before its address was banned stops at its next login attempt.
-    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer_)) {
+    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer())) {
       server_.observer().on_refused(info_, refusal::banned);
       co_await write_reply(address_guard::banned_reply());
       quit_ = true;
@@ -499,10 +554,9 @@ class basic_session {
     if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
     user_.reset();
     throttle_.reset();
-    pending_user_.reset();
+    rare_.reset();
     cwd_ = "/";
     ascii_ = true;
-    rename_from_.reset();
     restart_ = 0;
     epsv_all_ = false;
     mlst_facts_ = mlst_fact::defaults;
@@ -973,15 +1027,29 @@ class basic_session {
   data_channel data_;
   detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes
   session_info info_;
-  asio::ip::address peer_;  // the client's address, IPv4-mapped as IPv4 (address_guard)
   std::chrono::steady_clock::time_point login_deadline_;  // before login, the login timeout
   std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
   std::optional<coftp::user> user_;
-  std::optional<std::string> pending_user_;
   std::string cwd_ = "/";
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
-  std::optional<resolved_path> rename_from_;
+  // State of a command pair (USER then PASS, RNFR then RNTO): allocated when the first
+  // command needs it, freed once both are settled (an idle session does not carry it).
+  struct rare_state {
+    std::optional<std::string> pending_user;
+    std::optional<resolved_path> rename_from;
+  };
+  std::unique_ptr<rare_state> rare_;
+  rare_state& rare() {
+    if (!rare_) rare_ = std::make_unique<rare_state>();
+    return *rare_;
+  }
+  // The client's address, IPv4-mapped as IPv4 (address_guard), from info_ (not kept twice).
+  asio::ip::address peer() const {
+    std::error_code ec;
+    auto a = asio::ip::make_address(info_.remote_address, ec);
+    return ec ? asio::ip::address() : data_channel::normalized(a);
+  }
   std::uint64_t restart_ = 0;
   bool epsv_all_ = false;
   bool pbsz_ = false;          // PBSZ 0 sent (RFC 4217 8)
@@ -995,7 +1063,7 @@ class basic_session {
     std::string text;
     bool too_long = false;
   };
-  std::deque<pending_line> pending_;  // commands that arrived during a transfer
+  std::vector<pending_line> pending_;  // commands that arrived during a transfer (few: a vector)
   data_connection* active_data_ = nullptr;
   std::unique_ptr<throttle_state> throttle_;  // null: no bandwidth limit applies
   bool reading_ = false;
@@ -1004,6 +1072,7 @@ class basic_session {
   bool abort_requested_ = false;  // ABOR during a transfer
   bool control_lost_ = false;
   bool stopping_ = false;
+  bool idle_login_bound_ = false;  // start_idle_wait's deadline is the login timeout
 };
 
 }  // namespace coftp

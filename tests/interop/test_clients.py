@@ -27,6 +27,7 @@ import pwd
 import queue
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -74,7 +75,7 @@ def client_env():
 class Server:
     """The example server as a child process."""
 
-    def __init__(self, binary, root, extra_args=(), quiet=True):
+    def __init__(self, binary, root, extra_args=(), quiet=True, files=None):
         self.root = root
         self.port = None
         self.implicit_port = None  # with --implicit-tls-port: from "implicit FTPS on HOST:PORT"
@@ -89,7 +90,10 @@ class Server:
         # except those testing the privilege drop itself.
         if os.geteuid() == 0 and "--run-as" not in extra_args:
             args.append("--allow-root")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # files: RLIMIT_NOFILE, soft and hard (the server raises its soft limit to the hard one).
+        limit = None if files is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=limit)
         lines = queue.Queue()
         # Drain both pipes for the whole life of the server, so that it never blocks on them.
         threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines, lines), daemon=True).start()
@@ -230,8 +234,8 @@ def curl_ok(test, *args):
 class Raw:
     """A bare control connection: bytes out, reply lines in, bounded reads."""
 
-    def __init__(self):
-        self.sock = socket.create_connection((HOST, SERVER.port), timeout=TIMEOUT)
+    def __init__(self, port=None):
+        self.sock = socket.create_connection((HOST, port or SERVER.port), timeout=TIMEOUT)
         self.file = self.sock.makefile("rb")
 
     def send(self, data, flags=0):
@@ -2838,6 +2842,115 @@ class ServerSurvivalTests(unittest.TestCase):
             ftp.quit()
 
 
+class DescriptorLimitTests(unittest.TestCase):
+    """A server of its own whose process may hold FILES descriptors (RLIMIT_NOFILE, soft and
+    hard; coftp-server raises its soft limit to the hard one at start). Out of descriptors,
+    a new connection gets 421 at once (never a crash, a busy loop or a silent wait), the
+    sessions already in keep working, and new logins work again once some have left."""
+
+    FILES = 64
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="emfile-", dir=CLIENT_HOME)
+        self.server = Server(SERVER_BINARY, self.root, ["--max-sessions", "1000", "--max-sessions-per-address", "1000"],
+                             files=self.FILES)
+        self.idle = []  # connections filling the descriptor table
+
+    def tearDown(self):
+        for c in self.idle:
+            c.close()
+        rc, _, killed = self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.assertFalse(killed or rc != 0, f"server stopped with {rc}, killed={killed}; stderr: {self.server.stderr()}")
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.server.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def first_line(sock):
+        got = b""
+        while not got.endswith(b"\n") and len(got) < 1000:
+            chunk = sock.recv(1000)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+    def test_out_of_descriptors_421_and_the_others_keep_working(self):
+        data = random.Random(7).randbytes(300000)
+        with open(os.path.join(self.root, "f.bin"), "wb") as f:
+            f.write(data)
+        port = self.server.port
+        a, b = Raw(port), Raw(port)
+        try:
+            for s in (a, b):
+                self.assertEqual(s.reply()[0], 220)
+                s.login()
+                s.assert_code(s.command("TYPE I"), 200)
+            s.assert_code(b.command("EPSV"), 229)  # b's passive listener is open before the table fills
+
+            refused = None
+            for _ in range(self.FILES + 10):  # bounded: the table is full long before
+                c = socket.create_connection((HOST, port), timeout=TIMEOUT)
+                self.idle.append(c)
+                line = self.first_line(c)
+                if line.startswith(b"421"):
+                    refused = line
+                    break
+                self.assertTrue(line.startswith(b"220"), line)
+            self.assertIsNotNone(refused, f"no 421 after {len(self.idle)} connections with {self.FILES} descriptors")
+            self.assertEqual(refused, b"421 Out of resources (file descriptors), try again later\r\n")
+            self.assertEqual(self.idle[-1].recv(100), b"", "the refused connection stays open")
+            self.assertGreater(len(self.idle), 10)
+
+            # Full: the sessions in still answer, and what needs a descriptor fails cleanly.
+            self.assertEqual(a.command("NOOP"), (200, ["200 OK"]))
+            self.assertEqual(a.command("EPSV")[0], 425)
+            self.assertEqual(b.command("RETR f.bin")[0], 451)  # the file cannot be opened
+            self.assertEqual(b.command("NOOP")[0], 200)
+            # Another connection is refused the same way, and the server is not spinning.
+            cpu = self.cpu_seconds()
+            c = socket.create_connection((HOST, port), timeout=TIMEOUT)
+            try:
+                self.assertTrue(self.first_line(c).startswith(b"421 "))
+            finally:
+                c.close()
+            time.sleep(1)
+            self.assertLess(self.cpu_seconds() - cpu, 0.3, "server busy while out of descriptors")
+            self.assertTrue(self.server.alive())
+
+            # Some sessions leave: transfers and new logins work again.
+            for c in self.idle[:6]:
+                c.close()
+            self.idle = self.idle[6:]
+            deadline = time.monotonic() + 10
+            while True:
+                code, lines = a.command("EPSV")
+                if code == 229 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(code, 229, lines)
+            dport = int(re.search(r"\(\|\|\|(\d+)\|\)", lines[0]).group(1))
+            d = socket.create_connection((HOST, dport), timeout=TIMEOUT)
+            try:
+                a.assert_code(a.command("RETR f.bin"), 150)
+                self.assertEqual(recv_all(d), data)
+            finally:
+                d.close()
+            a.assert_code(a.reply(), 226)
+            fresh = Raw(port)
+            try:
+                self.assertEqual(fresh.reply()[0], 220)
+                fresh.login()
+                fresh.assert_code(fresh.command("QUIT"), 221)
+            finally:
+                fresh.close()
+        finally:
+            a.close()
+            b.close()
+
+
 # --------------------------------------------------------------------------------------
 class ShutdownTest(unittest.TestCase):
     """Runs last: SIGTERM stops the shared server gracefully."""
@@ -2889,7 +3002,7 @@ def main(argv):
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
-                 AbuseDefenceTests, PasswdServerTests, ServerSurvivalTests, ShutdownTest):
+                 AbuseDefenceTests, PasswdServerTests, DescriptorLimitTests, ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:

@@ -1,6 +1,7 @@
 // coftp/detail/io.hpp - small Asio helpers shared by the control and data connections.
 #pragma once
 
+#include <asio/bind_allocator.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -81,6 +82,22 @@ class splice_pipe {
   int write_end_ = -1;
 };
 
+/// An allocator that is plain `new`/`delete`, for the operations an idle session keeps
+/// pending for minutes (its read wait, its idle deadline). Asio's default recycles the
+/// thread's last freed block when it is large enough, so such an operation could sit
+/// in a block twice its size for the whole idle time; bound to this allocator
+/// (`asio::bind_allocator`), it takes exactly what it needs.
+template <class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() = default;
+  template <class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  friend bool operator==(exact_allocator, exact_allocator) noexcept { return true; }
+};
+
 /// Completion token that reports errors as values: `auto [ec, n] = co_await op(nothrow);`.
 /// Connection resets, EOF and timeouts are normal for a server, not exceptions.
 inline constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
@@ -105,12 +122,12 @@ class deadline {
     state_->expired = false;
     state_->socket = &socket;
     timer_.expires_after(d);
-    timer_.async_wait([st = state_, generation](std::error_code ec) {
+    timer_.async_wait(asio::bind_allocator(exact_allocator<void>(), [st = state_, generation](std::error_code ec) {
       if (ec || st->generation != generation) return;
       st->expired = true;
       std::error_code ignored;
       st->socket->cancel(ignored);
-    });
+    }));
   }
   /// Stops watching; a handler already queued becomes a no-op.
   void disarm() {
