@@ -1213,93 +1213,88 @@ void print_cycles(const char* mode, const char* unit, const cycle_options& co, c
               res.failures.result_fields().c_str());
 }
 
-int cmd_logins(const common_options& o, const cycle_options& co) {
-  const auto server = server_endpoint(o);
-  const auto sources = parse_sources(o.source_addresses);
+// Runs `co.clients` clients of `body(k, deadline, result)`, each looping its cycles until
+// `co.seconds` have passed, and measures the time and the server's CPU around them.
+template <class Body>
+cycle_result run_cycles(const common_options& o, const cycle_options& co, Body body) {
   cycle_result res;
   res.cpu.pid = o.server_pid;
   res.cpu.start();
   const auto t0 = steady::now();
   const auto deadline = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(co.seconds));
-  run_clients(
-      co.clients,
-      [&](std::size_t k) -> awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        while (steady::now() < deadline) {
-          auto c = make_connection(ex);
-          auto c0 = steady::now();
-          try {
-            co_await open_session(*c, o, server, source_of(sources, k));
-            co_await quit(*c, o);
-            ++res.cycles;
-            res.cycle_us.push_back(std::chrono::duration<double, std::micro>(steady::now() - c0).count());
-          } catch (const ftp_failure& f) {
-            res.failures.add(f);
-            c->stop();
-          }
-        }
-      },
-      res.failures);
+  run_clients(co.clients, [&](std::size_t k) { return body(k, deadline, res); }, res.failures);
   res.seconds = seconds_since(t0);
   res.cpu.stop();
-  print_cycles("logins", "logins", co, res);
-  return res.failures.total() == 0 && res.cycles > 0 ? 0 : 1;
+  return res;
+}
+
+int cmd_logins(const common_options& o, const cycle_options& co) {
+  const auto server = server_endpoint(o);
+  const auto sources = parse_sources(o.source_addresses);
+  auto result = run_cycles(o, co, [&](std::size_t k, steady::time_point deadline, cycle_result& res) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    while (steady::now() < deadline) {
+      auto c = make_connection(ex);
+      auto c0 = steady::now();
+      try {
+        co_await open_session(*c, o, server, source_of(sources, k));
+        co_await quit(*c, o);
+        ++res.cycles;
+        res.cycle_us.push_back(std::chrono::duration<double, std::micro>(steady::now() - c0).count());
+      } catch (const ftp_failure& f) {
+        res.failures.add(f);
+        c->stop();
+      }
+    }
+  });
+  print_cycles("logins", "logins", co, result);
+  return result.failures.total() == 0 && result.cycles > 0 ? 0 : 1;
 }
 
 int cmd_small(const common_options& o, const cycle_options& co) {
   const auto server = server_endpoint(o);
   const auto sources = parse_sources(o.source_addresses);
-  cycle_result res;
-  res.cpu.pid = o.server_pid;
-  res.cpu.start();
-  const auto t0 = steady::now();
-  const auto deadline = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(co.seconds));
-  run_clients(
-      co.clients,
-      [&](std::size_t k) -> awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        const std::string name = "small-" + std::to_string(k) + ".bin";
-        std::uint64_t cycle = 0;
+  auto result = run_cycles(o, co, [&](std::size_t k, steady::time_point deadline, cycle_result& res) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const std::string name = "small-" + std::to_string(k) + ".bin";
+    std::uint64_t cycle = 0;
+    while (steady::now() < deadline) {
+      // One session per client, opened again after a failure.
+      auto c = make_connection(ex);
+      try {
+        co_await open_session(*c, o, server, source_of(sources, k));
+        co_await set_binary(*c, o);
         while (steady::now() < deadline) {
-          // One session per client, opened again after a failure.
-          auto c = make_connection(ex);
-          try {
-            co_await open_session(*c, o, server, source_of(sources, k));
-            co_await set_binary(*c, o);
-            while (steady::now() < deadline) {
-              auto c0 = steady::now();
-              auto bytes = random_bytes(co.size, (std::uint64_t(k) << 32) + ++cycle);
-              co_await open_passive(*c, o);
-              std::string stor = "STOR " + name;
-              co_await start_transfer(*c, o, stor);
-              co_await send_data(*c, o, bytes, bytes.size());
-              co_await transfer_complete(*c, o, "STOR");
-              co_await open_passive(*c, o);
-              std::string retr = "RETR " + name;
-              co_await start_transfer(*c, o, retr);
-              std::string got;
-              co_await drain_data(*c, o, &got);
-              co_await transfer_complete(*c, o, "RETR");
-              if (got.size() != bytes.size() || std::memcmp(got.data(), bytes.data(), bytes.size()) != 0)
-                c->fail(stage::verify, "RETR " + name + ": " + std::to_string(got.size()) + " bytes, not the " +
-                                           std::to_string(bytes.size()) + " stored");
-              ++res.cycles;
-              res.cycle_us.push_back(std::chrono::duration<double, std::micro>(steady::now() - c0).count());
-            }
-            reply r = co_await command(*c, "DELE " + name, o.op_timeout);
-            (void)r;
-            co_await quit(*c, o);
-          } catch (const ftp_failure& f) {
-            res.failures.add(f);
-            c->stop();
-          }
+          auto c0 = steady::now();
+          auto bytes = random_bytes(co.size, (std::uint64_t(k) << 32) + ++cycle);
+          co_await open_passive(*c, o);
+          std::string stor = "STOR " + name;
+          co_await start_transfer(*c, o, stor);
+          co_await send_data(*c, o, bytes, bytes.size());
+          co_await transfer_complete(*c, o, "STOR");
+          co_await open_passive(*c, o);
+          std::string retr = "RETR " + name;
+          co_await start_transfer(*c, o, retr);
+          std::string got;
+          co_await drain_data(*c, o, &got);
+          co_await transfer_complete(*c, o, "RETR");
+          if (got.size() != bytes.size() || std::memcmp(got.data(), bytes.data(), bytes.size()) != 0)
+            c->fail(stage::verify, "RETR " + name + ": " + std::to_string(got.size()) + " bytes, not the " +
+                                       std::to_string(bytes.size()) + " stored");
+          ++res.cycles;
+          res.cycle_us.push_back(std::chrono::duration<double, std::micro>(steady::now() - c0).count());
         }
-      },
-      res.failures);
-  res.seconds = seconds_since(t0);
-  res.cpu.stop();
-  print_cycles("small", "cycles", co, res);
-  return res.failures.total() == 0 && res.cycles > 0 ? 0 : 1;
+        reply r = co_await command(*c, "DELE " + name, o.op_timeout);
+        (void)r;
+        co_await quit(*c, o);
+      } catch (const ftp_failure& f) {
+        res.failures.add(f);
+        c->stop();
+      }
+    }
+  });
+  print_cycles("small", "cycles", co, result);
+  return result.failures.total() == 0 && result.cycles > 0 ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------------------------
