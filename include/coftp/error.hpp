@@ -23,6 +23,7 @@ enum class storage_errc {
   invalid_name,       ///< a name the backend cannot store (NUL, too long, ...)
   io_error,           ///< anything else: the store failed
   invalid_offset,     ///< a restart offset (REST) beyond the end of the file
+  too_many_entries,   ///< an operation on more entries than the backend does at once (s3_storage's RNFR of a large directory)
 };
 
 /// Errors of the protocol layer (control connection).
@@ -50,6 +51,7 @@ class storage_category_impl final : public std::error_category {
       case storage_errc::invalid_name: return "invalid name";
       case storage_errc::io_error: return "storage failure";
       case storage_errc::invalid_offset: return "invalid offset";
+      case storage_errc::too_many_entries: return "too many entries";
     }
     return "unknown storage error";
   }

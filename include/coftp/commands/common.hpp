@@ -30,6 +30,7 @@ inline reply reply_for(const std::error_code& ec,
     case storage_errc::no_space: r = {452, "Insufficient storage space"}; break;
     case storage_errc::invalid_name: r = {553, "File name not allowed"}; break;
     case storage_errc::invalid_offset: r = {554, "Invalid REST parameter"}; break;
+    case storage_errc::too_many_entries: r = {550, "Too many entries for one operation on this store"}; break;
     case storage_errc::io_error: break;
   }
   for (const auto& [k, text] : overrides)
