@@ -15,6 +15,8 @@
 #include "ftp_client.hpp"
 #include "test_server.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
@@ -22,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -159,3 +162,248 @@ TEST_CASE("s3: credentials from a shared-credentials file") {
 }
 
 }  // TEST_SUITE("s3 protocol")
+
+namespace {
+
+using coftp_test::ftp_client;
+
+/// A TCP relay in front of the store, for store faults: `up` forwards every byte,
+/// `failing` answers each request with 503, `refusing` closes connections at once.
+/// Leaving `up` cuts the connections in progress. Runs on a thread of its own.
+class store_relay {
+ public:
+  enum class mode { up, failing, refusing };
+  using tcp = asio::ip::tcp;
+
+  explicit store_relay(const std::string& endpoint) {
+    auto colon = endpoint.rfind(':');
+    target_ = tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                            static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run_for(std::chrono::seconds(600)); });
+  }
+  ~store_relay() {
+    io_.stop();
+    thread_.join();
+  }
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+
+  void set(mode m) {
+    mode_ = m;
+    if (m != mode::up) asio::post(io_, [this] {
+      for (auto& s : open_) {
+        std::error_code ec;
+        if (auto p = s.lock()) p->close(ec);
+      }
+      open_.clear();
+    });
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto s = std::make_shared<tcp::socket>(co_await acceptor_.async_accept(asio::use_awaitable));
+      if (mode_ == mode::refusing) continue;  // closed as it goes
+      open_.push_back(s);
+      if (mode_ == mode::failing) {
+        asio::co_spawn(io_, fail(s), asio::detached);
+        continue;
+      }
+      auto up = std::make_shared<tcp::socket>(io_);
+      std::error_code ec;
+      up->connect(target_, ec);
+      if (ec) continue;
+      open_.push_back(up);
+      asio::co_spawn(io_, pipe(s, up), asio::detached);
+      asio::co_spawn(io_, pipe(up, s), asio::detached);
+    }
+  }
+  static asio::awaitable<void> pipe(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+    char buf[65536];
+    std::error_code ec;
+    for (;;) {
+      std::size_t n = co_await from->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      co_await asio::async_write(*to, asio::buffer(buf, n), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+    from->close(ec);
+    to->close(ec);
+  }
+  static asio::awaitable<void> fail(std::shared_ptr<tcp::socket> s) {
+    std::string head;
+    char buf[4096];
+    std::error_code ec;
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+      std::size_t n = co_await s->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      head.append(buf, n);
+    }
+    static constexpr std::string_view answer =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    co_await asio::async_write(*s, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
+    s->close(ec);
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  tcp::endpoint target_;
+  std::atomic<mode> mode_{mode::up};
+  std::vector<std::weak_ptr<tcp::socket>> open_;
+  std::thread thread_;
+};
+
+using s3_server = coftp_test::test_server<coftp::s3_storage>;
+
+std::string code_of(const std::string& reply) { return reply.substr(0, 3); }
+
+}  // namespace
+
+TEST_SUITE("s3 store") {
+
+TEST_CASE("s3: multipart uploads keep several parts in flight and an abandoned one leaves the old object") {
+  auto o = store_options();
+  o.parts_in_flight = 3;
+  coftp::s3_storage fs(o);
+  const std::string big = random_bytes(1 << 20, 5), old = random_bytes(100000, 6);
+  REQUIRE_FALSE(write_file(fs, "/big", big, coftp::write_mode::replace, 10000));
+  CHECK(read_all(fs, "/big").second == big);
+  REQUIRE_FALSE(write_file(fs, "/a", old));
+  // Three parts sent, then the writer goes away uncommitted on a running io_context:
+  // the multipart upload is aborted and /a keeps its content.
+  auto abandon = [&]() -> asio::awaitable<void> {
+    auto [ec, w] = co_await fs.open_write("/a", coftp::write_mode::replace);
+    REQUIRE_FALSE(ec);
+    const std::string part = random_bytes(3 * 64 * 1024 + 5, 7);
+    CHECK_FALSE(co_await w.write(asio::buffer(part)));
+  };
+  run_sync(abandon());
+  CHECK(read_all(fs, "/a").second == old);
+  CHECK(run_sync(fs.stat("/a")).second.size == old.size());
+  // APPE of a file larger than copy_threshold: the old bytes are copied in the store.
+  const std::string more = random_bytes(70000, 8);
+  REQUIRE_FALSE(write_file(fs, "/a", more, coftp::write_mode::append));
+  CHECK(read_all(fs, "/a").second == old + more);
+}
+
+TEST_CASE("s3: a directory rename moves every key below it, and a large one is refused") {
+  auto o = store_options();
+  o.max_rename_keys = 5;
+  coftp::s3_storage fs(o);
+  REQUIRE_FALSE(run_sync(fs.make_directory("/small")));
+  REQUIRE_FALSE(write_file(fs, "/small/a", "a"));
+  REQUIRE_FALSE(write_file(fs, "/small/b", "b"));
+  REQUIRE_FALSE(run_sync(fs.rename("/small", "/moved")));
+  CHECK(coftp::testing::names_in(fs, "/moved") == std::set<std::string>{"a", "b"});
+  CHECK(run_sync(fs.stat("/small")).first == storage_errc::not_found);
+  REQUIRE_FALSE(run_sync(fs.make_directory("/large")));
+  for (int i = 0; i < 6; ++i) REQUIRE_FALSE(write_file(fs, "/large/" + std::to_string(i), "x"));
+  CHECK(run_sync(fs.rename("/large", "/elsewhere")) == storage_errc::too_many_entries);
+  CHECK(coftp::testing::names_in(fs, "/large").size() == 6);
+  CHECK(run_sync(fs.stat("/elsewhere")).first == storage_errc::not_found);
+}
+
+TEST_CASE("s3: an FTP server whose files live in the bucket") {
+  s3_server server{coftp::s3_storage(store_options())};
+  ftp_client c(server.endpoint());
+  REQUIRE(code_of(c.login("test", "secret")) == "230");
+  CHECK(code_of(c.command("TYPE I")) == "200");
+  const std::string data = random_bytes(1000003, 9);  // 16 parts of 64 KiB
+  CHECK(code_of(c.stor("/up.bin", data)) == "226");
+  CHECK(c.retr("/up.bin") == data);
+  CHECK(c.command("SIZE /up.bin") == "213 1000003");
+  CHECK(code_of(c.command("MDTM /up.bin")) == "213");
+  CHECK(code_of(c.command("REST 999990")) == "350");
+  CHECK(c.retr("/up.bin") == data.substr(999990));
+  CHECK(code_of(c.command("MKD /docs")) == "257");
+  CHECK(code_of(c.command("CWD /docs")) == "250");
+  CHECK(code_of(c.stor("note.txt", "hello")) == "226");
+  CHECK(code_of(c.upload("APPE note.txt", " world")) == "226");
+  CHECK(c.retr("note.txt") == "hello world");
+  CHECK(c.nlst() == "note.txt\r\n");
+  auto listing = c.list("/");
+  CHECK(listing.find(" up.bin\r\n") != std::string::npos);
+  CHECK(listing.find(" docs\r\n") != std::string::npos);
+  CHECK(c.download("MLSD /").find("type=dir;") != std::string::npos);
+  CHECK(code_of(c.command("RNFR note.txt")) == "350");
+  CHECK(code_of(c.command("RNTO /note.txt")) == "250");
+  CHECK(code_of(c.command("RMD /docs")) == "250");
+  CHECK(code_of(c.command("RMD /missing")) == "550");
+  CHECK(code_of(c.command("DELE /note.txt")) == "250");
+  CHECK(code_of(c.command("SIZE /note.txt")) == "550");
+  // What the server stored is in the bucket: seen by a second, independent client.
+  coftp::s3_storage other(server.storage().options());
+  CHECK(read_all(other, "/up.bin").second == data);
+  CHECK(coftp::testing::names_in(other, "/") == std::set<std::string>{"up.bin"});
+  CHECK(code_of(c.command("QUIT")) == "221");
+}
+
+TEST_CASE("s3: a client that breaks off a STOR leaves the previous object") {
+  s3_server server{coftp::s3_storage(store_options())};
+  const std::string old = random_bytes(300000, 10);
+  server.put("/keep.bin", old);
+  {
+    ftp_client c(server.endpoint());
+    REQUIRE(code_of(c.login("test", "secret")) == "230");
+    REQUIRE(code_of(c.open_passive()) == "227");
+    REQUIRE(code_of(c.command("STOR /keep.bin")) == "150");
+    c.data().write_all(random_bytes(5 * 64 * 1024 + 17, 11));  // several parts uploaded already
+  }  // killed: control and data connections closed without a word
+  CHECK(coftp_test::wait_until([&] { return server.server().session_count() == 0; }, 10s));
+  CHECK(server.get("/keep.bin") == old);
+}
+
+TEST_CASE("s3: store faults answer 451 and the session works again once the store is back") {
+  store_relay relay(env("COFTP_S3_ENDPOINT"));
+  auto o = store_options(relay.endpoint());
+  o.part_size = 8 << 20;
+  s3_server server{coftp::s3_storage(o)};
+  // Larger than every buffer between the store and the client together (curl's, the
+  // relay's and the kernel's socket buffers), so that the cut below is mid-transfer.
+  const std::string big = random_bytes(40 << 20, 12);
+  server.put("/big.bin", big);
+  ftp_client c(server.endpoint());
+  REQUIRE(code_of(c.login("test", "secret")) == "230");
+  REQUIRE(code_of(c.command("TYPE I")) == "200");
+  CHECK(c.command("SIZE /big.bin") == "213 " + std::to_string(big.size()));
+
+  for (auto m : {store_relay::mode::failing, store_relay::mode::refusing}) {
+    CAPTURE(int(m));
+    relay.set(m);
+    CHECK(code_of(c.command("SIZE /big.bin")) == "451");
+    CHECK(code_of(c.command("MKD /new")) == "451");
+    CHECK(c.retr("/big.bin").empty());
+    CHECK(code_of(c.last_reply()) == "451");
+    CHECK(code_of(c.stor("/new.bin", "data")) == "451");
+    CHECK(c.list("/").empty());
+    CHECK(code_of(c.last_reply()) == "451");
+    relay.set(store_relay::mode::up);
+    CHECK(c.command("SIZE /big.bin") == "213 " + std::to_string(big.size()));
+    CHECK(code_of(c.stor("/new.bin", "data")) == "226");
+    CHECK(c.retr("/new.bin") == "data");
+  }
+
+  // The store goes away in the middle of a download: the transfer fails, not the session.
+  REQUIRE(code_of(c.open_passive()) == "227");
+  REQUIRE(code_of(c.command("RETR /big.bin")) == "150");
+  std::string got = c.data().read_exactly(100000);
+  relay.set(store_relay::mode::refusing);
+  try {
+    got += c.data().read_all();
+  } catch (const std::system_error&) {
+  }
+  c.close_data();
+  CHECK(got.size() < big.size());
+  std::size_t same = 0;
+  while (same < got.size() && same < big.size() && got[same] == big[same]) ++same;
+  CAPTURE(same);
+  CHECK(same == got.size());
+  auto final_reply = c.read_reply();
+  CHECK((code_of(final_reply) == "451" || code_of(final_reply) == "426"));
+  relay.set(store_relay::mode::up);
+  CHECK(c.retr("/big.bin") == big);
+  CHECK(code_of(c.command("QUIT")) == "221");
+}
+
+}  // TEST_SUITE("s3 store")
