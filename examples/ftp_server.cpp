@@ -6,9 +6,15 @@
 //   coftp-server --run-as ftp --port 21 --xferlog /var/log/xferlog   # as root: binds, then drops to ftp
 //   coftp-server --passwd users.txt               # users with hashed passwords
 //   coftp-server --hash-password < pw.txt         # prints a hash for users.txt
+//   coftp-server --s3-endpoint http://127.0.0.1:7480 --s3-bucket files --user alice:secret
+//                                                 # files in an S3 bucket (keys from AWS_ACCESS_KEY_ID/...)
 //   coftp-server --help
 #include <coftp/auth/passwd_file.hpp>
 #include <coftp/coftp.hpp>
+
+#if COFTP_EXAMPLE_S3
+#include <coftp/storage/s3.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <asio/signal_set.hpp>
@@ -25,6 +31,7 @@
 #include <system_error>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <unistd.h>
@@ -49,8 +56,11 @@ struct server_auth {
 };
 
 // The session log (stderr or --log FILE) and the transfer log (--xferlog FILE), both
-// written by library observers; either may be off (--quiet, no --xferlog).
+// written by library observers; either may be off (--quiet, no --xferlog). The storage
+// is a directory (local_fs) or, with --s3-*, a bucket (s3_storage).
+template <class Storage>
 struct policies : coftp::default_policies {
+  using storage = Storage;
   using authenticator = server_auth;
   using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
 };
@@ -132,6 +142,31 @@ int main(int argc, char** argv) {
   app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", opts.port, "Port to listen on (0 picks a free one)")->capture_default_str();
   app.add_option("--root", root, "Directory to serve (created if missing)")->capture_default_str();
+  std::string s3_endpoint, s3_credentials_file;
+#if COFTP_EXAMPLE_S3
+  coftp::s3_options s3;
+  std::uint64_t s3_part_size = s3.part_size;
+  auto* s3_flag = app.add_option("--s3-endpoint", s3_endpoint,
+                                 "Serve an S3 bucket instead of --root: the store's URL (http://127.0.0.1:7480, "
+                                 "https://s3.eu-west-1.amazonaws.com); keys from AWS_ACCESS_KEY_ID and "
+                                 "AWS_SECRET_ACCESS_KEY, or --s3-credentials");
+  app.add_option("--s3-bucket", s3.bucket, "The bucket (path-style addressing)")->needs(s3_flag);
+  app.add_option("--s3-prefix", s3.prefix, "Key prefix under which the served tree lies (e.g. site1/)")->needs(s3_flag);
+  app.add_option("--s3-region", s3.region, "Region of the request signatures")->needs(s3_flag)->capture_default_str();
+  app.add_option("--s3-credentials", s3_credentials_file,
+                 "Keys from FILE in the AWS shared-credentials format ([default] aws_access_key_id = ..., "
+                 "aws_secret_access_key = ...) instead of the environment")
+      ->check(CLI::ExistingFile)
+      ->needs(s3_flag);
+  app.add_option("--s3-part-size", s3_part_size, "Part size of multipart uploads (K, M suffixes; S3 wants >= 5M)")
+      ->transform(CLI::AsSizeValue(false))
+      ->needs(s3_flag)
+      ->capture_default_str();
+  app.add_option("--s3-parts-in-flight", s3.parts_in_flight, "Parts of one upload sent at once")
+      ->check(CLI::Range(1, 64))
+      ->needs(s3_flag)
+      ->capture_default_str();
+#endif
   app.add_option("--user", users, "A read-write user NAME:PASSWORD rooted at --root (repeatable)");
   std::string passwd;
   app.add_option("--passwd", passwd,
@@ -247,6 +282,25 @@ int main(int argc, char** argv) {
     opts.passive_port_max = static_cast<std::uint16_t>(hi);
   }
 
+#if COFTP_EXAMPLE_S3
+  if (!s3_endpoint.empty()) {
+    s3.endpoint = s3_endpoint;
+    s3.part_size = s3_part_size;
+    auto cred = s3_credentials_file.empty() ? coftp::s3_credentials_from_env()
+                                            : coftp::s3_credentials_from_file(s3_credentials_file);
+    if (!cred) {
+      std::cerr << "--s3-endpoint: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass "
+                   "--s3-credentials FILE (never on the command line)\n";
+      return 2;
+    }
+    if (s3.bucket.empty()) {
+      std::cerr << "--s3-endpoint: --s3-bucket is required\n";
+      return 2;
+    }
+    s3.credentials = *cred;
+  }
+#endif
+
   server_auth auth;
   if (!passwd.empty()) {
     try {
@@ -305,93 +359,108 @@ int main(int argc, char** argv) {
   }
 
   const auto user_count = auth.passwd ? auth.passwd->size() : users.size();
-  try {
-    // Everything only root may open is opened now: logs, the listening sockets, the
-    // served directory (local_fs keeps it as a descriptor).
-    coftp::session_log_observer session_log;
-    if (!quiet) session_log = coftp::session_log_observer(log_path.empty() ? coftp::log_file::standard_error()
-                                                                            : coftp::log_file::open(log_path));
-    coftp::xferlog_observer xferlog;
-    if (!xferlog_path.empty()) xferlog = coftp::xferlog_observer(coftp::log_file::open(xferlog_path));
+  // Serves `make_storage()`: the same server over a directory or a bucket.
+  auto serve = [&](auto make_storage) -> int {
+    using storage_type = decltype(make_storage());
+    constexpr bool on_disk = std::is_same_v<storage_type, coftp::local_fs>;
+    try {
+      // Everything only root may open is opened now: logs, the listening sockets, the
+      // served directory (local_fs keeps it as a descriptor).
+      coftp::session_log_observer session_log;
+      if (!quiet) session_log = coftp::session_log_observer(log_path.empty() ? coftp::log_file::standard_error()
+                                                                              : coftp::log_file::open(log_path));
+      coftp::xferlog_observer xferlog;
+      if (!xferlog_path.empty()) xferlog = coftp::xferlog_observer(coftp::log_file::open(xferlog_path));
 
-    bool created = std::filesystem::create_directories(root);
-    // A directory made here for a user who will not be root is theirs, so that uploads work.
-    if (created && drop_to && ::chown(root.c_str(), drop_to->uid, drop_to->gid) != 0)
-      throw std::system_error(errno, std::system_category(), "chown " + root);
+      std::string shown_root = s3_endpoint;
+      if constexpr (on_disk) {
+        bool created = std::filesystem::create_directories(root);
+        // A directory made here for a user who will not be root is theirs, so that uploads work.
+        if (created && drop_to && ::chown(root.c_str(), drop_to->uid, drop_to->gid) != 0)
+          throw std::system_error(errno, std::system_category(), "chown " + root);
+        shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
+      }
 
-    auto shown_root = std::filesystem::canonical(root).string();  // before the drop: parents may be closed to USER
+      const auto descriptors = raise_descriptor_limit();
+      // The listener and the signals run on `io` (this thread). With more than one thread,
+      // the sessions run on one io_context per thread, so that none hands work to another.
+      asio::io_context io(1);
+      std::vector<std::unique_ptr<asio::io_context>> session_ios;
+      for (unsigned i = 0; threads > 1 && i < threads; ++i) session_ios.push_back(std::make_unique<asio::io_context>(1));
+      using server_policies = policies<storage_type>;
+      coftp::basic_server<server_policies> server(io, opts, make_storage(), std::move(auth),
+                                                  typename server_policies::observer(session_log, xferlog));
+      std::vector<asio::io_context*> contexts;
+      for (auto& c : session_ios) contexts.push_back(c.get());
+      if (!contexts.empty()) server.set_session_contexts(std::move(contexts));
+      if (drop_to) {
+        coftp::drop_privileges(*drop_to);  // throws unless dropped for good, before any session runs
+      } else if (coftp::running_as_root()) {
+        std::cerr << "coftp-server: warning: serving as root (--allow-root); prefer --run-as USER\n";
+      }
+      server.start();
 
-    const auto descriptors = raise_descriptor_limit();
-    // The listener and the signals run on `io` (this thread). With more than one thread,
-    // the sessions run on one io_context per thread, so that none hands work to another.
-    asio::io_context io(1);
-    std::vector<std::unique_ptr<asio::io_context>> session_ios;
-    for (unsigned i = 0; threads > 1 && i < threads; ++i) session_ios.push_back(std::make_unique<asio::io_context>(1));
-    coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth),
-                                         policies::observer(session_log, xferlog));
-    std::vector<asio::io_context*> contexts;
-    for (auto& c : session_ios) contexts.push_back(c.get());
-    if (!contexts.empty()) server.set_session_contexts(std::move(contexts));
-    if (drop_to) {
-      coftp::drop_privileges(*drop_to);  // throws unless dropped for good, before any session runs
-    } else if (coftp::running_as_root()) {
-      std::cerr << "coftp-server: warning: serving as root (--allow-root); prefer --run-as USER\n";
-    }
-    server.start();
+      std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
+      if (auto implicit = server.implicit_tls_endpoint())
+        std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
+      std::cout << "coftp " COFTP_VERSION " FTP server\n"
+                << (on_disk ? "  root:    " : "  store:   ") << shown_root << "\n"
+                << "  threads: " << threads << "\n"
+                << "  files:   " << descriptors << " descriptors (RLIMIT_NOFILE); sessions at most " << opts.max_sessions
+                << ", " << opts.max_sessions_per_address << " per address\n";
+      if (drop_to)
+        std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
+      if (no_users)
+        std::cout << "  access:  anonymous read-only (add a writable user with --user NAME:PASSWORD)\n";
+      else
+        std::cout << "  access:  " << user_count << " user(s)"
+                  << (passwd.empty() ? std::string() : " from " + passwd) << (anonymous ? " and anonymous read-only" : "")
+                  << "\n";
+      if (tls.enabled())
+        std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")
+                  << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
+                  << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
+      if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+      if (max_rate != 0 || max_user_rate != 0)
+        std::cout << "  limits:  " << (max_rate ? std::to_string(max_rate) + " B/s per session" : std::string())
+                  << (max_rate && max_user_rate ? ", " : "")
+                  << (max_user_rate ? std::to_string(max_user_rate) + " B/s per user" : std::string()) << "\n";
+      std::cout << "Press Ctrl+C to stop." << std::endl;
 
-    std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
-    if (auto implicit = server.implicit_tls_endpoint())
-      std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
-    std::cout << "coftp " COFTP_VERSION " FTP server\n"
-              << "  root:    " << shown_root << "\n"
-              << "  threads: " << threads << "\n"
-              << "  files:   " << descriptors << " descriptors (RLIMIT_NOFILE); sessions at most " << opts.max_sessions
-              << ", " << opts.max_sessions_per_address << " per address\n";
-    if (drop_to)
-      std::cout << "  user:    " << drop_to->name << " (uid " << ::getuid() << ", gid " << ::getgid() << ")\n";
-    if (no_users)
-      std::cout << "  access:  anonymous read-only (add a writable user with --user NAME:PASSWORD)\n";
-    else
-      std::cout << "  access:  " << user_count << " user(s)"
-                << (passwd.empty() ? std::string() : " from " + passwd) << (anonymous ? " and anonymous read-only" : "")
-                << "\n";
-    if (tls.enabled())
-      std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")
-                << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
-                << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
-    if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
-    if (max_rate != 0 || max_user_rate != 0)
-      std::cout << "  limits:  " << (max_rate ? std::to_string(max_rate) + " B/s per session" : std::string())
-                << (max_rate && max_user_rate ? ", " : "")
-                << (max_user_rate ? std::to_string(max_user_rate) + " B/s per user" : std::string()) << "\n";
-    std::cout << "Press Ctrl+C to stop." << std::endl;
-
-    // One strand for both signal sets: a SIGHUP handler and the stop never run at once.
-    auto signal_strand = asio::make_strand(io);
-    // SIGHUP: reopen the log files (after logrotate moved them).
-    asio::signal_set hangup(signal_strand, SIGHUP);
-    std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
-      if (ec) return;
-      for (const auto* f : {&session_log.file(), &xferlog.file()})
-        if (*f && !(*f)->reopen()) std::cerr << "coftp-server: cannot reopen " << (*f)->path() << "\n";
+      // One strand for both signal sets: a SIGHUP handler and the stop never run at once.
+      auto signal_strand = asio::make_strand(io);
+      // SIGHUP: reopen the log files (after logrotate moved them).
+      asio::signal_set hangup(signal_strand, SIGHUP);
+      std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
+        if (ec) return;
+        for (const auto* f : {&session_log.file(), &xferlog.file()})
+          if (*f && !(*f)->reopen()) std::cerr << "coftp-server: cannot reopen " << (*f)->path() << "\n";
+        hangup.async_wait(on_hangup);
+      };
       hangup.async_wait(on_hangup);
-    };
-    hangup.async_wait(on_hangup);
-    asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
-    signals.async_wait([&](std::error_code ec, int) {
-      if (ec) return;
-      if (!quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
-      hangup.cancel();  // else its wait keeps io.run() from returning
-      server.stop();
-    });
+      asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
+      signals.async_wait([&](std::error_code ec, int) {
+        if (ec) return;
+        if (!quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
+        hangup.cancel();  // else its wait keeps io.run() from returning
+        server.stop();
+      });
 
-    std::vector<std::thread> pool;
-    for (auto& c : session_ios) pool.emplace_back([&c] { c->run(); });
-    io.run();
-    for (auto& t : pool) t.join();
-  } catch (const std::exception& e) {
-    std::cerr << "coftp-server: " << e.what() << "\n";
-    return 1;
+      std::vector<std::thread> pool;
+      for (auto& c : session_ios) pool.emplace_back([&c] { c->run(); });
+      io.run();
+      for (auto& t : pool) t.join();
+    } catch (const std::exception& e) {
+      std::cerr << "coftp-server: " << e.what() << "\n";
+      return 1;
+    }
+    return 0;
+  };
+#if COFTP_EXAMPLE_S3
+  if (!s3_endpoint.empty()) {
+    s3_endpoint += '/' + s3.bucket + '/' + s3.prefix;
+    return serve([&] { return coftp::s3_storage(s3); });
   }
-  return 0;
+#endif
+  return serve([&] { return coftp::local_fs(root); });
 }
