@@ -568,7 +568,7 @@ class s3_storage::writer {
 
   asio::awaitable<std::error_code> commit() {
     if (!open_) co_return make_error_code(storage_errc::io_error);
-    if (create_new_) {  // S3 has no "create if absent" on Debian's RGW: check just before
+    if (create_new_) {  // no "create if absent" for multipart uploads: check just before
       auto [ec, info] = co_await fs_.head(key_);
       if (!ec) co_return fail(make_error_code(storage_errc::already_exists));
       if (ec != storage_errc::not_found) co_return fail(ec);
@@ -579,8 +579,12 @@ class s3_storage::writer {
     if (upload_id_.empty()) {
       s3_storage::request r{"PUT", key_};
       r.body = std::move(buf_);
+      // Stores that know conditional writes (RGW, S3 since 2024) close the race left by
+      // the check above; the others ignore the header.
+      if (create_new_) r.headers.emplace_back("if-none-match", "*");
       auto [ec, resp] = co_await fs_.send(std::move(r));
       open_ = false;
+      if (create_new_ && resp.status == 412) co_return make_error_code(storage_errc::already_exists);
       co_return ec;
     }
     if (!buf_.empty())
