@@ -294,7 +294,9 @@ class s3_storage {
     return i;
   }
 
-  detail::http_request sign(const request& r) const {
+  /// The signed request for `r`; takes its body (no copy of a part), which a retry
+  /// puts back from the transfer.
+  detail::http_request sign(request& r) const {
     const auto& o = options();
     const std::string path = '/' + o.bucket + (r.key.empty() ? "" : '/' + detail::s3::uri_encode(r.key, true));
     const std::string body_hash = r.payload_hash.empty() ? detail::s3::sha256_hex(r.body) : std::string(r.payload_hash);
@@ -304,7 +306,7 @@ class s3_storage {
     h.url = o.endpoint + path;
     if (auto q = detail::s3::canonical_query(r.query); !q.empty()) h.url += '?' + q;
     h.headers = detail::s3::sign(in, o.credentials, o.region, std::chrono::system_clock::now());
-    h.body = r.body;
+    h.body = std::move(r.body);
     h.streamed = r.streamed;
     h.timeout = r.streamed ? std::chrono::milliseconds(0) : o.request_timeout;
     h.connect_timeout = o.connect_timeout;
@@ -354,6 +356,7 @@ class s3_storage {
         ec = wec ? make_error_code(storage_errc::io_error) : status_error(t->response);
         co_return result<detail::http_response>(ec, std::move(t->response));
       }
+      r.body = std::move(t->request.body);
       asio::steady_timer delay(ex, o.retry_delay * (1 << std::min(attempt, 10u)));
       co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, wec));
       if (wec) co_return result<detail::http_response>(wec, detail::http_response());
@@ -672,7 +675,8 @@ class s3_storage::writer {
     service_ = &service;
     alive_ = service.alive();
     const int number = next_part_++;
-    inflight_.push_back({number, service.start(fs_.sign(part_request(number, std::move(body))))});
+    auto r = part_request(number, std::move(body));
+    inflight_.push_back({number, service.start(fs_.sign(r))});
     co_return std::error_code();
   }
 
@@ -702,7 +706,8 @@ class s3_storage::writer {
       asio::steady_timer delay(ex, o.retry_delay * (1 << std::min(attempt, 10u)));
       co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       auto& service = curl_multi_service::of(ex);
-      part.t = service.start(fs_.sign(part_request(part.number, std::move(part.t->request.body))));
+      auto r = part_request(part.number, std::move(part.t->request.body));
+      part.t = service.start(fs_.sign(r));
     }
   }
 
