@@ -541,6 +541,7 @@ class s3_storage::writer {
       create_new_ = o.create_new_;
       open_ = std::exchange(o.open_, false);
       buf_ = std::move(o.buf_);
+      spare_ = std::move(o.spare_);
       upload_id_ = std::move(o.upload_id_);
       next_part_ = o.next_part_;
       parts_ = std::move(o.parts_);
@@ -558,7 +559,10 @@ class s3_storage::writer {
     const char* p = static_cast<const char*>(b.data());
     std::size_t left = b.size();
     while (left > 0) {
-      if (buf_.capacity() < part) buf_.reserve(part);
+      if (buf_.capacity() < part) {
+        if (spare_.capacity() >= part) buf_ = std::exchange(spare_, std::string());  // no fresh pages to fault in
+        else buf_.reserve(part);
+      }
       std::size_t n = std::min(left, part - buf_.size());
       buf_.append(p, n);
       p += n;
@@ -699,6 +703,8 @@ class s3_storage::writer {
         auto etag = part.t->response.header("etag");
         if (etag.empty()) co_return make_error_code(storage_errc::io_error);
         parts_.emplace_back(part.number, std::string(etag));
+        spare_ = std::move(part.t->request.body);  // the next part is written into it
+        spare_.clear();
         co_return std::error_code();
       }
       if (attempt >= o.retries || !worth_retrying(ec, part.t->response.status))
@@ -731,8 +737,8 @@ class s3_storage::writer {
     }
     open_ = false;
     upload_id_.clear();
-    buf_.clear();
-    buf_.shrink_to_fit();
+    buf_ = std::string();
+    spare_ = std::string();
   }
 
   s3_storage fs_;
@@ -740,6 +746,7 @@ class s3_storage::writer {
   bool create_new_ = false;
   bool open_ = false;
   std::string buf_;
+  std::string spare_;  ///< a sent part's buffer, kept for the next part
   std::string upload_id_;
   int next_part_ = 1;
   std::vector<std::pair<int, std::string>> parts_;
