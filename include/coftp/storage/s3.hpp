@@ -159,12 +159,10 @@ class s3_storage {
 
   asio::awaitable<result<file_info>> stat(std::string path) const {
     if (path == "/") co_return result<file_info>(std::error_code(), directory_info(""));
-    auto [ec, info] = co_await head(key_of(path));
-    if (!ec) co_return result<file_info>(std::error_code(), std::move(info));
-    if (ec != storage_errc::not_found) co_return result<file_info>(ec, file_info());
-    auto [dec, is_dir] = co_await directory_exists(key_of(path));
-    if (dec) co_return result<file_info>(dec, file_info());
-    if (is_dir) co_return result<file_info>(std::error_code(), directory_info(name_of(path)));
+    auto [ec, e] = co_await lookup(key_of(path));
+    if (ec) co_return result<file_info>(ec, file_info());
+    if (e.kind == entry::file) co_return result<file_info>(std::error_code(), std::move(e.info));
+    if (e.kind == entry::directory) co_return result<file_info>(std::error_code(), directory_info(name_of(path)));
     auto mec = co_await missing(path);
     co_return result<file_info>(mec, file_info());
   }
@@ -182,12 +180,9 @@ class s3_storage {
     if (path == "/") co_return make_error_code(storage_errc::already_exists);
     if (auto ec = co_await check_parent(path)) co_return ec;
     const std::string key = key_of(path);
-    auto [hec, info] = co_await head(key);
-    if (!hec) co_return make_error_code(storage_errc::already_exists);
-    if (hec != storage_errc::not_found) co_return hec;
-    auto [dec, is_dir] = co_await directory_exists(key);
-    if (dec) co_return dec;
-    if (is_dir) co_return make_error_code(storage_errc::already_exists);
+    auto [lec, e] = co_await lookup(key);
+    if (lec) co_return lec;
+    if (e.kind != entry::none) co_return make_error_code(storage_errc::already_exists);
     auto [ec, resp] = co_await send(request{"PUT", key + '/'});
     co_return ec;
   }
@@ -195,15 +190,16 @@ class s3_storage {
   asio::awaitable<std::error_code> remove_directory(std::string path) const {
     if (path == "/") co_return make_error_code(storage_errc::permission_denied);
     const std::string key = key_of(path);
-    auto [hec, info] = co_await head(key);
-    if (!hec) co_return make_error_code(storage_errc::not_a_directory);
-    if (hec != storage_errc::not_found) co_return hec;
+    auto [lec, e] = co_await lookup(key);
+    if (lec) co_return lec;
+    if (e.kind == entry::file) co_return make_error_code(storage_errc::not_a_directory);
+    if (e.kind == entry::none) co_return co_await missing(path);
     auto [ec, page] = co_await list(key + '/', "", 2);
     if (ec) co_return ec;
     bool marker = false, other = !page.prefixes.empty();
     for (auto& o : page.objects) (o.key == key + '/' ? marker : other) = true;
     if (other) co_return make_error_code(storage_errc::not_empty);
-    if (!marker) co_return co_await missing(path);
+    if (!marker) co_return make_error_code(storage_errc::not_found);  // gone meanwhile
     auto [dec, resp] = co_await send(request{"DELETE", key + '/'});
     co_return dec;
   }
@@ -211,14 +207,10 @@ class s3_storage {
   asio::awaitable<std::error_code> remove_file(std::string path) const {
     if (path == "/") co_return make_error_code(storage_errc::is_a_directory);
     const std::string key = key_of(path);
-    auto [hec, info] = co_await head(key);
-    if (hec == storage_errc::not_found) {
-      auto [dec, is_dir] = co_await directory_exists(key);
-      if (dec) co_return dec;
-      if (is_dir) co_return make_error_code(storage_errc::is_a_directory);
-      co_return co_await missing(path);
-    }
-    if (hec) co_return hec;
+    auto [lec, e] = co_await lookup(key);
+    if (lec) co_return lec;
+    if (e.kind == entry::directory) co_return make_error_code(storage_errc::is_a_directory);
+    if (e.kind == entry::none) co_return co_await missing(path);
     auto [ec, resp] = co_await send(request{"DELETE", key});
     co_return ec;
   }
@@ -363,22 +355,33 @@ class s3_storage {
     }
   }
 
-  asio::awaitable<std::tuple<std::error_code, file_info, std::string>> head_with_etag(std::string key) const {
+  /// What a key is: a file (found by HEAD, with its size, date and ETag), else a
+  /// directory (a marker or keys below it), else nothing.
+  struct entry {
+    enum kind_type { none, file, directory };
+    entry() = default;
+    entry(kind_type k, file_info i, std::string e) : kind(k), info(std::move(i)), etag(std::move(e)) {}
+    kind_type kind = none;
+    file_info info{};
+    std::string etag{};
+  };
+
+  asio::awaitable<result<entry>> lookup(std::string key) const {
     auto [ec, resp] = co_await send(request{"HEAD", key});
-    if (ec) co_return std::tuple<std::error_code, file_info, std::string>(ec, file_info(), std::string());
-    file_info i;
-    i.name = name_of('/' + key);
-    i.type = file_type::regular;
-    std::uint64_t size = 0;
-    for (char c : resp.header("content-length"))
-      if (c >= '0' && c <= '9') size = size * 10 + static_cast<unsigned>(c - '0');
-    i.size = size;
-    if (auto t = detail::s3::parse_http_date(resp.header("last-modified"))) i.mtime = *t;
-    co_return std::tuple<std::error_code, file_info, std::string>(std::error_code(), std::move(i), std::string(resp.header("etag")));
-  }
-  asio::awaitable<result<file_info>> head(std::string key) const {
-    auto [ec, info, etag] = co_await head_with_etag(std::move(key));
-    co_return result<file_info>(ec, std::move(info));
+    if (!ec) {
+      file_info i;
+      i.name = name_of('/' + key);
+      i.type = file_type::regular;
+      std::uint64_t size = 0;
+      for (char c : resp.header("content-length"))
+        if (c >= '0' && c <= '9') size = size * 10 + static_cast<unsigned>(c - '0');
+      i.size = size;
+      if (auto t = detail::s3::parse_http_date(resp.header("last-modified"))) i.mtime = *t;
+      co_return result<entry>(std::error_code(), entry(entry::file, std::move(i), std::string(resp.header("etag"))));
+    }
+    if (ec != storage_errc::not_found) co_return result<entry>(ec, entry());
+    auto [dec, is_dir] = co_await directory_exists(key);
+    co_return result<entry>(dec, entry(is_dir ? entry::directory : entry::none, file_info(), std::string()));
   }
 
   /// One ListObjectsV2 page of keys under `prefix` (by "/" levels unless `recursive`).
@@ -402,12 +405,10 @@ class s3_storage {
   /// Why `path` is missing: a file among its ancestors (not_a_directory) or not.
   asio::awaitable<std::error_code> missing(std::string path) const {
     for (std::string p = parent_of(path); p != "/"; p = parent_of(p)) {
-      auto [hec, info] = co_await head(key_of(p));
-      if (!hec) co_return make_error_code(storage_errc::not_a_directory);
-      if (hec != storage_errc::not_found) co_return hec;
-      auto [dec, is_dir] = co_await directory_exists(key_of(p));
-      if (dec) co_return dec;
-      if (is_dir) break;
+      auto [ec, e] = co_await lookup(key_of(p));
+      if (ec) co_return ec;
+      if (e.kind == entry::file) co_return make_error_code(storage_errc::not_a_directory);
+      if (e.kind == entry::directory) break;
     }
     co_return make_error_code(storage_errc::not_found);
   }
@@ -416,13 +417,10 @@ class s3_storage {
   asio::awaitable<std::error_code> check_parent(std::string path) const {
     const std::string parent = parent_of(path);
     if (parent == "/") co_return std::error_code();
-    auto [dec, is_dir] = co_await directory_exists(key_of(parent));
+    auto [dec, is_dir] = co_await directory_exists(key_of(parent));  // the usual case first: one request
     if (dec) co_return dec;
     if (is_dir) co_return std::error_code();
-    auto [hec, info] = co_await head(key_of(parent));
-    if (!hec) co_return make_error_code(storage_errc::not_a_directory);
-    if (hec != storage_errc::not_found) co_return hec;
-    co_return co_await missing(parent);
+    co_return co_await missing(path);
   }
 
   std::string copy_source(const std::string& key) const {
@@ -576,12 +574,9 @@ class s3_storage::writer {
   asio::awaitable<std::error_code> commit() {
     if (!open_) co_return make_error_code(storage_errc::io_error);
     if (create_new_) {  // no "create if absent" for multipart uploads: check just before
-      auto [ec, info] = co_await fs_.head(key_);
-      if (!ec) co_return fail(make_error_code(storage_errc::already_exists));
-      if (ec != storage_errc::not_found) co_return fail(ec);
-      auto [dec, is_dir] = co_await fs_.directory_exists(key_);
-      if (dec) co_return fail(dec);
-      if (is_dir) co_return fail(make_error_code(storage_errc::already_exists));
+      auto [ec, e] = co_await fs_.lookup(key_);
+      if (ec) co_return fail(ec);
+      if (e.kind != entry::none) co_return fail(make_error_code(storage_errc::already_exists));
     }
     if (upload_id_.empty()) {
       s3_storage::request r{"PUT", key_};
@@ -798,56 +793,52 @@ class s3_storage::directory {
 
 inline asio::awaitable<result<s3_storage::directory>> s3_storage::open_directory(std::string path) const {
   if (path != "/") {
-    auto [ec, is_dir] = co_await directory_exists(key_of(path));
+    auto [ec, is_dir] = co_await directory_exists(key_of(path));  // the usual case first: one request
     if (ec) co_return result<directory>(ec, directory());
     if (!is_dir) {
-      auto [hec, info] = co_await head(key_of(path));
-      if (!hec) co_return result<directory>(make_error_code(storage_errc::not_a_directory), directory());
-      if (hec != storage_errc::not_found) co_return result<directory>(hec, directory());
+      auto [lec, e] = co_await lookup(key_of(path));
+      if (lec) co_return result<directory>(lec, directory());
+      if (e.kind == entry::file) co_return result<directory>(make_error_code(storage_errc::not_a_directory), directory());
       auto mec = co_await missing(path);
-    co_return result<directory>(mec, directory());
+      co_return result<directory>(mec, directory());
     }
   }
   co_return result<directory>(std::error_code(), directory(*this, dir_key_of(path)));
 }
+
 inline asio::awaitable<result<s3_storage::reader>> s3_storage::open_read(std::string path, std::uint64_t offset) const {
   if (path == "/") co_return result<reader>(make_error_code(storage_errc::is_a_directory), reader());
   const std::string key = key_of(path);
-  auto [ec, info, etag] = co_await head_with_etag(key);
-  if (ec == storage_errc::not_found) {
-    auto [dec, is_dir] = co_await directory_exists(key);
-    if (dec) co_return result<reader>(dec, reader());
-    if (is_dir) co_return result<reader>(make_error_code(storage_errc::is_a_directory), reader());
+  auto [ec, e] = co_await lookup(key);
+  if (ec) co_return result<reader>(ec, reader());
+  if (e.kind == entry::directory) co_return result<reader>(make_error_code(storage_errc::is_a_directory), reader());
+  if (e.kind == entry::none) {
     auto mec = co_await missing(path);
     co_return result<reader>(mec, reader());
   }
-  if (ec) co_return result<reader>(ec, reader());
-  reader r(*this, key, std::move(etag), info.size, std::min(offset, info.size));
+  reader r(*this, key, std::move(e.etag), e.info.size, std::min(offset, e.info.size));
   if (auto oec = co_await r.start()) co_return result<reader>(oec, reader());
   co_return result<reader>(std::error_code(), std::move(r));
 }
-inline asio::awaitable<result<s3_storage::writer>> s3_storage::open_write(std::string path, write_mode mode, std::uint64_t offset) const {
+
+inline asio::awaitable<result<s3_storage::writer>> s3_storage::open_write(std::string path, write_mode mode,
+                                                                          std::uint64_t offset) const {
   const bool create_new = mode == write_mode::create_new;
-  if (path == "/")
-    co_return result<writer>(make_error_code(create_new ? storage_errc::already_exists : storage_errc::is_a_directory), writer());
+  const auto taken = make_error_code(create_new ? storage_errc::already_exists : storage_errc::is_a_directory);
+  if (path == "/") co_return result<writer>(taken, writer());
   if (auto ec = co_await check_parent(path)) co_return result<writer>(ec, writer());
   const std::string key = key_of(path);
-  auto [ec, info, etag] = co_await head_with_etag(key);
-  const bool exists = !ec;
-  if (ec && ec != storage_errc::not_found) co_return result<writer>(ec, writer());
-  if (!exists) {
-    auto [dec, is_dir] = co_await directory_exists(key);
-    if (dec) co_return result<writer>(dec, writer());
-    if (is_dir)
-      co_return result<writer>(make_error_code(create_new ? storage_errc::already_exists : storage_errc::is_a_directory), writer());
-  }
+  auto [ec, e] = co_await lookup(key);
+  if (ec) co_return result<writer>(ec, writer());
+  if (e.kind == entry::directory) co_return result<writer>(taken, writer());
+  const bool exists = e.kind == entry::file;
   if (create_new && exists) co_return result<writer>(make_error_code(storage_errc::already_exists), writer());
-  if (offset > 0 && (mode != write_mode::replace || !exists || offset > info.size))
+  if (offset > 0 && (mode != write_mode::replace || !exists || offset > e.info.size))
     co_return result<writer>(make_error_code(storage_errc::invalid_offset), writer());
   writer w(*this, key, create_new);
-  const std::uint64_t kept = mode == write_mode::append && exists ? info.size : offset;
+  const std::uint64_t kept = mode == write_mode::append && exists ? e.info.size : offset;
   if (kept > 0)
-    if (auto kec = co_await w.keep(kept, etag)) co_return result<writer>(kec, writer());
+    if (auto kec = co_await w.keep(kept, e.etag)) co_return result<writer>(kec, writer());
   co_return result<writer>(std::error_code(), std::move(w));
 }
 }  // namespace coftp
