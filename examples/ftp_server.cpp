@@ -6,6 +6,7 @@
 //   coftp-server --run-as ftp --port 21 --xferlog /var/log/xferlog   # as root: binds, then drops to ftp
 //   coftp-server --passwd users.txt               # users with hashed passwords
 //   coftp-server --hash-password < pw.txt         # prints a hash for users.txt
+//   coftp-server --proxy-protocol-from 10.0.0.5   # behind HAProxy (send-proxy / send-proxy-v2)
 //   coftp-server --help
 #include <coftp/auth/passwd_file.hpp>
 #include <coftp/coftp.hpp>
@@ -205,6 +206,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
   app.add_option("--allow", opts.allow, "Only these client addresses (CIDR: 10.0.0.0/8, ::1; repeatable)");
   app.add_option("--deny", opts.deny, "Refuse these client addresses with 421 (CIDR; repeatable; wins over --allow)");
+  app.add_option("--proxy-protocol-from", opts.proxy_protocol_from,
+                 "Trusted proxies (CIDR; repeatable or comma-separated): their connections must begin with a PROXY "
+                 "protocol v1/v2 header (HAProxy send-proxy[-v2]) naming the real client, used for limits, bans, "
+                 "the data-connection check and logs; a connection without a valid header is closed. Other "
+                 "addresses are served as direct clients")
+      ->delimiter(',');
+  long proxy_timeout = static_cast<long>(opts.proxy_protocol_timeout.count());
+  app.add_option("--proxy-protocol-timeout", proxy_timeout, "Milliseconds to wait for a trusted proxy's PROXY header")
+      ->check(CLI::Range(1L, 60000L))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -225,10 +235,12 @@ int main(int argc, char** argv) {
   opts.login_failure_delay = std::chrono::milliseconds(failure_delay);
   opts.ban_window = std::chrono::seconds(ban_window);
   opts.ban_time = std::chrono::seconds(ban_time);
-  for (const auto* list : {&opts.allow, &opts.deny}) {
+  opts.proxy_protocol_timeout = std::chrono::milliseconds(proxy_timeout);
+  for (const auto* list : {&opts.allow, &opts.deny, &opts.proxy_protocol_from}) {
     for (const auto& rule : *list) {
       if (auto ec = coftp::cidr::parse(rule).first) {
-        std::cerr << (list == &opts.allow ? "--allow" : "--deny") << ": '" << rule << "': " << ec.message()
+        std::cerr << (list == &opts.allow ? "--allow" : list == &opts.deny ? "--deny" : "--proxy-protocol-from")
+                  << ": '" << rule << "': " << ec.message()
                   << " (expected ADDRESS or ADDRESS/PREFIX, e.g. 10.0.0.0/8 or ::1)\n";
         return 2;
       }
@@ -360,6 +372,11 @@ int main(int argc, char** argv) {
                 << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                 << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
     if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+    if (!opts.proxy_protocol_from.empty()) {
+      std::cout << "  proxy:   PROXY protocol required from";
+      for (const auto& p : opts.proxy_protocol_from) std::cout << " " << p;
+      std::cout << "\n";
+    }
     if (max_rate != 0 || max_user_rate != 0)
       std::cout << "  limits:  " << (max_rate ? std::to_string(max_rate) + " B/s per session" : std::string())
                 << (max_rate && max_user_rate ? ", " : "")

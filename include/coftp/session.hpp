@@ -91,8 +91,10 @@ class basic_session {
   using commands = typename Policies::commands;
   using tcp = asio::ip::tcp;
 
+  /// `client`: the client's address when a PROXY protocol header named it (the socket's
+  /// peer is then the proxy); by default the socket's peer.
   basic_session(server_type& server, tcp::socket socket, std::uint64_t id,
-                session_start start = session_start::plain)
+                session_start start = session_start::plain, std::optional<tcp::endpoint> client = std::nullopt)
       : start_(start),
         server_(server),
         control_(std::move(socket)),
@@ -100,7 +102,7 @@ class basic_session {
         control_deadline_(control_.get_executor()) {
     info_.id = id;
     std::error_code ec;
-    auto remote = control_.lowest_layer().remote_endpoint(ec);
+    auto remote = client ? *client : control_.lowest_layer().remote_endpoint(ec);
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
@@ -319,16 +321,16 @@ class basic_session {
   }
 
   /// PORT and EPRT: the next transfer connects to `target`. RFC 2577 4: only the
-  /// control connection's own peer, and no port below 1024 ("bounce attack"); nothing
-  /// is connected before a transfer command.
+  /// control connection's own peer (the client a PROXY header named, behind a proxy),
+  /// and no port below 1024 ("bounce attack"); nothing is connected before a transfer
+  /// command.
   reply open_active(tcp::endpoint target) {
     if (!server_.options().active_mode) return {502, "Active mode is disabled on this server, use EPSV or PASV"};
     std::error_code ec;
-    auto peer = control_.lowest_layer().remote_endpoint(ec);
     auto local = control_.lowest_layer().local_endpoint(ec);
     if (ec) return {425, "Cannot open data connection"};
     auto addr = data_channel::normalized(target.address());
-    if (addr != data_channel::normalized(peer.address()))
+    if (addr != peer())
       return {500, "Illegal address: data connections go to the client's own address only"};
     if (target.port() < 1024) return {504, "Illegal port: ports below 1024 are refused"};
     data_.connect_to(tcp::endpoint(addr, target.port()), data_channel::normalized(local.address()));
@@ -688,9 +690,12 @@ class basic_session {
                                           {521, "Data connections must be encrypted: send PBSZ 0 and PROT P"}},
                           data_connection(tcp::socket(control_.get_executor()))};
     }
-    std::error_code ec;
-    auto peer = control_.lowest_layer().remote_endpoint(ec).address();
-    auto [aec, sock] = co_await data_.open(peer, server_.options().data_timeout);
+    // The client's address (a PROXY header's, behind a proxy); a data connection from a
+    // trusted proxy must name it in a PROXY header of its own.
+    data_channel::proxy_filter relayed;
+    if (!server_.options().proxy_protocol_from.empty())
+      relayed = [this](const asio::ip::address& a) { return server_.relayed_by_proxy(a); };
+    auto [aec, sock] = co_await data_.open(peer(), server_.options().data_timeout, std::move(relayed));
     data_connection conn(std::move(sock));
     if (aec) {
       co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},

@@ -1803,6 +1803,80 @@ class PasswdServerTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+
+class ProxyProtocolTests(unittest.TestCase):
+    """--proxy-protocol-from 127.0.0.1: a connection from 127.0.0.1 starts with a PROXY
+    header naming the client, which the session log shows; 127.0.0.2 is a direct client
+    (ftplib, no header)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="proxy-", dir=CLIENT_HOME)
+        cls.root = os.path.join(cls.dir, "root")
+        os.makedirs(cls.root)
+        with open(os.path.join(cls.root, "a.txt"), "wb") as f:
+            f.write(b"via proxy")
+        cls.log = os.path.join(cls.dir, "session.log")
+        cls.server = Server(SERVER_BINARY, cls.root, ["--proxy-protocol-from", "127.0.0.1/32,::1",
+                                                      "--proxy-protocol-timeout", "1000", "--log", cls.log],
+                            quiet=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--proxy-protocol-from server stopped with {rc}, killed={killed}")
+
+    def log_text(self):
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def test_header_names_the_client_in_the_log(self):
+        raw = socket.create_connection((HOST, self.server.port), timeout=TIMEOUT)
+        f = raw.makefile("rb")
+        try:
+            raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 41000 21\r\n")
+            self.assertTrue(f.readline().startswith(b"220"))
+            raw.sendall(f"USER {USER}\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"331"))
+            raw.sendall(f"PASS {PASSWORD}\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"230"))
+            raw.sendall(b"QUIT\r\n")
+            self.assertTrue(f.readline().startswith(b"221"))
+        finally:
+            f.close()
+            raw.close()
+        deadline = time.monotonic() + 5
+        while "(198.51.100.7, 41000)" not in self.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("Client connected: (198.51.100.7, 41000)", self.log_text())
+
+    def test_trusted_peer_without_header_is_closed_silently(self):
+        raw = socket.create_connection((HOST, self.server.port), timeout=TIMEOUT)
+        try:
+            raw.sendall(b"USER anonymous\r\n")
+            try:
+                got = raw.recv(100)
+            except ConnectionResetError:  # closed with the line unread: a reset
+                got = b""
+            self.assertEqual(got, b"")  # closed, no reply
+        finally:
+            raw.close()
+
+    def test_untrusted_client_is_direct(self):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT, source_address=("127.0.0.2", 0))
+        try:
+            ftp.login(USER, PASSWORD)
+            buf = io.BytesIO()
+            ftp.retrbinary("RETR a.txt", buf.write)
+            self.assertEqual(buf.getvalue(), b"via proxy")
+            ftp.quit()
+        finally:
+            ftp.close()
+
+
 class AbuseDefenceTests(unittest.TestCase):
     """Login abuse flags of coftp-server, driven with Python's ftplib: a fresh server per
     test with --login-failure-delay 200 --max-login-failures 2 --ban-after 3
