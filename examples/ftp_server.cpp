@@ -7,6 +7,7 @@
 //   coftp-server --passwd users.txt               # users with hashed passwords
 //   coftp-server --hash-password < pw.txt         # prints a hash for users.txt
 //   coftp-server --proxy-protocol-from 10.0.0.5   # behind HAProxy (send-proxy / send-proxy-v2)
+//   coftp-server --virtual-host ftp.example.com=/srv/example,/etc/example.users   # RFC 7151 HOST
 //   coftp-server --help
 #include <coftp/auth/passwd_file.hpp>
 #include <coftp/coftp.hpp>
@@ -215,6 +216,11 @@ int main(int argc, char** argv) {
   long proxy_timeout = static_cast<long>(opts.proxy_protocol_timeout.count());
   app.add_option("--proxy-protocol-timeout", proxy_timeout, "Milliseconds to wait for a trusted proxy's PROXY header")
       ->check(CLI::Range(1L, 60000L))->capture_default_str();
+  std::vector<std::string> virtual_hosts;
+  app.add_option("--virtual-host", virtual_hosts,
+                 "NAME=ROOT[,USERS_FILE]: RFC 7151 HOST NAME serves ROOT (created if missing) to the users of "
+                 "USERS_FILE (a --passwd file; default: the same users as --root). Repeatable. Once any is given, "
+                 "HOST of another name gets 504; clients sending no HOST get --root");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -316,6 +322,39 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // --virtual-host NAME=ROOT[,USERS_FILE]: parsed (and the users files loaded) now, the
+  // roots opened with the server's, before any privilege drop.
+  struct virtual_host_spec {
+    std::string name, root, users;
+    server_auth auth;
+  };
+  std::vector<virtual_host_spec> hosts;
+  for (const auto& v : virtual_hosts) {
+    auto eq = v.find('=');
+    auto comma = v.find(',', eq == std::string::npos ? 0 : eq);
+    virtual_host_spec h;
+    if (eq != std::string::npos) {
+      h.name = v.substr(0, eq);
+      h.root = v.substr(eq + 1, comma == std::string::npos ? std::string::npos : comma - eq - 1);
+      if (comma != std::string::npos) h.users = v.substr(comma + 1);
+    }
+    if (h.name.empty() || h.root.empty() || !coftp::canonical_host_name(h.name) ||
+        (comma != std::string::npos && h.users.empty())) {
+      std::cerr << "--virtual-host: expected NAME=ROOT[,USERS_FILE] with NAME a host name, got '" << v << "'\n";
+      return 2;
+    }
+    h.auth = auth;  // the users of --root, unless the host has a file of its own
+    if (!h.users.empty()) {
+      try {
+        h.auth = server_auth{coftp::passwd_file::load(h.users), {}};
+      } catch (const std::exception& e) {
+        std::cerr << "--virtual-host " << h.name << ": " << e.what() << "\n";
+        return 2;
+      }
+    }
+    hosts.push_back(std::move(h));
+  }
+
   const auto user_count = auth.passwd ? auth.passwd->size() : users.size();
   try {
     // Everything only root may open is opened now: logs, the listening sockets, the
@@ -341,6 +380,12 @@ int main(int argc, char** argv) {
     for (unsigned i = 0; threads > 1 && i < threads; ++i) session_ios.push_back(std::make_unique<asio::io_context>(1));
     coftp::basic_server<policies> server(io, opts, coftp::local_fs(root), std::move(auth),
                                          policies::observer(session_log, xferlog));
+    for (auto& h : hosts) {
+      bool made = std::filesystem::create_directories(h.root);
+      if (made && drop_to && ::chown(h.root.c_str(), drop_to->uid, drop_to->gid) != 0)
+        throw std::system_error(errno, std::system_category(), "chown " + h.root);
+      server.add_virtual_host(h.name, coftp::local_fs(h.root), std::move(h.auth));
+    }
     std::vector<asio::io_context*> contexts;
     for (auto& c : session_ios) contexts.push_back(c.get());
     if (!contexts.empty()) server.set_session_contexts(std::move(contexts));
@@ -372,6 +417,9 @@ int main(int argc, char** argv) {
                 << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                 << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
     if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+    for (const auto& h : hosts)
+      std::cout << "  host:    " << h.name << " -> " << h.root
+                << (h.users.empty() ? std::string(" (users of --root)") : " (users from " + h.users + ")") << "\n";
     if (!opts.proxy_protocol_from.empty()) {
       std::cout << "  proxy:   PROXY protocol required from";
       for (const auto& p : opts.proxy_protocol_from) std::cout << " " << p;

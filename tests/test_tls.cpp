@@ -419,6 +419,21 @@ TEST_CASE("tls: behind a PROXY-protocol proxy, the header comes before the TLS h
   CHECK(c.retr("a.txt", passive_mode::port) == "relayed");
 }
 
+TEST_CASE("tls: HOST comes before AUTH TLS when TLS is required (RFC 7151)") {
+  auto o = tls_options();
+  o.tls.required = true;
+  test_server<coftp::memory_fs> srv(coftp::memory_fs{}, o, coftp::null_observer{}, 2, [](auto& s) {
+    coftp::user_table users;
+    users.add("alice", "wonder", coftp::permissions::all);
+    s.add_virtual_host("ftp.example.com", coftp::memory_fs{}, users);
+  });
+  ftp_client c(srv.endpoint(), tls_client());
+  CHECK(c.command("HOST ftp.example.com") == "220 Host ftp.example.com ready");
+  CHECK(c.command("USER alice") == "530 TLS required: send AUTH TLS before USER");
+  REQUIRE(c.auth_tls() == "234 AUTH TLS OK, starting TLS negotiation");
+  CHECK(c.login("alice", "wonder") == "230 Login successful");
+}
+
 TEST_CASE("tls: configuration errors are reported when the server is built") {
   asio::io_context io;
   using server_type = coftp::basic_server<test_policies<coftp::memory_fs>>;

@@ -188,6 +188,36 @@ class basic_server {
     return sessions_.size();
   }
 
+  using virtual_host = typename session_type::virtual_host;
+
+  /// Adds a virtual host (RFC 7151 HOST): a client sending `HOST name` before USER is
+  /// served `storage` and logs in against `auth` instead of the server's own. Names are
+  /// compared without case and without a trailing dot; an IPv6 address is written in
+  /// brackets ("[2001:db8::1]"). Once a server has virtual hosts, HOST with an unknown
+  /// name is answered "504"; clients that send no HOST get the server's own storage and
+  /// users. Call before `start()`. Throws std::invalid_argument for a name that is no
+  /// host name, or one added twice.
+  ///
+  /// @par Example
+  /// @code
+  /// server.add_virtual_host("ftp.example.com", coftp::local_fs("/srv/example"), example_users);
+  /// @endcode
+  virtual_host& add_virtual_host(std::string name, storage_type storage, authenticator_type auth = {}) {
+    auto key = canonical_host_name(name);
+    if (!key) throw std::invalid_argument("coftp: '" + name + "' is no host name (RFC 7151 HOST)");
+    if (find_virtual_host(*key)) throw std::invalid_argument("coftp: virtual host '" + *key + "' added twice");
+    hosts_.push_back(std::make_unique<virtual_host>(virtual_host{*key, std::move(storage), std::move(auth)}));
+    return *hosts_.back();
+  }
+
+  /// The virtual host of that name (canonical_host_name form), or nullptr.
+  virtual_host* find_virtual_host(std::string_view canonical_name) noexcept {
+    for (auto& h : hosts_)
+      if (h->name == canonical_name) return h.get();
+    return nullptr;
+  }
+  bool has_virtual_hosts() const noexcept { return !hosts_.empty(); }
+
   const server_options& options() const noexcept { return options_; }
   storage_type& storage() noexcept { return storage_; }
   authenticator_type& authenticator() noexcept { return auth_; }
@@ -394,6 +424,7 @@ class basic_server {
   observer_type observer_;
   address_guard guard_;
   std::vector<cidr> proxies_;  // proxy_protocol_from
+  std::vector<std::unique_ptr<virtual_host>> hosts_;  // add_virtual_host; stable addresses
   std::unordered_set<tcp::socket*> relaying_;  // PROXY headers being read; touched on accept_strand_ only
   user_rate_registry user_rates_;
   asio::strand<asio::io_context::executor_type> accept_strand_;

@@ -81,6 +81,15 @@ struct transfer_result {
   bool ok() const noexcept { return outcome == transfer_outcome::completed; }
 };
 
+/// A virtual host (RFC 7151 HOST): a name with its own storage and its own users.
+/// `basic_server::add_virtual_host` makes them; a session points at the one HOST chose.
+template <class Storage, class Authenticator>
+struct basic_virtual_host {
+  std::string name;  ///< as compared: lower case, no trailing dot (canonical_host_name)
+  Storage storage;
+  Authenticator authenticator;
+};
+
 /// One control connection and its state.
 template <class Policies>
 class basic_session {
@@ -88,6 +97,8 @@ class basic_session {
   using policies = Policies;
   using server_type = basic_server<Policies>;
   using storage_type = typename Policies::storage;
+  using authenticator_type = typename Policies::authenticator;
+  using virtual_host = basic_virtual_host<storage_type, authenticator_type>;
   using commands = typename Policies::commands;
   using tcp = asio::ip::tcp;
 
@@ -141,7 +152,27 @@ class basic_session {
 
   const server_options& options() const noexcept { return server_.options(); }
   asio::any_io_executor executor() { return control_.get_executor(); }
-  storage_type& storage() noexcept { return server_.storage(); }
+  /// The storage served: the virtual host's after HOST, else the server's.
+  storage_type& storage() noexcept { return host_ ? host_->storage : server_.storage(); }
+  /// The users checked at PASS: the virtual host's after HOST, else the server's.
+  authenticator_type& authenticator() noexcept { return host_ ? host_->authenticator : server_.authenticator(); }
+
+  /// HOST (RFC 7151): selects the virtual host named `name` (canonical_host_name form)
+  /// for the login to come. False when the server has virtual hosts and none of that
+  /// name. A server without virtual hosts is one host under any name: true, and the
+  /// server's own storage and users stay.
+  bool select_host(std::string_view name) {
+    if (!server_.has_virtual_hosts()) {
+      host_ = nullptr;
+      return true;
+    }
+    auto* h = server_.find_virtual_host(name);
+    if (!h) return false;
+    host_ = h;
+    return true;
+  }
+  /// The virtual host selected by HOST, or nullptr (the server's own).
+  const virtual_host* host() const noexcept { return host_; }
   const session_info& info() const noexcept { return info_; }
 
   bool logged_in() const noexcept { return user_.has_value(); }
@@ -168,7 +199,7 @@ class basic_session {
     std::string name = rare_ ? rare_->pending_user.value_or("") : "";
     if (rare_) rare_->pending_user.reset();
     credentials c{name, password, info_.remote_address};
-    auto who = co_await server_.authenticator().authenticate(c);
+    auto who = co_await authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
       if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, server_.options().ban_time);
@@ -232,6 +263,7 @@ class basic_session {
   /// and PROT start over.
   void reinitialize() {
     reset_state();
+    host_ = nullptr;  // RFC 7151 3: after REIN the client may send HOST again
     pbsz_ = false;
     private_data_ = false;
   }
@@ -1036,6 +1068,7 @@ class basic_session {
   std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
   std::optional<coftp::user> user_;
+  virtual_host* host_ = nullptr;  // HOST's choice; null: the server's own storage and users
   std::string cwd_ = "/";
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
   // State of a command pair (USER then PASS, RNFR then RNTO): allocated when the first

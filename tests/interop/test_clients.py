@@ -1803,6 +1803,88 @@ class PasswdServerTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+class VirtualHostTests(unittest.TestCase):
+    """RFC 7151 HOST with Python's ftplib (sendcmd): a server with --virtual-host
+    ftp.example.com=ROOT (the users of --root) and ftp.example.net=ROOT,FILE (bob only)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="vhost-", dir=CLIENT_HOME)
+        cls.root, cls.com, cls.net = (os.path.join(cls.dir, d) for d in ("root", "com", "net"))
+        os.makedirs(cls.root)
+        r = subprocess.run([SERVER_BINARY, "--hash-password", "--hash-method", "sha512"], input=b"bob pw\n",
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"--hash-password exited with {r.returncode}: {r.stderr!r}")
+        cls.users = os.path.join(cls.dir, "net.users")
+        with open(cls.users, "w") as f:
+            f.write(f"bob:{r.stdout.decode().strip()}:/:all\n")
+        cls.server = Server(SERVER_BINARY, cls.root, ["--virtual-host", f"ftp.example.com={cls.com}",
+                                                      "--virtual-host", f"FTP.example.NET={cls.net},{cls.users}"])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--virtual-host server stopped with {rc}, killed={killed}")
+
+    def connect(self):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
+        return ftp
+
+    def test_feat_lists_host(self):
+        ftp = self.connect()
+        try:
+            self.assertRegex(ftp.sendcmd("FEAT"), r"(?m)^ HOST$")
+        finally:
+            ftp.close()
+
+    def test_each_host_has_its_root_and_users(self):
+        ftp = self.connect()
+        try:
+            self.assertEqual(ftp.sendcmd("HOST ftp.example.com"), "220 Host ftp.example.com ready")
+            ftp.login(USER, PASSWORD)
+            ftp.storbinary("STOR on-com.txt", io.BytesIO(b"com bytes"))
+            ftp.quit()
+        finally:
+            ftp.close()
+        with open(os.path.join(self.com, "on-com.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"com bytes")
+        self.assertFalse(os.path.exists(os.path.join(self.root, "on-com.txt")))
+
+        ftp = self.connect()
+        try:
+            self.assertEqual(ftp.sendcmd("HOST ftp.example.net."), "220 Host ftp.example.net ready")
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.login(USER, PASSWORD)
+            self.assertTrue(str(e.exception).startswith("530"), e.exception)
+            ftp.login("bob", "bob pw")
+            self.assertEqual(ftp.nlst(), [])
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd("HOST ftp.example.com")
+            self.assertTrue(str(e.exception).startswith("503"), e.exception)
+            ftp.quit()
+        finally:
+            ftp.close()
+
+    def test_unknown_host_is_504_and_no_host_is_the_root(self):
+        with open(os.path.join(self.root, "main.txt"), "wb") as f:
+            f.write(b"main")
+        ftp = self.connect()
+        try:
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd("HOST ftp.example.org")
+            self.assertEqual(str(e.exception), "504 Unknown virtual host")
+            ftp.login(USER, PASSWORD)
+            buf = io.BytesIO()
+            ftp.retrbinary("RETR main.txt", buf.write)
+            self.assertEqual(buf.getvalue(), b"main")
+            ftp.quit()
+        finally:
+            ftp.close()
+
 
 class ProxyProtocolTests(unittest.TestCase):
     """--proxy-protocol-from 127.0.0.1: a connection from 127.0.0.1 starts with a PROXY
