@@ -3158,7 +3158,8 @@ def main(argv):
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
-                 AbuseDefenceTests, PasswdServerTests, DescriptorLimitTests, ServerSurvivalTests, ShutdownTest):
+                 AbuseDefenceTests, PasswdServerTests, VirtualHostTests, ProxyProtocolTests, DescriptorLimitTests,
+                 ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
