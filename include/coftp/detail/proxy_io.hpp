@@ -20,6 +20,14 @@
 
 namespace coftp::detail {
 
+// g++ 12 at -O2 inlines Asio's frame allocator (aligned_new) and deallocator into this
+// coroutine and then takes them for a mismatched pair (a false -Wmismatched-new-delete,
+// GCC PR 109224), as in commands/listing.hpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 /// Reads the PROXY header a relayed connection starts with, before `deadline`.
 /// Consumes exactly the header's bytes: what follows (commands, a TLS ClientHello)
 /// stays in the socket. Bytes are peeked first and taken only as far as the header
@@ -60,5 +68,9 @@ inline asio::awaitable<std::pair<std::error_code, proxy_header>> read_proxy_head
   }
   co_return std::pair{std::make_error_code(std::errc::protocol_error), proxy_header{}};
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace coftp::detail
