@@ -8,6 +8,8 @@
 //   coftp-server --hash-password < pw.txt         # prints a hash for users.txt
 //   coftp-server --s3-endpoint http://127.0.0.1:7480 --s3-bucket files --user alice:secret
 //                                                 # files in an S3 bucket (keys from AWS_ACCESS_KEY_ID/...)
+//   coftp-server --proxy-protocol-from 10.0.0.5   # behind HAProxy (send-proxy / send-proxy-v2)
+//   coftp-server --virtual-host ftp.example.com=/srv/example,/etc/example.users   # RFC 7151 HOST
 //   coftp-server --help
 #include <coftp/auth/passwd_file.hpp>
 #include <coftp/coftp.hpp>
@@ -240,6 +242,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 86400L * 30))->capture_default_str();
   app.add_option("--allow", opts.allow, "Only these client addresses (CIDR: 10.0.0.0/8, ::1; repeatable)");
   app.add_option("--deny", opts.deny, "Refuse these client addresses with 421 (CIDR; repeatable; wins over --allow)");
+  app.add_option("--proxy-protocol-from", opts.proxy_protocol_from,
+                 "Trusted proxies (CIDR; repeatable or comma-separated): their connections must begin with a PROXY "
+                 "protocol v1/v2 header (HAProxy send-proxy[-v2]) naming the real client, used for limits, bans, "
+                 "the data-connection check and logs; a connection without a valid header is closed. Other "
+                 "addresses are served as direct clients")
+      ->delimiter(',');
+  long proxy_timeout = static_cast<long>(opts.proxy_protocol_timeout.count());
+  app.add_option("--proxy-protocol-timeout", proxy_timeout, "Milliseconds to wait for a trusted proxy's PROXY header")
+      ->check(CLI::Range(1L, 60000L))->capture_default_str();
+  std::vector<std::string> virtual_hosts;
+  app.add_option("--virtual-host", virtual_hosts,
+                 "NAME=ROOT[,USERS_FILE]: RFC 7151 HOST NAME serves ROOT (a directory, created if missing; with --s3-endpoint a key prefix in the bucket) to the users of "
+                 "USERS_FILE (a --passwd file; default: the same users as --root). Repeatable. Once any is given, "
+                 "HOST of another name gets 504; clients sending no HOST get --root");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -260,10 +276,12 @@ int main(int argc, char** argv) {
   opts.login_failure_delay = std::chrono::milliseconds(failure_delay);
   opts.ban_window = std::chrono::seconds(ban_window);
   opts.ban_time = std::chrono::seconds(ban_time);
-  for (const auto* list : {&opts.allow, &opts.deny}) {
+  opts.proxy_protocol_timeout = std::chrono::milliseconds(proxy_timeout);
+  for (const auto* list : {&opts.allow, &opts.deny, &opts.proxy_protocol_from}) {
     for (const auto& rule : *list) {
       if (auto ec = coftp::cidr::parse(rule).first) {
-        std::cerr << (list == &opts.allow ? "--allow" : "--deny") << ": '" << rule << "': " << ec.message()
+        std::cerr << (list == &opts.allow ? "--allow" : list == &opts.deny ? "--deny" : "--proxy-protocol-from")
+                  << ": '" << rule << "': " << ec.message()
                   << " (expected ADDRESS or ADDRESS/PREFIX, e.g. 10.0.0.0/8 or ::1)\n";
         return 2;
       }
@@ -358,9 +376,42 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // --virtual-host NAME=ROOT[,USERS_FILE]: parsed (and the users files loaded) now, the
+  // roots opened with the server's, before any privilege drop.
+  struct virtual_host_spec {
+    std::string name, root, users;
+    server_auth auth;
+  };
+  std::vector<virtual_host_spec> hosts;
+  for (const auto& v : virtual_hosts) {
+    auto eq = v.find('=');
+    auto comma = v.find(',', eq == std::string::npos ? 0 : eq);
+    virtual_host_spec h;
+    if (eq != std::string::npos) {
+      h.name = v.substr(0, eq);
+      h.root = v.substr(eq + 1, comma == std::string::npos ? std::string::npos : comma - eq - 1);
+      if (comma != std::string::npos) h.users = v.substr(comma + 1);
+    }
+    if (h.name.empty() || h.root.empty() || !coftp::canonical_host_name(h.name) ||
+        (comma != std::string::npos && h.users.empty())) {
+      std::cerr << "--virtual-host: expected NAME=ROOT[,USERS_FILE] with NAME a host name, got '" << v << "'\n";
+      return 2;
+    }
+    h.auth = auth;  // the users of --root, unless the host has a file of its own
+    if (!h.users.empty()) {
+      try {
+        h.auth = server_auth{coftp::passwd_file::load(h.users), {}};
+      } catch (const std::exception& e) {
+        std::cerr << "--virtual-host " << h.name << ": " << e.what() << "\n";
+        return 2;
+      }
+    }
+    hosts.push_back(std::move(h));
+  }
+
   const auto user_count = auth.passwd ? auth.passwd->size() : users.size();
   // Serves `make_storage()`: the same server over a directory or a bucket.
-  auto serve = [&](auto make_storage) -> int {
+  auto serve = [&](auto make_storage, auto make_host_storage) -> int {
     using storage_type = decltype(make_storage());
     constexpr bool on_disk = std::is_same_v<storage_type, coftp::local_fs>;
     try {
@@ -390,6 +441,15 @@ int main(int argc, char** argv) {
       using server_policies = policies<storage_type>;
       coftp::basic_server<server_policies> server(io, opts, make_storage(), std::move(auth),
                                                   typename server_policies::observer(session_log, xferlog));
+      // Each virtual host's ROOT: a directory, or with --s3-* a key prefix in the bucket.
+      for (auto& h : hosts) {
+        if constexpr (on_disk) {
+          bool made = std::filesystem::create_directories(h.root);
+          if (made && drop_to && ::chown(h.root.c_str(), drop_to->uid, drop_to->gid) != 0)
+            throw std::system_error(errno, std::system_category(), "chown " + h.root);
+        }
+        server.add_virtual_host(h.name, make_host_storage(h.root), std::move(h.auth));
+      }
       std::vector<asio::io_context*> contexts;
       for (auto& c : session_ios) contexts.push_back(c.get());
       if (!contexts.empty()) server.set_session_contexts(std::move(contexts));
@@ -421,6 +481,14 @@ int main(int argc, char** argv) {
                   << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                   << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
       if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+      for (const auto& h : hosts)
+        std::cout << "  host:    " << h.name << " -> " << h.root
+                  << (h.users.empty() ? std::string(" (users of --root)") : " (users from " + h.users + ")") << "\n";
+      if (!opts.proxy_protocol_from.empty()) {
+        std::cout << "  proxy:   PROXY protocol required from";
+        for (const auto& p : opts.proxy_protocol_from) std::cout << " " << p;
+        std::cout << "\n";
+      }
       if (max_rate != 0 || max_user_rate != 0)
         std::cout << "  limits:  " << (max_rate ? std::to_string(max_rate) + " B/s per session" : std::string())
                   << (max_rate && max_user_rate ? ", " : "")
@@ -459,8 +527,13 @@ int main(int argc, char** argv) {
 #if COFTP_EXAMPLE_S3
   if (!s3_endpoint.empty()) {
     s3_endpoint += '/' + s3.bucket + '/' + s3.prefix;
-    return serve([&] { return coftp::s3_storage(s3); });
+    return serve([&] { return coftp::s3_storage(s3); },
+                 [&](const std::string& prefix) {
+                   auto o = s3;
+                   o.prefix = prefix;
+                   return coftp::s3_storage(o);
+                 });
   }
 #endif
-  return serve([&] { return coftp::local_fs(root); });
+  return serve([&] { return coftp::local_fs(root); }, [](const std::string& dir) { return coftp::local_fs(dir); });
 }

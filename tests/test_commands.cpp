@@ -489,7 +489,7 @@ TEST_CASE_TEMPLATE("commands: FEAT advertises exactly what the default table off
                    local_backend) {
   env<B> e;
   ftp_client c{e.srv.endpoint()};
-  CHECK(feat_lines(c) == std::set<string>{"EPSV", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unique;", "PASV",
+  CHECK(feat_lines(c) == std::set<string>{"EPSV", "HOST", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unique;", "PASV",
                                           "REST STREAM", "SIZE", "TVFS", "UTF8"});
 }
 
@@ -835,6 +835,131 @@ TEST_CASE("commands: clients resetting during zero-copy RETRs never raise SIGPIP
   ftp_client c{e.srv.endpoint()};
   login(c);
   CHECK(c.command("NOOP") == "200 OK");
+}
+
+// ---- RFC 7151 HOST: virtual hosts --------------------------------------------------------
+
+namespace {
+
+using host_server = test_server<coftp::memory_fs>;
+
+// The server's own host (users "test"/"secret" and anonymous), plus ftp.example.com
+// (alice) and ftp.example.net (bob, and a "test" of its own), each with its own files.
+std::unique_ptr<host_server> virtual_hosts_server() {
+  return std::make_unique<host_server>(coftp::memory_fs{}, test_options(), coftp::null_observer{}, 2,
+                                       [](host_server::server_type& s) {
+                                         coftp::user_table com;
+                                         com.add("alice", "wonder", coftp::permissions::all);
+                                         s.add_virtual_host("ftp.example.com", coftp::memory_fs{}, com);
+                                         s.add_virtual_host("[::1]", coftp::memory_fs{}, com);
+                                         coftp::user_table net;
+                                         net.add("bob", "builder", coftp::permissions::all);
+                                         net.add("test", "other", coftp::permissions::all);
+                                         s.add_virtual_host("FTP.Example.NET.", coftp::memory_fs{}, net);
+                                       });
+}
+
+}  // namespace
+
+TEST_CASE("host: host names compare without case and trailing dot; IPv6 in brackets") {
+  using coftp::canonical_host_name;
+  CHECK(canonical_host_name("FTP.Example.COM.") == "ftp.example.com");
+  CHECK(canonical_host_name("localhost") == "localhost");
+  CHECK(canonical_host_name("127.0.0.1") == "127.0.0.1");
+  CHECK(canonical_host_name("[0:0::1]") == "[::1]");
+  CHECK(canonical_host_name("[2001:DB8::A]") == "[2001:db8::a]");
+  CHECK(canonical_host_name("a-b.c1.example") == "a-b.c1.example");
+  for (const char* bad : {"", ".", "a..b", "-a.com", "a-.com", "a_b.com", "a b", "[::1", "[zz]", "[127.0.0.1]",
+                          "[fe80::1%eth0]", "ftp.example.com/x"})
+    CHECK_MESSAGE(!canonical_host_name(bad), bad);
+  CHECK(canonical_host_name(string(63, 'a') + ".com"));
+  CHECK_FALSE(canonical_host_name(string(64, 'a') + ".com"));
+}
+
+TEST_CASE("host: each virtual host has its own users and its own files") {
+  auto srv = virtual_hosts_server();
+  ftp_client com{srv->endpoint()};
+  CHECK(com.command("HOST ftp.example.com") == "220 Host ftp.example.com ready");
+  CHECK(com.login("alice", "wonder") == "230 Login successful");
+  CHECK(com.stor("only-com.txt", "from com").starts_with("226 "));
+  CHECK(com.nlst() == "only-com.txt\r\n");
+
+  ftp_client net{srv->endpoint()};
+  CHECK(net.command("HOST Ftp.Example.Net.") == "220 Host ftp.example.net ready");
+  CHECK(net.login("alice", "wonder") == "530 Login incorrect");
+  CHECK(net.login("test", "secret") == "530 Login incorrect");  // the server's own "test" is not this host's
+  CHECK(net.login("bob", "builder") == "230 Login successful");
+  CHECK(net.command("SIZE only-com.txt").starts_with("550 "));
+  CHECK(net.nlst().empty());
+  CHECK(net.stor("only-net.txt", "from net").starts_with("226 "));
+
+  ftp_client own{srv->endpoint()};  // no HOST: the server's own host
+  CHECK(own.login("alice", "wonder") == "530 Login incorrect");
+  CHECK(own.login("test", "secret") == "230 Login successful");
+  CHECK(own.command("SIZE only-com.txt").starts_with("550 "));
+  CHECK(own.command("SIZE only-net.txt").starts_with("550 "));
+
+  ftp_client v6{srv->endpoint()};  // an IPv6 literal names the same users (its own files)
+  CHECK(v6.command("HOST [0::1]") == "220 Host [::1] ready");
+  CHECK(v6.login("alice", "wonder") == "230 Login successful");
+  CHECK(v6.command("SIZE only-com.txt").starts_with("550 "));
+  CHECK(com.retr("only-com.txt") == "from com");
+}
+
+TEST_CASE("host: HOST before USER only, REIN starts over, unknown hosts 504, bad names 501") {
+  auto srv = virtual_hosts_server();
+  ftp_client c{srv->endpoint()};
+  CHECK(c.command("HOST") == "501 Missing host name");
+  CHECK(c.command("HOST bad_name") == "501 Invalid host name");
+  CHECK(c.command("HOST [nope]") == "501 Invalid host name");
+  CHECK(c.command("HOST unknown.example") == "504 Unknown virtual host");
+  CHECK(c.command("HOST ftp.example.com") == "220 Host ftp.example.com ready");
+  CHECK(c.command("USER alice") == "331 Username OK, need password");
+  CHECK(c.command("HOST ftp.example.net") == "503 HOST must come before USER (send REIN first)");
+  CHECK(c.command("PASS wonder") == "230 Login successful");  // still ftp.example.com
+  CHECK(c.command("HOST ftp.example.net") == "503 HOST must come before USER (send REIN first)");
+  CHECK(c.stor("a.txt", "com").starts_with("226 "));
+  CHECK(c.command("REIN") == "220 Service ready for new user");
+  CHECK(c.command("HOST ftp.example.net") == "220 Host ftp.example.net ready");
+  CHECK(c.login("alice", "wonder") == "530 Login incorrect");
+  CHECK(c.login("bob", "builder") == "230 Login successful");
+  CHECK(c.command("SIZE a.txt").starts_with("550 "));
+  CHECK(c.command("REIN") == "220 Service ready for new user");  // back to the server's own host
+  CHECK(c.login("bob", "builder") == "530 Login incorrect");
+  CHECK(c.login("test", "secret") == "230 Login successful");
+  // An unknown name changes nothing: the host chosen before stays.
+  CHECK(c.command("REIN") == "220 Service ready for new user");
+  CHECK(c.command("HOST ftp.example.com") == "220 Host ftp.example.com ready");
+  CHECK(c.command("HOST nowhere.example") == "504 Unknown virtual host");
+  CHECK(c.login("alice", "wonder") == "230 Login successful");
+  CHECK(c.retr("a.txt") == "com");
+}
+
+TEST_CASE("host: without virtual hosts any well-formed name is the one host; FEAT lists HOST") {
+  host_server srv{coftp::memory_fs{}};
+  srv.put("/a.txt", "hello");
+  ftp_client c{srv.endpoint()};
+  CHECK(feat_lines(c).count("HOST") == 1);
+  CHECK(c.command("HELP HOST") == "214 Syntax: HOST <sp> hostname");
+  CHECK(c.command("HOST ftp.anything.example") == "220 Host ftp.anything.example ready");
+  CHECK(c.command("HOST bad..name") == "501 Invalid host name");
+  CHECK(c.login("test", "secret") == "230 Login successful");
+  CHECK(c.retr("a.txt") == "hello");
+  CHECK(c.command("HOST ftp.anything.example") == "503 HOST must come before USER (send REIN first)");
+}
+
+TEST_CASE("host: add_virtual_host refuses bad and duplicate names") {
+  asio::io_context io;
+  auto o = test_options();
+  host_server::server_type s(io, o, coftp::memory_fs{});
+  s.add_virtual_host("ftp.example.com", coftp::memory_fs{});
+  CHECK_THROWS_WITH_AS(s.add_virtual_host("FTP.EXAMPLE.COM.", coftp::memory_fs{}),
+                       "coftp: virtual host 'ftp.example.com' added twice", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(s.add_virtual_host("not a host", coftp::memory_fs{}),
+                       "coftp: 'not a host' is no host name (RFC 7151 HOST)", std::invalid_argument);
+  CHECK(s.has_virtual_hosts());
+  CHECK(s.find_virtual_host("ftp.example.com") != nullptr);
+  CHECK(s.find_virtual_host("ftp.example.net") == nullptr);
 }
 
 }  // TEST_SUITE("commands")

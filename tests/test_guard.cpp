@@ -1,10 +1,12 @@
 // tests/test_guard.cpp - login abuse defences and address rules: the CIDR parser and
 // matcher and the failed-login table (pure, with explicit times), then the real server
 // over loopback: failed-login delay, the per-connection failure limit, per-address
-// bans, the login timeout, half lines, allow/deny lists, and idle pre-login floods.
+// bans, the login timeout, half lines, allow/deny lists, and idle pre-login floods;
+// then the PROXY protocol: its parser (pure) and trusted proxies over loopback.
 #include <coftp/access_control.hpp>
 #include <coftp/address_guard.hpp>
 #include <coftp/coftp.hpp>
+#include <coftp/proxy_protocol.hpp>
 
 #include <doctest/doctest.h>
 
@@ -62,7 +64,8 @@ struct refusal_observer : coftp::null_observer {
   std::shared_ptr<record> rec = std::make_shared<record>();
 
   void on_refused(const coftp::session_info& s, coftp::refusal why) {
-    static constexpr const char* names[] = {"denied", "banned", "too_many_sessions"};
+    static constexpr const char* names[] = {"denied", "banned", "too_many_sessions", "out_of_descriptors",
+                                            "bad_proxy_header"};
     push("refused " + s.remote_address + " " + names[int(why)] + (s.id == 0 ? " at connect" : " at login"));
   }
   void on_ban(const coftp::session_info& s, std::chrono::milliseconds d) {
@@ -665,6 +668,375 @@ TEST_CASE("guard: 150 idle pre-login connections from one address do not keep an
   CHECK(other.last_reply() == "226 Transfer complete");
   // The idle ones are still there, still not logged in.
   CHECK(idle.front()->command("PWD") == "530 Not logged in");
+}
+
+// ---- PROXY protocol: the parser (pure) ------------------------------------------------
+
+namespace {
+
+using coftp::parse_proxy_header;
+using coftp::proxy_parse_status;
+
+coftp::proxy_header relayed(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport) {
+  coftp::proxy_header h;
+  h.relayed = true;
+  h.source = ip(src);
+  h.source_port = sport;
+  h.destination = ip(dst);
+  h.destination_port = dport;
+  return h;
+}
+
+// A v2 TLV: type, 16-bit length, value.
+string tlv(unsigned char type, const string& value) {
+  string out(1, char(type));
+  out += char(value.size() >> 8);
+  out += char(value.size() & 0xff);
+  return out + value;
+}
+
+// Every strict prefix of a valid header is incomplete; the whole is complete with its
+// length, whatever follows it.
+void check_prefixes(const string& header) {
+  for (std::size_t n = 0; n < header.size(); ++n) {
+    auto r = parse_proxy_header(header.substr(0, n));
+    CHECK_MESSAGE(r.status == proxy_parse_status::incomplete, "prefix of " << n << " bytes");
+  }
+  auto r = parse_proxy_header(header + "USER x\r\n");
+  CHECK(r.status == proxy_parse_status::complete);
+  CHECK(r.length == header.size());
+}
+
+}  // namespace
+
+TEST_CASE("proxy: v1 headers parse (TCP4, TCP6, UNKNOWN)") {
+  SUBCASE("TCP4") {
+    string h = "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n";
+    auto r = parse_proxy_header(h + "GET /");
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK(r.length == h.size());
+    CHECK(r.header.version == 1);
+    CHECK(r.header.relayed);
+    CHECK(r.header.source == ip("192.168.0.1"));
+    CHECK(r.header.source_port == 56324);
+    CHECK(r.header.destination == ip("192.168.0.11"));
+    CHECK(r.header.destination_port == 443);
+    check_prefixes(h);
+  }
+  SUBCASE("TCP6") {
+    string h = "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
+    auto r = parse_proxy_header(h);
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK(r.header.source == ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+    CHECK(r.header.source_port == 65535);
+    check_prefixes(h);
+    auto s = parse_proxy_header("PROXY TCP6 2001:db8::7 ::1 40000 21\r\n");
+    REQUIRE(s.status == proxy_parse_status::complete);
+    CHECK(s.header.source == ip("2001:db8::7"));
+  }
+  SUBCASE("UNKNOWN, with or without addresses; the longest line is 107 bytes") {
+    string longest = "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
+    CHECK(longest.size() == coftp::proxy_v1_max_length);
+    for (string h : {string("PROXY UNKNOWN\r\n"), string("PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"), longest}) {
+      auto r = parse_proxy_header(h);
+      REQUIRE(r.status == proxy_parse_status::complete);
+      CHECK(r.length == h.size());
+      CHECK_FALSE(r.header.relayed);
+      check_prefixes(h);
+    }
+  }
+  SUBCASE("malformed lines are invalid") {
+    for (string h : {"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",           // LF without CR
+                     "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",          // a field missing
+                     "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",      // one too many
+                     "PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n",       // two spaces
+                     "PROXY TCP4 1.2.3.4 5.6.7.8 1 65536\r\n",    // port out of range
+                     "PROXY TCP4 1.2.3.4 5.6.7.8 1 -2\r\n",
+                     "PROXY TCP4 ::1 ::1 1 2\r\n",                // family mismatch
+                     "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
+                     "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",       // scope id
+                     "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",
+                     "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",
+                     "PROXY\r\n", "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", "USER anonymous\r\n",
+                     "PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n"}) {
+      CHECK_MESSAGE(parse_proxy_header(h).status == proxy_parse_status::invalid, h);
+    }
+    // 107 bytes without a line end: no header can be longer.
+    CHECK(parse_proxy_header("PROXY UNKNOWN " + string(93, 'x')).status == proxy_parse_status::invalid);
+    CHECK(parse_proxy_header("PROXY UNKNOWN " + string(92, 'x')).status == proxy_parse_status::incomplete);
+  }
+}
+
+TEST_CASE("proxy: v2 headers parse (PROXY over IPv4 and IPv6, LOCAL, TLVs skipped)") {
+  SUBCASE("PROXY TCP over IPv4") {
+    auto h = coftp::format_proxy_v2(relayed("10.1.2.3", 40000, "10.0.0.1", 21));
+    CHECK(h.size() == 28);
+    auto r = parse_proxy_header(h + "\x16\x03\x01");
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK(r.length == 28);
+    CHECK(r.header.version == 2);
+    CHECK(r.header.relayed);
+    CHECK(r.header.source == ip("10.1.2.3"));
+    CHECK(r.header.source_port == 40000);
+    CHECK(r.header.destination == ip("10.0.0.1"));
+    CHECK(r.header.destination_port == 21);
+    check_prefixes(h);
+  }
+  SUBCASE("PROXY TCP over IPv6 with TLVs") {
+    auto tlvs = tlv(0x01, "ftp") + tlv(0x04, string(5, '\0')) + tlv(0x05, string(128, 'u'));
+    auto h = coftp::format_proxy_v2(relayed("2001:db8::7", 50000, "2001:db8::1", 2121), tlvs);
+    CHECK(h.size() == 16 + 36 + tlvs.size());
+    auto r = parse_proxy_header(h);
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK(r.length == h.size());
+    CHECK(r.header.source == ip("2001:db8::7"));
+    CHECK(r.header.source_port == 50000);
+    check_prefixes(h);
+  }
+  SUBCASE("LOCAL, with an address block that is ignored") {
+    auto h = coftp::format_proxy_v2({});
+    CHECK(h.size() == 16);
+    auto r = parse_proxy_header(h);
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK_FALSE(r.header.relayed);
+    auto with_block = coftp::format_proxy_v2(relayed("10.1.2.3", 1, "10.0.0.1", 2));
+    with_block[12] = '\x20';
+    auto l = parse_proxy_header(with_block);
+    REQUIRE(l.status == proxy_parse_status::complete);
+    CHECK(l.length == with_block.size());
+    CHECK_FALSE(l.header.relayed);
+  }
+  SUBCASE("UNSPEC, UDP and UNIX name nobody; the address is kept") {
+    auto h = coftp::format_proxy_v2(relayed("10.1.2.3", 1, "10.0.0.1", 2));
+    h[13] = '\x12';  // UDP over IPv4
+    auto r = parse_proxy_header(h);
+    REQUIRE(r.status == proxy_parse_status::complete);
+    CHECK_FALSE(r.header.relayed);
+    h[13] = '\x00';
+    CHECK(parse_proxy_header(h).status == proxy_parse_status::complete);
+  }
+  SUBCASE("bad versions, commands, families, short blocks and over-long headers are invalid") {
+    auto good = coftp::format_proxy_v2(relayed("10.1.2.3", 1, "10.0.0.1", 2));
+    auto with = [&](std::size_t i, char c) {
+      auto h = good;
+      h[i] = c;
+      return parse_proxy_header(h).status;
+    };
+    CHECK(with(12, '\x11') == proxy_parse_status::invalid);  // version 1 in a v2 block
+    CHECK(with(12, '\x22') == proxy_parse_status::invalid);  // command 2
+    CHECK(with(13, '\x41') == proxy_parse_status::invalid);  // family 4
+    CHECK(with(13, '\x13') == proxy_parse_status::invalid);  // protocol 3
+    CHECK(with(13, '\x21') == proxy_parse_status::invalid);  // IPv6 in 12 bytes
+    CHECK(with(15, '\x0b') == proxy_parse_status::invalid);  // 11 bytes for IPv4
+    CHECK(with(4, '\x01') == proxy_parse_status::invalid);   // signature
+    auto big = good;
+    std::size_t len = coftp::proxy_v2_max_length - 16 + 1;
+    big[14] = char(len >> 8);
+    big[15] = char(len & 0xff);
+    CHECK(parse_proxy_header(big).status == proxy_parse_status::invalid);
+    big += string(len - 12, '\0');
+    CHECK(parse_proxy_header(big).status == proxy_parse_status::invalid);
+  }
+}
+
+// ---- PROXY protocol: trusted proxies over loopback ------------------------------------
+
+namespace {
+
+struct proxy_observer : recording_observer {
+  refusal_observer refusals;
+  void on_refused(const coftp::session_info& s, coftp::refusal why) { refusals.on_refused(s, why); }
+  void on_ban(const coftp::session_info& s, std::chrono::milliseconds d) { refusals.on_ban(s, d); }
+};
+using proxied_server = test_server<coftp::memory_fs, proxy_observer>;
+
+// Trusts 127.0.0.1 only: 127.0.0.2 plays a direct client.
+coftp::server_options proxy_options() {
+  auto o = test_options();
+  o.proxy_protocol_from = {"127.0.0.1/32"};
+  o.proxy_protocol_timeout = 500ms;
+  return o;
+}
+
+// A control connection from 127.0.0.1 (the trusted proxy) that sends `header` first.
+std::unique_ptr<ftp_client> via_proxy(proxied_server& srv, const string& header) {
+  client_options o;
+  o.read_greeting = false;
+  auto c = std::make_unique<ftp_client>(srv.endpoint(), o);
+  c->send_raw(header);
+  return c;
+}
+
+string v1(const char* src) {
+  auto a = ip(src);
+  return coftp::format_proxy_v1(relayed(src, 40000, a.is_v4() ? "127.0.0.1" : "::1", 21));
+}
+string v2(const char* src, const string& tlvs = {}) {
+  auto a = ip(src);
+  return coftp::format_proxy_v2(relayed(src, 40000, a.is_v4() ? "127.0.0.1" : "::1", 21), tlvs);
+}
+
+}  // namespace
+
+TEST_CASE("proxy: a trusted peer's v1 and v2 headers name the session's client") {
+  proxied_server srv{coftp::memory_fs{}, proxy_options()};
+  struct named {
+    string header, address;
+  };
+  std::vector<named> cases = {
+      {v1("10.1.2.3"), "10.1.2.3"},
+      {v1("2001:db8::7"), "2001:db8::7"},
+      {"PROXY UNKNOWN\r\n", "127.0.0.1"},
+      {v2("10.1.2.4"), "10.1.2.4"},
+      {v2("2001:db8::8", tlv(0x01, "ftp") + tlv(0x05, string(64, 'i'))), "2001:db8::8"},
+      {coftp::format_proxy_v2({}), "127.0.0.1"},  // LOCAL: a health check
+  };
+  for (const auto& k : cases) {
+    CAPTURE(k.address);
+    auto c = via_proxy(srv, k.header);
+    CHECK(c->read_reply() == "220 coftp test server ready");
+    CHECK(c->login("test", "secret") == "230 Login successful");
+    CHECK(c->command("QUIT") == "221 Goodbye");
+    CHECK(wait_until([&] { return srv.observer().has("connect " + k.address); }));
+  }
+}
+
+TEST_CASE("proxy: a header cut in several TCP segments is put together") {
+  proxied_server srv{coftp::memory_fs{}, proxy_options()};
+  for (const auto& h : {v1("10.1.2.3"), v2("10.1.2.5", tlv(0x04, string(20, '\0')))}) {
+    client_options o;
+    o.read_greeting = false;
+    ftp_client c{srv.endpoint(), o};
+    c.control().set_no_delay();
+    for (std::size_t at = 0; at < h.size(); at += 7) {
+      c.send_raw(h.substr(at, 7));
+      std::this_thread::sleep_for(20ms);
+    }
+    c.send_raw("NOOP\r\n");  // right behind the header: not taken as part of it
+    CHECK(c.read_reply() == "220 coftp test server ready");
+    CHECK(c.read_reply() == "200 OK");
+  }
+  CHECK(srv.observer().has("connect 10.1.2.3"));
+  CHECK(srv.observer().has("connect 10.1.2.5"));
+}
+
+TEST_CASE("proxy: an untrusted peer is a direct client: a header is an unknown command") {
+  proxied_server srv{coftp::memory_fs{}, proxy_options()};
+  ftp_client c{srv.endpoint(), {.local_address = localhost2}};
+  CHECK(c.greeting() == "220 coftp test server ready");
+  CHECK(c.command("PROXY TCP4 10.1.2.3 127.0.0.1 40000 21") == "500 Unknown command");
+  CHECK(c.login("test", "secret") == "230 Login successful");
+  CHECK(srv.observer().has("connect 127.0.0.2"));
+}
+
+TEST_CASE("proxy: a trusted peer sending garbage, an over-long line or nothing is closed without a reply") {
+  proxied_server srv{coftp::memory_fs{}, proxy_options()};
+  for (string bad : {string("USER anonymous\r\n"), "PROXY UNKNOWN " + string(200, 'x') + "\r\n",
+                     string("PROXY TCP4 10.1.2.3 127.0.0.1 40000\r\n"), string()}) {
+    CAPTURE(bad);
+    auto start = steady::now();
+    auto c = via_proxy(srv, bad);
+    CHECK(c->wait_closed());  // EOF or reset, and never a reply line
+    CHECK(steady::now() - start < 5s);
+  }
+  CHECK(wait_until([&] { return srv.observer().refusals.count("refused 127.0.0.1 bad_proxy_header at connect") == 4; }));
+  CHECK_FALSE(srv.observer().has("connect 127.0.0.1"));
+  CHECK(srv.server().session_count() == 0);
+}
+
+TEST_CASE("proxy: bans and per-address limits count the header's address, not the proxy's") {
+  auto o = proxy_options();
+  o.ban_after = 2;
+  o.login_failure_delay = 10ms;
+  o.max_sessions_per_address = 2;
+  proxied_server srv{coftp::memory_fs{}, o};
+
+  for (int i = 0; i < 2; ++i) {
+    auto c = via_proxy(srv, v1("10.1.2.3"));
+    REQUIRE(c->read_reply() == "220 coftp test server ready");
+    CHECK(c->login("test", "guess") == "530 Login incorrect");
+  }
+  CHECK(wait_until([&] { return srv.observer().refusals.has("ban 10.1.2.3 900000 ms"); }));
+  auto banned = via_proxy(srv, v2("10.1.2.3"));
+  CHECK(banned->read_reply() == "421 Too many failed logins, try again later");
+  CHECK(srv.observer().refusals.has("refused 10.1.2.3 banned at connect"));
+  // The proxy itself, and the other clients behind it, are not banned.
+  auto local = via_proxy(srv, "PROXY UNKNOWN\r\n");
+  CHECK(local->read_reply() == "220 coftp test server ready");
+  CHECK(local->login("test", "secret") == "230 Login successful");
+  auto other = via_proxy(srv, v1("10.1.2.4"));
+  CHECK(other->read_reply() == "220 coftp test server ready");
+  CHECK(other->login("test", "secret") == "230 Login successful");
+
+  // Per address: two sessions of 10.1.2.4 at most, while 127.0.0.1 already has one more.
+  auto second = via_proxy(srv, v2("10.1.2.4"));
+  CHECK(second->read_reply() == "220 coftp test server ready");
+  auto third = via_proxy(srv, v1("10.1.2.4"));
+  CHECK(third->read_reply() == "421 Too many connections, try again later");
+  CHECK(srv.observer().refusals.has("refused 10.1.2.4 too_many_sessions at connect"));
+  auto fifth = via_proxy(srv, v1("10.1.2.5"));
+  CHECK(fifth->read_reply() == "220 coftp test server ready");
+}
+
+TEST_CASE("proxy: the data-connection peer check and PORT use the header's address") {
+  auto o = proxy_options();
+  o.data_timeout = 1s;
+  proxied_server srv{coftp::memory_fs{}, o};
+  srv.put("/a.txt", "hello");
+  auto c = via_proxy(srv, v1("10.1.2.3"));
+  REQUIRE(c->read_reply() == "220 coftp test server ready");
+  REQUIRE(c->login("test", "secret") == "230 Login successful");
+
+  // PORT/EPRT: only to the client's own address, which is not 127.0.0.1 here.
+  CHECK(c->command("PORT 127,0,0,1,200,10") == "500 Illegal address: data connections go to the client's own address only");
+
+  asio::io_context io;
+  auto passive = [&] {
+    auto ep = ftp_client::parse_227(c->command("PASV"));
+    REQUIRE(ep);
+    return *ep;
+  };
+  SUBCASE("from the proxy's address without a header: refused") {
+    auto ep = passive();
+    blocking_socket data(io, ep, 5s);
+    auto start = steady::now();
+    CHECK(c->command("RETR a.txt") == "425 Cannot open data connection");
+    CHECK(steady::now() - start < 4s);
+  }
+  SUBCASE("from the proxy with a header naming someone else, then naming the client") {
+    auto ep = passive();
+    blocking_socket stranger(io, ep, 5s);
+    stranger.write_all(v2("10.9.9.9"));
+    blocking_socket data(io, ep, 5s);
+    data.write_all(v2("10.1.2.3", tlv(0x01, "ftp-data")));
+    CHECK(c->command("RETR a.txt").starts_with("150 "));
+    CHECK(data.read_all(1 << 20) == "hello");
+    CHECK(c->read_reply() == "226 Transfer complete");
+    char byte;
+    CHECK(stranger.read_some(&byte, 1) == 0);  // closed, never served
+  }
+  SUBCASE("a direct client's data connection from its own address is checked as before") {
+    ftp_client direct{srv.endpoint(), {.local_address = localhost2}};
+    REQUIRE(direct.login("test", "secret") == "230 Login successful");
+    // Active mode: the client's data socket is on 127.0.0.2 too (a passive data
+    // connection from 127.0.0.1 would come from the trusted proxy's address).
+    CHECK(direct.retr("a.txt", passive_mode::port) == "hello");
+    CHECK(direct.retr("a.txt", passive_mode::eprt) == "hello");
+    CHECK(direct.command("PORT 127,0,0,1,200,10") == "500 Illegal address: data connections go to the client's own address only");
+  }
+}
+
+TEST_CASE("proxy: a bad trusted-network entry makes the server constructor throw") {
+  asio::io_context io;
+  auto o = proxy_options();
+  o.proxy_protocol_from = {"127.0.0.1/33"};
+  coftp::user_table users;
+  CHECK_THROWS_AS(coftp::basic_server<test_policies<coftp::memory_fs>>(io, o, coftp::memory_fs{}, users),
+                  std::invalid_argument);
+  o.proxy_protocol_from = {"haproxy.local"};
+  CHECK_THROWS_WITH_AS(coftp::basic_server<test_policies<coftp::memory_fs>>(io, o, coftp::memory_fs{}, users),
+                       "coftp: bad proxy_protocol_from entry 'haproxy.local': not an IPv4 or IPv6 address",
+                       std::invalid_argument);
 }
 
 }  // TEST_SUITE("guard")

@@ -205,7 +205,7 @@ TEST_CASE_TEMPLATE("server: SYST, NOOP, FEAT, OPTS, MODE, STRU, ALLO, HELP", B, 
     CHECK(lines[i].starts_with(" "));  // RFC 2389: each feature line begins with a space
     features.insert(lines[i].substr(1));
   }
-  CHECK(features == std::set<string>{"EPSV", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unique;", "PASV",
+  CHECK(features == std::set<string>{"EPSV", "HOST", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unique;", "PASV",
                                      "REST STREAM", "SIZE", "TVFS", "UTF8"});
 
   CHECK(c.command("OPTS UTF8 ON") == "200 UTF8 mode enabled");

@@ -3,6 +3,8 @@
 // the data-port thief, required TLS, implicit FTPS and detection on the control port.
 // The certificate comes from the build (COFTP_TEST_CERT, COFTP_TEST_KEY: made by
 // `openssl req` in tests/meson.build).
+#include <coftp/proxy_protocol.hpp>
+
 #include <doctest/doctest.h>
 
 #include "server_helpers.hpp"
@@ -381,6 +383,55 @@ TEST_CASE("tls: one port serves implicit FTPS, explicit FTPS and plain FTP when 
     login(c);
     CHECK(c.retr("a.txt") == "one port");
   }
+}
+
+TEST_CASE("tls: behind a PROXY-protocol proxy, the header comes before the TLS handshake") {
+  auto o = tls_options();
+  o.tls.detect_on_control_port = true;
+  o.tls.detect_wait = std::chrono::milliseconds(200);
+  o.tls.implicit_port = 0;
+  o.proxy_protocol_from = {"127.0.0.1"};
+  test_server<coftp::memory_fs> srv(coftp::memory_fs{}, o);
+  srv.put("/a.txt", "relayed");
+  coftp::proxy_header h;
+  h.relayed = true;
+  h.source = asio::ip::make_address("127.0.0.1");  // the passive check compares with it
+  h.source_port = 40000;
+  h.destination = h.source;
+  h.destination_port = 21;
+  for (auto to : {srv.endpoint(), *srv.server().implicit_tls_endpoint()}) {
+    auto co = tls_client();
+    co.implicit_tls = true;
+    co.preamble = coftp::format_proxy_v2(h);
+    ftp_client c(to, co);
+    CHECK(c.greeting() == "220 coftp test server ready");
+    CHECK(c.control().secure());
+    login(c);
+  }
+  // Detection on: the header, then plain FTP, then AUTH TLS.
+  auto co = tls_client();
+  co.preamble = coftp::format_proxy_v1(h);
+  ftp_client c(srv.endpoint(), co);
+  CHECK(c.greeting() == "220 coftp test server ready");
+  secure_login(c);
+  // Active mode: a passive data connection from 127.0.0.1, the trusted proxy's address,
+  // would need a PROXY header of its own.
+  CHECK(c.retr("a.txt", passive_mode::port) == "relayed");
+}
+
+TEST_CASE("tls: HOST comes before AUTH TLS when TLS is required (RFC 7151)") {
+  auto o = tls_options();
+  o.tls.required = true;
+  test_server<coftp::memory_fs> srv(coftp::memory_fs{}, o, coftp::null_observer{}, 2, [](auto& s) {
+    coftp::user_table users;
+    users.add("alice", "wonder", coftp::permissions::all);
+    s.add_virtual_host("ftp.example.com", coftp::memory_fs{}, users);
+  });
+  ftp_client c(srv.endpoint(), tls_client());
+  CHECK(c.command("HOST ftp.example.com") == "220 Host ftp.example.com ready");
+  CHECK(c.command("USER alice") == "530 TLS required: send AUTH TLS before USER");
+  REQUIRE(c.auth_tls() == "234 AUTH TLS OK, starting TLS negotiation");
+  CHECK(c.login("alice", "wonder") == "230 Login successful");
 }
 
 TEST_CASE("tls: configuration errors are reported when the server is built") {

@@ -17,6 +17,7 @@
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
 #include <coftp/privileges.hpp>
+#include <coftp/proxy_protocol.hpp>
 #include <coftp/permissions.hpp>
 #include <coftp/reply.hpp>
 #include <coftp/server.hpp>

@@ -15,8 +15,8 @@ namespace coftp {
 
 /// The commands a default server answers. Extend with `with<...>`, trim with `without<...>`.
 using default_commands = command_table<
-    // access control (RFC 959 4.1.1)
-    commands::user, commands::pass, commands::acct, commands::rein, commands::quit,
+    // access control (RFC 959 4.1.1, RFC 7151 HOST)
+    commands::host, commands::user, commands::pass, commands::acct, commands::rein, commands::quit,
     // security (RFC 2228, RFC 4217): offered when the server has a certificate
     commands::auth, commands::pbsz, commands::prot,
     // transfer parameters (RFC 959 4.1.2, RFC 2428)

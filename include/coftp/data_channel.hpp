@@ -10,6 +10,7 @@
 
 #include <coftp/config.hpp>
 #include <coftp/detail/io.hpp>
+#include <coftp/detail/proxy_io.hpp>
 #include <coftp/error.hpp>
 #include <coftp/tls.hpp>
 
@@ -19,6 +20,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <tuple>
 #include <optional>
@@ -178,29 +180,38 @@ class data_channel {
   /// True when the next transfer is active (PORT/EPRT).
   bool active() const noexcept { return active_ != nullptr; }
 
+  /// True for an address whose connections are relayed by a trusted PROXY-protocol
+  /// proxy (server_options::proxy_protocol_from); empty: none are.
+  using proxy_filter = std::function<bool(const asio::ip::address&)>;
+
   /// Opens the data connection of a transfer: connects (active) or accepts (passive).
   ///
   /// @par Cancellation
   /// Cancelling the awaiting coroutine (as ABOR does) completes it with an error.
   asio::awaitable<std::pair<std::error_code, tcp::socket>> open(asio::ip::address peer,
-                                                                std::chrono::steady_clock::duration timeout) {
+                                                                std::chrono::steady_clock::duration timeout,
+                                                                proxy_filter relayed_by = {}) {
     if (active_) {
       auto target = *active_;
       active_.reset();
       auto r = co_await connect(target, timeout);
       co_return r;
     }
-    auto r = co_await accept(peer, timeout);
+    auto r = co_await accept(peer, timeout, std::move(relayed_by));
     co_return r;
   }
 
   /// Accepts the data connection from `peer`, waiting at most `timeout`. Connections
   /// from other addresses are closed and not counted. The listener is closed after.
+  /// A connection from an address `relayed_by` accepts (a load balancer forwarding the
+  /// passive ports) must begin with a PROXY protocol header, read within the same
+  /// timeout, and is `peer`'s only if the header names `peer`.
   ///
   /// @par Cancellation
   /// Cancelling the awaiting coroutine (as ABOR does) completes it with an error.
   asio::awaitable<std::pair<std::error_code, tcp::socket>> accept(asio::ip::address peer,
-                                                                  std::chrono::steady_clock::duration timeout) {
+                                                                  std::chrono::steady_clock::duration timeout,
+                                                                  proxy_filter relayed_by = {}) {
     using namespace asio::experimental::awaitable_operators;
     if (!listener_) co_return std::pair{std::error_code(asio::error::not_connected), tcp::socket(ex_)};
     auto until = std::chrono::steady_clock::now() + timeout;
@@ -218,7 +229,13 @@ class data_channel {
       }
       std::error_code ignored;
       auto remote = sock.remote_endpoint(ignored);
-      if (!ignored && same_address(remote.address(), peer)) {
+      auto from = remote.address();
+      if (!ignored && relayed_by && relayed_by(normalized(from))) {
+        auto [pec, header] = co_await detail::read_proxy_header(sock, until);
+        if (pec) ignored = pec;  // no header: refused like any foreign peer
+        else if (header.relayed) from = header.source;
+      }
+      if (!ignored && same_address(from, peer)) {
         close();
         sock.set_option(tcp::no_delay(true), ignored);
         co_return std::pair{std::error_code{}, std::move(sock)};

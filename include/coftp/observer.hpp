@@ -55,6 +55,7 @@ enum class refusal {
   banned,             ///< the address is banned after failed logins (at connect, USER or PASS)
   too_many_sessions,  ///< over max_sessions or max_sessions_per_address (at connect)
   out_of_descriptors, ///< the process had no descriptor left for it (EMFILE, ENFILE; at connect)
+  bad_proxy_header,   ///< a trusted proxy's connection sent no valid PROXY header in time (closed, no reply)
 };
 
 /// Receives nothing; the default policy and the base for custom observers.

@@ -82,6 +82,18 @@ struct server_options {
   std::size_t max_tracked_addresses = 10000;  ///< bound of the failure table; the oldest entries go first
   std::vector<std::string> allow{};  ///< CIDR blocks ("10.0.0.0/8", "::1"); empty: every address
   std::vector<std::string> deny{};   ///< CIDR blocks refused with 421 at connect; deny wins over allow
+
+  /// PROXY protocol (HAProxy's proxy-protocol.txt, v1 and v2) from these CIDR blocks
+  /// ("10.0.0.5", "10.0.0.0/24"): a control connection from one of them must begin with
+  /// a PROXY header, read within `proxy_protocol_timeout` before the greeting, and the
+  /// client it names is the session's address for the allow/deny lists, bans,
+  /// per-address limits, the data-connection peer check, PORT/EPRT and the logs. A
+  /// missing or bad header closes the connection without a reply. Passive data
+  /// connections from these blocks must begin with a header naming the client too.
+  /// Connections from other addresses are served as direct clients (no header read).
+  /// Empty (the default): off.
+  std::vector<std::string> proxy_protocol_from{};
+  std::chrono::milliseconds proxy_protocol_timeout{std::chrono::seconds(5)};  ///< to read the PROXY header
 };
 
 }  // namespace coftp

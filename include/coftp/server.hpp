@@ -6,6 +6,7 @@
 #include <coftp/auth.hpp>
 #include <coftp/commands.hpp>
 #include <coftp/detail/io.hpp>
+#include <coftp/detail/proxy_io.hpp>
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
 #include <coftp/session.hpp>
@@ -37,6 +38,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace coftp {
@@ -59,7 +61,8 @@ struct default_policies {
 /// An FTP server over the policies `P`.
 ///
 /// The constructor binds the listening socket (and throws std::system_error if it
-/// cannot, std::invalid_argument for an allow or deny rule that is no CIDR block), so
+/// cannot, std::invalid_argument for an allow, deny or proxy_protocol_from entry that
+/// is no CIDR block), so
 /// `endpoint()` tells the real port at once; `start()` begins accepting.
 /// Run the io_context on as many threads as you like: each session has its own strand.
 ///
@@ -97,6 +100,11 @@ class basic_server {
 #endif
     if (!tls.enabled() && (tls.required || tls.implicit_port || tls.detect_on_control_port))
       throw std::invalid_argument("coftp: TLS options need tls.certificate_file");
+    for (const auto& text : options_.proxy_protocol_from) {
+      auto [ec, block] = cidr::parse(text);
+      if (ec) throw std::invalid_argument("coftp: bad proxy_protocol_from entry '" + text + "': " + ec.message());
+      proxies_.push_back(block);
+    }
     endpoint_ = open_listener(acceptor_, options_.port);
     if (tls.implicit_port) {
       implicit_acceptor_.emplace(accept_strand_);
@@ -157,6 +165,7 @@ class basic_server {
       std::error_code ignored;
       acceptor_.close(ignored);
       if (implicit_acceptor_) implicit_acceptor_->close(ignored);
+      for (auto* s : relaying_) s->cancel(ignored);
       for_each_session([](session_type& s) { s.request_stop(); });
       grace_ = std::make_unique<asio::steady_timer>(accept_strand_, options_.shutdown_grace);
       grace_->async_wait([this](std::error_code ec) {
@@ -165,11 +174,49 @@ class basic_server {
     });
   }
 
+  /// True if connections from `a` are relayed by a trusted proxy and begin with a
+  /// PROXY protocol header (server_options::proxy_protocol_from).
+  bool relayed_by_proxy(const asio::ip::address& a) const noexcept {
+    for (const auto& b : proxies_)
+      if (b.contains(a)) return true;
+    return false;
+  }
+
   /// Sessions currently running.
   std::size_t session_count() const {
     std::lock_guard lock(mutex_);
     return sessions_.size();
   }
+
+  using virtual_host = typename session_type::virtual_host;
+
+  /// Adds a virtual host (RFC 7151 HOST): a client sending `HOST name` before USER is
+  /// served `storage` and logs in against `auth` instead of the server's own. Names are
+  /// compared without case and without a trailing dot; an IPv6 address is written in
+  /// brackets ("[2001:db8::1]"). Once a server has virtual hosts, HOST with an unknown
+  /// name is answered "504"; clients that send no HOST get the server's own storage and
+  /// users. Call before `start()`. Throws std::invalid_argument for a name that is no
+  /// host name, or one added twice.
+  ///
+  /// @par Example
+  /// @code
+  /// server.add_virtual_host("ftp.example.com", coftp::local_fs("/srv/example"), example_users);
+  /// @endcode
+  virtual_host& add_virtual_host(std::string name, storage_type storage, authenticator_type auth = {}) {
+    auto key = canonical_host_name(name);
+    if (!key) throw std::invalid_argument("coftp: '" + name + "' is no host name (RFC 7151 HOST)");
+    if (find_virtual_host(*key)) throw std::invalid_argument("coftp: virtual host '" + *key + "' added twice");
+    hosts_.push_back(std::make_unique<virtual_host>(virtual_host{*key, std::move(storage), std::move(auth)}));
+    return *hosts_.back();
+  }
+
+  /// The virtual host of that name (canonical_host_name form), or nullptr.
+  virtual_host* find_virtual_host(std::string_view canonical_name) noexcept {
+    for (auto& h : hosts_)
+      if (h->name == canonical_name) return h.get();
+    return nullptr;
+  }
+  bool has_virtual_hosts() const noexcept { return !hosts_.empty(); }
 
   const server_options& options() const noexcept { return options_; }
   storage_type& storage() noexcept { return storage_; }
@@ -206,15 +253,53 @@ class basic_server {
         co_await pause.async_wait(detail::nothrow);
         continue;
       }
+      if (!proxies_.empty()) {
+        std::error_code rec;
+        auto remote = socket.remote_endpoint(rec);
+        if (!rec && relayed_by_proxy(remote.address())) {
+          asio::co_spawn(accept_strand_, admit_relayed(std::move(socket), mode), [](std::exception_ptr) {});
+          continue;
+        }
+      }
       admit(std::move(socket), mode);
     }
     // Nothing else keeps the grace timer alive once every session ended early.
     if (stopping_) check_drained();
   }
 
-  void admit(tcp::socket socket, session_start mode) {
+  // A trusted proxy's connection: its PROXY header, read here on the accept strand
+  // within proxy_protocol_timeout and before anything else, names the client that
+  // admit() then judges (lists, bans, limits) and the session serves. A missing, bad or
+  // late header closes the connection without a reply (the peer is a proxy, not an FTP
+  // client); LOCAL and UNKNOWN keep the proxy's own address.
+  asio::awaitable<void> admit_relayed(tcp::socket socket, session_start mode) {
     std::error_code ec;
     auto remote = socket.remote_endpoint(ec);
+    if (ec || stopping_ || relaying_.size() >= options_.max_sessions) co_return;  // the socket closes
+    relaying_.insert(&socket);
+    auto deadline = std::chrono::steady_clock::now() + options_.proxy_protocol_timeout;
+    std::pair<std::error_code, proxy_header> read;
+    try {
+      read = co_await detail::read_proxy_header(socket, deadline);
+    } catch (...) {
+      relaying_.erase(&socket);
+      throw;
+    }
+    relaying_.erase(&socket);
+    if (stopping_) co_return;
+    if (read.first) {
+      observer_.on_refused(session_info{0, remote.address().to_string(), remote.port()}, refusal::bad_proxy_header);
+      co_return;
+    }
+    std::optional<tcp::endpoint> client;
+    if (read.second.relayed) client = tcp::endpoint(read.second.source, read.second.source_port);
+    admit(std::move(socket), mode, client);
+  }
+
+  // `client`: the client a PROXY header named, instead of the socket's peer.
+  void admit(tcp::socket socket, session_start mode, std::optional<tcp::endpoint> client = std::nullopt) {
+    std::error_code ec;
+    auto remote = client ? *client : socket.remote_endpoint(ec);
     if (ec) return;
     std::string address = remote.address().to_string();
     if (auto v = guard_.admit(data_channel::normalized(remote.address())); v != address_guard::verdict::admitted) {
@@ -236,7 +321,7 @@ class basic_server {
       ++per_address;
       auto id = ++next_id_;
       socket.set_option(tcp::no_delay(true), ec);
-      session = std::make_shared<session_type>(*this, std::move(socket), id, mode);
+      session = std::make_shared<session_type>(*this, std::move(socket), id, mode, client);
       if (session->info().remote_address != address) {
         // The peer left between the two getpeername(2): nothing to serve.
         if (--per_address == 0) per_address_.erase(address);
@@ -338,6 +423,9 @@ class basic_server {
   authenticator_type auth_;
   observer_type observer_;
   address_guard guard_;
+  std::vector<cidr> proxies_;  // proxy_protocol_from
+  std::vector<std::unique_ptr<virtual_host>> hosts_;  // add_virtual_host; stable addresses
+  std::unordered_set<tcp::socket*> relaying_;  // PROXY headers being read; touched on accept_strand_ only
   user_rate_registry user_rates_;
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;

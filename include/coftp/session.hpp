@@ -81,6 +81,15 @@ struct transfer_result {
   bool ok() const noexcept { return outcome == transfer_outcome::completed; }
 };
 
+/// A virtual host (RFC 7151 HOST): a name with its own storage and its own users.
+/// `basic_server::add_virtual_host` makes them; a session points at the one HOST chose.
+template <class Storage, class Authenticator>
+struct basic_virtual_host {
+  std::string name;  ///< as compared: lower case, no trailing dot (canonical_host_name)
+  Storage storage;
+  Authenticator authenticator;
+};
+
 /// One control connection and its state.
 template <class Policies>
 class basic_session {
@@ -88,11 +97,15 @@ class basic_session {
   using policies = Policies;
   using server_type = basic_server<Policies>;
   using storage_type = typename Policies::storage;
+  using authenticator_type = typename Policies::authenticator;
+  using virtual_host = basic_virtual_host<storage_type, authenticator_type>;
   using commands = typename Policies::commands;
   using tcp = asio::ip::tcp;
 
+  /// `client`: the client's address when a PROXY protocol header named it (the socket's
+  /// peer is then the proxy); by default the socket's peer.
   basic_session(server_type& server, tcp::socket socket, std::uint64_t id,
-                session_start start = session_start::plain)
+                session_start start = session_start::plain, std::optional<tcp::endpoint> client = std::nullopt)
       : start_(start),
         server_(server),
         control_(std::move(socket)),
@@ -100,7 +113,7 @@ class basic_session {
         control_deadline_(control_.get_executor()) {
     info_.id = id;
     std::error_code ec;
-    auto remote = control_.lowest_layer().remote_endpoint(ec);
+    auto remote = client ? *client : control_.lowest_layer().remote_endpoint(ec);
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
@@ -139,7 +152,27 @@ class basic_session {
 
   const server_options& options() const noexcept { return server_.options(); }
   asio::any_io_executor executor() { return control_.get_executor(); }
-  storage_type& storage() noexcept { return server_.storage(); }
+  /// The storage served: the virtual host's after HOST, else the server's.
+  storage_type& storage() noexcept { return host_ ? host_->storage : server_.storage(); }
+  /// The users checked at PASS: the virtual host's after HOST, else the server's.
+  authenticator_type& authenticator() noexcept { return host_ ? host_->authenticator : server_.authenticator(); }
+
+  /// HOST (RFC 7151): selects the virtual host named `name` (canonical_host_name form)
+  /// for the login to come. False when the server has virtual hosts and none of that
+  /// name. A server without virtual hosts is one host under any name: true, and the
+  /// server's own storage and users stay.
+  bool select_host(std::string_view name) {
+    if (!server_.has_virtual_hosts()) {
+      host_ = nullptr;
+      return true;
+    }
+    auto* h = server_.find_virtual_host(name);
+    if (!h) return false;
+    host_ = h;
+    return true;
+  }
+  /// The virtual host selected by HOST, or nullptr (the server's own).
+  const virtual_host* host() const noexcept { return host_; }
   const session_info& info() const noexcept { return info_; }
 
   bool logged_in() const noexcept { return user_.has_value(); }
@@ -166,7 +199,7 @@ class basic_session {
     std::string name = rare_ ? rare_->pending_user.value_or("") : "";
     if (rare_) rare_->pending_user.reset();
     credentials c{name, password, info_.remote_address};
-    auto who = co_await server_.authenticator().authenticate(c);
+    auto who = co_await authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
       if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, server_.options().ban_time);
@@ -230,6 +263,7 @@ class basic_session {
   /// and PROT start over.
   void reinitialize() {
     reset_state();
+    host_ = nullptr;  // RFC 7151 3: after REIN the client may send HOST again
     pbsz_ = false;
     private_data_ = false;
   }
@@ -319,16 +353,16 @@ class basic_session {
   }
 
   /// PORT and EPRT: the next transfer connects to `target`. RFC 2577 4: only the
-  /// control connection's own peer, and no port below 1024 ("bounce attack"); nothing
-  /// is connected before a transfer command.
+  /// control connection's own peer (the client a PROXY header named, behind a proxy),
+  /// and no port below 1024 ("bounce attack"); nothing is connected before a transfer
+  /// command.
   reply open_active(tcp::endpoint target) {
     if (!server_.options().active_mode) return {502, "Active mode is disabled on this server, use EPSV or PASV"};
     std::error_code ec;
-    auto peer = control_.lowest_layer().remote_endpoint(ec);
     auto local = control_.lowest_layer().local_endpoint(ec);
     if (ec) return {425, "Cannot open data connection"};
     auto addr = data_channel::normalized(target.address());
-    if (addr != data_channel::normalized(peer.address()))
+    if (addr != peer())
       return {500, "Illegal address: data connections go to the client's own address only"};
     if (target.port() < 1024) return {504, "Illegal port: ports below 1024 are refused"};
     data_.connect_to(tcp::endpoint(addr, target.port()), data_channel::normalized(local.address()));
@@ -688,9 +722,12 @@ class basic_session {
                                           {521, "Data connections must be encrypted: send PBSZ 0 and PROT P"}},
                           data_connection(tcp::socket(control_.get_executor()))};
     }
-    std::error_code ec;
-    auto peer = control_.lowest_layer().remote_endpoint(ec).address();
-    auto [aec, sock] = co_await data_.open(peer, server_.options().data_timeout);
+    // The client's address (a PROXY header's, behind a proxy); a data connection from a
+    // trusted proxy must name it in a PROXY header of its own.
+    data_channel::proxy_filter relayed;
+    if (!server_.options().proxy_protocol_from.empty())
+      relayed = [this](const asio::ip::address& a) { return server_.relayed_by_proxy(a); };
+    auto [aec, sock] = co_await data_.open(peer(), server_.options().data_timeout, std::move(relayed));
     data_connection conn(std::move(sock));
     if (aec) {
       co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},
@@ -1031,6 +1068,7 @@ class basic_session {
   std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
   std::optional<coftp::user> user_;
+  virtual_host* host_ = nullptr;  // HOST's choice; null: the server's own storage and users
   std::string cwd_ = "/";
   bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
   // State of a command pair (USER then PASS, RNFR then RNTO): allocated when the first

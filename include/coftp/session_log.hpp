@@ -85,7 +85,8 @@ class session_log_observer : public null_observer {
 
   void on_refused(const session_info& s, refusal why) {
     static constexpr const char* reasons[] = {"denied by the allow/deny lists", "banned after failed logins",
-                                              "too many sessions", "out of file descriptors"};
+                                              "too many sessions", "out of file descriptors",
+                                              "no valid PROXY protocol header"};
     write(s, "[!] Refused " + s.remote_address + ": " + reasons[int(why)]);
   }
   void on_ban(const session_info& s, std::chrono::milliseconds d) {

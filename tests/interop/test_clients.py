@@ -1803,6 +1803,162 @@ class PasswdServerTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+class VirtualHostTests(unittest.TestCase):
+    """RFC 7151 HOST with Python's ftplib (sendcmd): a server with --virtual-host
+    ftp.example.com=ROOT (the users of --root) and ftp.example.net=ROOT,FILE (bob only)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="vhost-", dir=CLIENT_HOME)
+        cls.root, cls.com, cls.net = (os.path.join(cls.dir, d) for d in ("root", "com", "net"))
+        os.makedirs(cls.root)
+        r = subprocess.run([SERVER_BINARY, "--hash-password", "--hash-method", "sha512"], input=b"bob pw\n",
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"--hash-password exited with {r.returncode}: {r.stderr!r}")
+        cls.users = os.path.join(cls.dir, "net.users")
+        with open(cls.users, "w") as f:
+            f.write(f"bob:{r.stdout.decode().strip()}:/:all\n")
+        cls.server = Server(SERVER_BINARY, cls.root, ["--virtual-host", f"ftp.example.com={cls.com}",
+                                                      "--virtual-host", f"FTP.example.NET={cls.net},{cls.users}"])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--virtual-host server stopped with {rc}, killed={killed}")
+
+    def connect(self):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT)
+        return ftp
+
+    def test_feat_lists_host(self):
+        ftp = self.connect()
+        try:
+            self.assertRegex(ftp.sendcmd("FEAT"), r"(?m)^ HOST$")
+        finally:
+            ftp.close()
+
+    def test_each_host_has_its_root_and_users(self):
+        ftp = self.connect()
+        try:
+            self.assertEqual(ftp.sendcmd("HOST ftp.example.com"), "220 Host ftp.example.com ready")
+            ftp.login(USER, PASSWORD)
+            ftp.storbinary("STOR on-com.txt", io.BytesIO(b"com bytes"))
+            ftp.quit()
+        finally:
+            ftp.close()
+        with open(os.path.join(self.com, "on-com.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"com bytes")
+        self.assertFalse(os.path.exists(os.path.join(self.root, "on-com.txt")))
+
+        ftp = self.connect()
+        try:
+            self.assertEqual(ftp.sendcmd("HOST ftp.example.net."), "220 Host ftp.example.net ready")
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.login(USER, PASSWORD)
+            self.assertTrue(str(e.exception).startswith("530"), e.exception)
+            ftp.login("bob", "bob pw")
+            self.assertEqual(ftp.nlst(), [])
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd("HOST ftp.example.com")
+            self.assertTrue(str(e.exception).startswith("503"), e.exception)
+            ftp.quit()
+        finally:
+            ftp.close()
+
+    def test_unknown_host_is_504_and_no_host_is_the_root(self):
+        with open(os.path.join(self.root, "main.txt"), "wb") as f:
+            f.write(b"main")
+        ftp = self.connect()
+        try:
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd("HOST ftp.example.org")
+            self.assertEqual(str(e.exception), "504 Unknown virtual host")
+            ftp.login(USER, PASSWORD)
+            buf = io.BytesIO()
+            ftp.retrbinary("RETR main.txt", buf.write)
+            self.assertEqual(buf.getvalue(), b"main")
+            ftp.quit()
+        finally:
+            ftp.close()
+
+
+class ProxyProtocolTests(unittest.TestCase):
+    """--proxy-protocol-from 127.0.0.1: a connection from 127.0.0.1 starts with a PROXY
+    header naming the client, which the session log shows; 127.0.0.2 is a direct client
+    (ftplib, no header)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="proxy-", dir=CLIENT_HOME)
+        cls.root = os.path.join(cls.dir, "root")
+        os.makedirs(cls.root)
+        with open(os.path.join(cls.root, "a.txt"), "wb") as f:
+            f.write(b"via proxy")
+        cls.log = os.path.join(cls.dir, "session.log")
+        cls.server = Server(SERVER_BINARY, cls.root, ["--proxy-protocol-from", "127.0.0.1/32,::1",
+                                                      "--proxy-protocol-timeout", "1000", "--log", cls.log],
+                            quiet=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _, killed = cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        if killed or rc != 0:
+            raise AssertionError(f"--proxy-protocol-from server stopped with {rc}, killed={killed}")
+
+    def log_text(self):
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def test_header_names_the_client_in_the_log(self):
+        raw = socket.create_connection((HOST, self.server.port), timeout=TIMEOUT)
+        f = raw.makefile("rb")
+        try:
+            raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 41000 21\r\n")
+            self.assertTrue(f.readline().startswith(b"220"))
+            raw.sendall(f"USER {USER}\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"331"))
+            raw.sendall(f"PASS {PASSWORD}\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"230"))
+            raw.sendall(b"QUIT\r\n")
+            self.assertTrue(f.readline().startswith(b"221"))
+        finally:
+            f.close()
+            raw.close()
+        deadline = time.monotonic() + 5
+        while "(198.51.100.7, 41000)" not in self.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("Client connected: (198.51.100.7, 41000)", self.log_text())
+
+    def test_trusted_peer_without_header_is_closed_silently(self):
+        raw = socket.create_connection((HOST, self.server.port), timeout=TIMEOUT)
+        try:
+            raw.sendall(b"USER anonymous\r\n")
+            try:
+                got = raw.recv(100)
+            except ConnectionResetError:  # closed with the line unread: a reset
+                got = b""
+            self.assertEqual(got, b"")  # closed, no reply
+        finally:
+            raw.close()
+
+    def test_untrusted_client_is_direct(self):
+        ftp = ftplib.FTP(timeout=TIMEOUT)
+        ftp.connect(HOST, self.server.port, timeout=TIMEOUT, source_address=("127.0.0.2", 0))
+        try:
+            ftp.login(USER, PASSWORD)
+            buf = io.BytesIO()
+            ftp.retrbinary("RETR a.txt", buf.write)
+            self.assertEqual(buf.getvalue(), b"via proxy")
+            ftp.quit()
+        finally:
+            ftp.close()
+
+
 class AbuseDefenceTests(unittest.TestCase):
     """Login abuse flags of coftp-server, driven with Python's ftplib: a fresh server per
     test with --login-failure-delay 200 --max-login-failures 2 --ban-after 3
@@ -3002,7 +3158,8 @@ def main(argv):
     for case in (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTests, RawProtocolTests,
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
-                 AbuseDefenceTests, PasswdServerTests, DescriptorLimitTests, ServerSurvivalTests, ShutdownTest):
+                 AbuseDefenceTests, PasswdServerTests, VirtualHostTests, ProxyProtocolTests, DescriptorLimitTests,
+                 ServerSurvivalTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:

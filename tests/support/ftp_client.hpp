@@ -275,6 +275,8 @@ class blocking_socket {
 
   bool is_open() const { return sock_.is_open(); }
   tcp::endpoint local_endpoint() const { return sock_.local_endpoint(); }
+  /// TCP_NODELAY: each write leaves as a segment of its own (tests cutting a message).
+  void set_no_delay() { sock_.set_option(tcp::no_delay(true)); }
   tcp::endpoint remote_endpoint() const { return sock_.remote_endpoint(); }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
@@ -358,6 +360,7 @@ struct client_options {
   std::chrono::milliseconds timeout{10000};           ///< bound on every read, write, connect
   std::optional<asio::ip::address> local_address;     ///< bind the control socket here
   bool read_greeting = true;                          ///< read the 220 in the constructor
+  std::string preamble{};                             ///< bytes sent first, before TLS (a PROXY header)
 #if COFTP_HAS_TLS
   std::shared_ptr<SSL_CTX> tls{};                     ///< client TLS context (auth_tls, PROT P)
   bool implicit_tls = false;                          ///< TLS handshake before the greeting
@@ -381,6 +384,7 @@ class ftp_client {
 
   explicit ftp_client(const tcp::endpoint& server, client_options o = {})
       : opts_(std::move(o)), control_(io_, server, opts_.timeout, opts_.local_address) {
+    if (!opts_.preamble.empty()) control_.write_all(opts_.preamble);
 #if COFTP_HAS_TLS
     if (opts_.implicit_tls) control_.start_tls(tls_context());
 #endif

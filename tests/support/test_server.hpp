@@ -159,11 +159,14 @@ class test_server {
   using server_type = coftp::basic_server<test_policies<Storage, Observer, Commands>>;
   using tcp = asio::ip::tcp;
 
+  /// `before_start` configures the server before it accepts (virtual hosts, say).
   explicit test_server(Storage storage, coftp::server_options options = test_options(),
-                       Observer observer = {}, unsigned threads = 2) {
+                       Observer observer = {}, unsigned threads = 2,
+                       const std::function<void(server_type&)>& before_start = {}) {
     users_.add("test", "secret", coftp::permissions::all);
     users_.allow_anonymous();
     server_.emplace(io_, std::move(options), std::move(storage), users_, std::move(observer));
+    if (before_start) before_start(*server_);
     server_->start();
     for (unsigned i = 0; i < threads; ++i) {
       auto done = std::make_shared<std::promise<void>>();

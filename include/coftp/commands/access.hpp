@@ -5,7 +5,75 @@
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
 
+#include <asio/ip/address_v6.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coftp {
+
+/// A host name of RFC 7151 HOST as virtual hosts are compared: a domain name (letters,
+/// digits and hyphens in dot-separated labels of at most 63 characters, at most 253 in
+/// all; an IPv4 address is one) in lower case without its trailing dot, or an IPv6
+/// address in brackets ("[::1]") in canonical form. Nullopt for anything else.
+inline std::optional<std::string> canonical_host_name(std::string_view name) {
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+    auto inner = name.substr(1, name.size() - 2);
+    if (inner.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return std::nullopt;
+    std::error_code ec;
+    auto a = asio::ip::make_address_v6(std::string(inner), ec);
+    if (ec) return std::nullopt;
+    return "[" + a.to_string() + "]";
+  }
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return std::nullopt;
+  std::string out;
+  std::size_t label = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0 || out.back() == '-') return std::nullopt;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+      if (c == '-' && label == 0) return std::nullopt;
+      ++label;
+    } else if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+      ++label;
+    } else {
+      return std::nullopt;
+    }
+    if (label > 63) return std::nullopt;
+    out += c;
+  }
+  if (label == 0 || out.back() == '-') return std::nullopt;
+  return out;
+}
+
+}  // namespace coftp
+
 namespace coftp::commands {
+
+/// RFC 7151 3: "HOST <SP> <hostname>" names the virtual host the client wants, before
+/// USER (and, with TLS, before AUTH, so that the right host is known first): "220" when
+/// it is served, "504" for a host the server does not have, "503" once a login has
+/// begun (after REIN the client may choose again), "501" for a malformed name. A server
+/// without virtual hosts accepts any well-formed name as its one host.
+struct host {
+  static constexpr std::string_view verb = "HOST";
+  static constexpr needs requires_ = needs::argument;
+  static constexpr std::string_view usage = "Missing host name";
+  static constexpr std::string_view syntax = "HOST <sp> hostname";
+  static constexpr std::string_view feature = "HOST";
+  template <class Session>
+  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+    if (s.logged_in() || s.pending_user()) co_return reply{503, "HOST must come before USER (send REIN first)"};
+    auto name = canonical_host_name(arg);
+    if (!name) co_return reply{501, "Invalid host name"};
+    if (!s.select_host(*name)) co_return reply{504, "Unknown virtual host"};
+    co_return reply{220, "Host " + *name + " ready"};
+  }
+};
 
 /// RFC 959: "The argument field is a Telnet string identifying the user."
 struct user {
