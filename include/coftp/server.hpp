@@ -353,13 +353,17 @@ class basic_server {
     ::socklen_t len = sizeof from;
     int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<::sockaddr*>(&from), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      static constexpr char text[] = "421 Out of resources (file descriptors), try again later\r\n";
-      [[maybe_unused]] auto sent = ::send(fd, text, sizeof text - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
+    if (fd < 0) {
+      reserve_fd_ = open_reserve();
+      return false;
     }
-    reserve_fd_ = open_reserve();
-    if (fd < 0) return false;
+    static constexpr char text[] = "421 Out of resources (file descriptors), try again later\r\n";
+    [[maybe_unused]] auto sent = ::send(fd, text, sizeof text - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // The client sees the end at once, and the refused socket itself becomes the reserve:
+    // closing it and opening another would leave a moment in which a session on another
+    // thread takes the freed slot, and the next refusal would find no reserve.
+    ::shutdown(fd, SHUT_RDWR);
+    reserve_fd_ = fd;
     tcp::endpoint remote;
     if (len <= remote.capacity()) {
       std::memcpy(remote.data(), &from, len);
