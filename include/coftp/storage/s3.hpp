@@ -133,6 +133,7 @@ class s3_storage {
   class writer;
   class directory;
 
+  /// Unusable until assigned (for containers); every operation needs the settings.
   s3_storage() = default;
 
   /// Throws std::invalid_argument for settings that cannot work (no endpoint, bucket
@@ -781,12 +782,12 @@ class s3_storage::directory {
 
  private:
   friend class s3_storage;
-  directory(const s3_storage& fs, std::string prefix) : fs_(fs), prefix_(std::move(prefix)) {}
+  directory(const s3_storage& fs, std::string prefix) : fs_(fs), prefix_(std::move(prefix)), done_(false) {}
 
   s3_storage fs_;
   std::string prefix_;
   std::string token_;
-  bool done_ = false;
+  bool done_ = true;  // a default-constructed directory is empty
 };
 
 // --- the operations that open a reader, a writer or a directory ------------------------------
