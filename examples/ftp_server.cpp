@@ -248,6 +248,11 @@ int main(int argc, char** argv) {
                  "the data-connection check and logs; a connection without a valid header is closed. Other "
                  "addresses are served as direct clients")
       ->delimiter(',');
+  long grace = seconds(opts.shutdown_grace);
+  app.add_option("--shutdown-grace", grace,
+                 "Seconds SIGTERM/SIGINT lets running transfers finish before they are cut (a second signal cuts "
+                 "them at once)")
+      ->check(CLI::Range(0L, 86400L))->capture_default_str();
   long proxy_timeout = static_cast<long>(opts.proxy_protocol_timeout.count());
   app.add_option("--proxy-protocol-timeout", proxy_timeout, "Milliseconds to wait for a trusted proxy's PROXY header")
       ->check(CLI::Range(1L, 60000L))->capture_default_str();
@@ -277,6 +282,7 @@ int main(int argc, char** argv) {
   opts.ban_window = std::chrono::seconds(ban_window);
   opts.ban_time = std::chrono::seconds(ban_time);
   opts.proxy_protocol_timeout = std::chrono::milliseconds(proxy_timeout);
+  opts.shutdown_grace = std::chrono::seconds(grace);
   for (const auto* list : {&opts.allow, &opts.deny, &opts.proxy_protocol_from}) {
     for (const auto& rule : *list) {
       if (auto ec = coftp::cidr::parse(rule).first) {
@@ -501,18 +507,32 @@ int main(int argc, char** argv) {
       asio::signal_set hangup(signal_strand, SIGHUP);
       std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
         if (ec) return;
-        for (const auto* f : {&session_log.file(), &xferlog.file()})
-          if (*f && !(*f)->reopen()) std::cerr << "coftp-server: cannot reopen " << (*f)->path() << "\n";
+        for (const auto* f : {&session_log.file(), &xferlog.file()}) {
+          std::error_code rec;
+          if (*f && !(*f)->reopen(rec))
+            std::cerr << "coftp-server: cannot reopen " << (*f)->path() << ": " << rec.message() << "\n";
+        }
         hangup.async_wait(on_hangup);
       };
       hangup.async_wait(on_hangup);
+      // SIGINT or SIGTERM: stop gracefully (transfers get --shutdown-grace); a second
+      // one cuts them at once. Once the last session has ended nothing waits any more,
+      // and io.run() returns.
+      int signals_seen = 0;
       asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
-      signals.async_wait([&](std::error_code ec, int) {
+      std::function<void(std::error_code, int)> on_stop_signal = [&](std::error_code ec, int) {
         if (ec) return;
-        if (!quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
-        hangup.cancel();  // else its wait keeps io.run() from returning
-        server.stop();
-      });
+        if (signals_seen++ == 0) {
+          if (!quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
+          hangup.cancel();
+          server.stop([&] { signals.cancel(); });
+        } else {
+          if (!quiet) std::cout << "stopping now" << std::endl;
+          server.stop_now();
+        }
+        signals.async_wait(on_stop_signal);
+      };
+      signals.async_wait(on_stop_signal);
 
       std::vector<std::thread> pool;
       for (auto& c : session_ios) pool.emplace_back([&c] { c->run(); });

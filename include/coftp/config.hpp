@@ -29,6 +29,13 @@
 #define COFTP_MAX_PENDING_COMMANDS 16
 #endif
 
+/// Milliseconds a session whose command was still running when the server began to stop
+/// waits, after that command's reply, for the client's QUIT (answered 221; anything else,
+/// or nothing, gets 421). The shutdown grace bounds it as well.
+#ifndef COFTP_SHUTDOWN_QUIT_WAIT_MS
+#define COFTP_SHUTDOWN_QUIT_WAIT_MS 2000
+#endif
+
 /// Most entries a backend's directory stream hands out at once (storage.hpp, listing_batch).
 #ifndef COFTP_LISTING_BATCH
 #define COFTP_LISTING_BATCH 256

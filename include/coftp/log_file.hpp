@@ -56,9 +56,18 @@ class log_file {
   /// writes there from now on. Returns false, and keeps writing to the old file, if it
   /// cannot be opened (e.g. after a privilege drop, a log only root may create).
   bool reopen() const {
+    std::error_code ignored;
+    return reopen(ignored);
+  }
+  /// The same, telling why it failed in `ec` (errno: EACCES, ENOENT...).
+  bool reopen(std::error_code& ec) const {
+    ec.clear();
     if (!state_->owned) return true;
     int fd = ::open(state_->path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) return false;
+    if (fd < 0) {
+      ec.assign(errno, std::system_category());
+      return false;
+    }
     std::lock_guard lock(state_->mutex);
     ::close(state_->fd);
     state_->fd = fd;

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -156,12 +157,17 @@ class basic_server {
 
   /// Stops gracefully: no new connections; idle sessions get "421" at once; running
   /// transfers may finish within `options().shutdown_grace`, then their sessions are
-  /// cut. Thread-safe. When the last session has ended, the io_context runs out of
-  /// work.
-  void stop() {
-    asio::post(accept_strand_, [this] {
+  /// cut. Thread-safe. When the last session has ended, `stopped` (if given, on the
+  /// server's io_context) is called, and the io_contexts run out of work: cancel there
+  /// what else keeps yours running (a signal_set waiting for a second SIGTERM).
+  void stop(std::function<void()> stopped = {}) {
+    asio::post(accept_strand_, [this, stopped = std::move(stopped)]() mutable {
+      if (stopped) stopped_ = std::move(stopped);
       if (stopping_) return;
       stopping_ = true;
+      // The last session to end posts check_drained here: io_ must still run then, even
+      // after the grace timer has fired, or the session contexts would never be let go.
+      drain_work_.emplace(asio::make_work_guard(io_));
       std::error_code ignored;
       acceptor_.close(ignored);
       if (implicit_acceptor_) implicit_acceptor_->close(ignored);
@@ -172,6 +178,13 @@ class basic_server {
         if (!ec) for_each_session([](session_type& s) { s.force_stop(); });
       });
     });
+  }
+
+  /// Stops at once: as `stop()`, but without the grace: running transfers are cut
+  /// (426) and every session gets 421 now. What a second SIGTERM asks for. Thread-safe.
+  void stop_now() {
+    stop();
+    asio::post(accept_strand_, [this] { for_each_session([](session_type& s) { s.force_stop(); }); });
   }
 
   /// True if connections from `a` are relayed by a trusted proxy and begin with a
@@ -411,6 +424,8 @@ class basic_server {
     if (!stopping_ || session_count() != 0) return;
     if (grace_) grace_->cancel();
     session_work_.clear();
+    drain_work_.reset();
+    if (auto f = std::exchange(stopped_, {})) f();
   }
 
   template <class F>
@@ -442,9 +457,11 @@ class basic_server {
   std::unique_ptr<asio::steady_timer> grace_;
   std::vector<asio::io_context*> session_contexts_;  // empty: strands of io_
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> session_work_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> drain_work_;  // stopping, not drained
   std::size_t next_context_ = 0;  // touched on accept_strand_ only
   int reserve_fd_ = open_reserve();  // given back to shed a connection when out of descriptors (shed)
   bool stopping_ = false;  // touched on accept_strand_ only
+  std::function<void()> stopped_;  // stop()'s callback; touched on accept_strand_ only
 
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::weak_ptr<session_type>> sessions_;

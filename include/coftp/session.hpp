@@ -32,6 +32,7 @@
 #include <asio/write.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <cerrno>
 
@@ -134,7 +135,7 @@ class basic_session {
     // read_command's, so the greeting and the goodbye live in frames of their own.
     bool open = co_await open_control();
     if (open) {
-      while (!quit_ && !control_lost_ && !stopping_) {
+      while (!quit_ && !control_lost_ && (!stopping_ || last_word_)) {
         // An idle session waits here, in this frame, for the first byte of its next
         // command: no line buffer, no frame of read_command's (start_idle_wait).
         std::error_code idle;
@@ -423,6 +424,9 @@ class basic_session {
   /// transfer otherwise. Call on the session's executor.
   void request_stop() {
     stopping_ = true;
+    // A session busy with a command (a transfer) may still say QUIT once it got its
+    // reply: it is answered 221, not cut short with 421 (read_command).
+    last_word_ = !reading_;
     if (reading_) control_.cancel();
   }
 
@@ -461,9 +465,10 @@ class basic_session {
         pending_.erase(pending_.begin());
         if (pending_.empty()) decltype(pending_)().swap(pending_);
       } else {
-        if (stopping_) break;
+        if (stopping_ && !last_word_) break;
         if (!control_.has_buffered_line()) control_.shrink();
         auto limit = read_limit(login_bound);
+        if (stopping_) limit = std::min<std::chrono::steady_clock::duration>(limit, std::chrono::milliseconds(COFTP_SHUTDOWN_QUIT_WAIT_MS));
         if (login_bound && limit == limit.zero()) {
           co_await write_timeout(true);
           co_return std::nullopt;
@@ -474,10 +479,16 @@ class basic_session {
         control_deadline_.disarm();
         reading_ = false;
       }
+      if (!ec && stopping_) {
+        // The server stops (request_stop): the one command still heard is QUIT.
+        last_word_ = false;
+        if (parse_command(line).verb != "QUIT") break;
+      }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
       co_await write_reply({500, "Command line too long"});
     }
+    if (stopping_) co_return std::nullopt;  // close_control says 421
     if (control_deadline_.expired()) co_await write_timeout(login_bound);
     else if (!stopping_) control_lost_ = true;
     co_return std::nullopt;
@@ -641,6 +652,7 @@ class basic_session {
     try {
       auto r = co_await (never_throws(std::move(body)) || watch_control());
       if (r.index() == 0) result = std::get<0>(std::move(r));
+      else if (control_lost_) result = broken(transfer_outcome::connection_lost, progress_.bytes);  // the client left
       else result = {transfer_outcome::aborted, progress_.bytes, {426, "Connection closed; transfer aborted"}};
     } catch (const std::exception&) {
       // Asio 1.22's || can rethrow the cancelled branch's operation_aborted.
@@ -881,8 +893,7 @@ class basic_session {
           auto r = co_await receive_zero_copy(conn.socket(), dl, pipe, writer.native_handle(), throttle);
           if (!r.ok()) co_return r;
           co_await finish_data(conn);
-          auto cec = co_await writer.commit();
-          if (cec) co_return storage_failed(cec, r.bytes);
+          r = co_await commit_upload(writer, r.bytes);
           co_return r;
         }
       }
@@ -922,9 +933,40 @@ class basic_session {
       }
     }
     co_await finish_data(conn);
+    auto r = co_await commit_upload(writer, bytes);
+    co_return r;
+  }
+
+  // The end of an upload. In stream mode the data connection's orderly close is the end
+  // of the file only while the client is still there: a client killed mid-STOR has its
+  // connections closed by its kernel, with FIN, which looks the same. Its control
+  // connection tells: closed (or reset) without a QUIT, the client is gone, and the
+  // upload is dropped (the old file stays) rather than committed truncated. A client
+  // that closes the data connection early on purpose and stays cannot be told apart.
+  // The control connection's end follows the data connection's by microseconds on one
+  // host, by the path's jitter across a network: server_options::upload_end_wait. The
+  // wait ends early when watch_control reads that end (it cancels this body).
+  template <class Writer>
+  asio::awaitable<transfer_result> commit_upload(Writer& writer, std::uint64_t bytes) {
+    const auto wait = server_.options().upload_end_wait;
+    if (!client_left() && wait.count() > 0) {
+      asio::steady_timer settle(control_.get_executor(), wait);
+      co_await settle.async_wait(detail::nothrow);
+    }
+    if (client_left()) co_return broken(transfer_outcome::connection_lost, bytes);
     auto cec = co_await writer.commit();
     if (cec) co_return storage_failed(cec, bytes);
     co_return transfer_result{transfer_outcome::completed, bytes, {}};
+  }
+
+  // True when the control connection was closed or reset by the client, read or not
+  // (POLLRDHUP: the peer's FIN has arrived). A client that sent QUIT and then shut down
+  // its side (a script piping commands) is still waiting for its replies.
+  bool client_left() {
+    if (control_lost_) return true;
+    if (quit_requested_) return false;
+    ::pollfd p{control_.lowest_layer().native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
   }
 
   // splice(2) from the socket into `pipe`, and from the pipe into the file `fd` at its
@@ -1110,6 +1152,7 @@ class basic_session {
   bool abort_requested_ = false;  // ABOR during a transfer
   bool control_lost_ = false;
   bool stopping_ = false;
+  bool last_word_ = false;  // stopping, but a QUIT after the running command's reply is still heard
   bool idle_login_bound_ = false;  // start_idle_wait's deadline is the login timeout
 };
 

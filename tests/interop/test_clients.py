@@ -83,7 +83,9 @@ class Server:
         self.stderr_lines = []
         self.stdout_lines = []
         args = [binary, "--host", HOST, "--port", "0", "--root", root,
-                "--user", f"{USER}:{PASSWORD}", "--anonymous", "--threads", "4", *extra_args]
+                "--user", f"{USER}:{PASSWORD}", "--anonymous", *extra_args]
+        if "--threads" not in extra_args:
+            args += ["--threads", "4"]
         if quiet:
             args.append("--quiet")
         # The server refuses root unless told; as root (CI), the test servers say so,
@@ -135,7 +137,11 @@ class Server:
             notify.put(None)
 
     def stderr(self):
-        return "\n".join(self.stderr_lines[-20:]) or "(empty)"
+        """The last lines of the server's standard error; all of a sanitizer's report."""
+        lines = self.stderr_lines
+        first = next((i for i, l in enumerate(lines) if "Sanitizer" in l or "runtime error:" in l), None)
+        shown = lines[max(0, first - 5):] if first is not None else lines[-20:]
+        return "\n".join(shown) or "(empty)"
 
     def alive(self):
         return self.proc.poll() is None
@@ -3108,6 +3114,187 @@ class DescriptorLimitTests(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------
+class KilledClientTests(unittest.TestCase):
+    """issue #19: a client killed mid-STOR (kill -9: its kernel closes both connections
+    with FIN, the data connection's looking like the end of the file) must not replace
+    the old file with the truncated upload. Its control connection tells it is gone: the
+    upload is dropped, the session log says "connection lost", xferlog "i"."""
+
+    CHILD = r"""
+import socket, sys, time, re
+port, size = int(sys.argv[1]), int(sys.argv[2])
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+f = c.makefile("rb")
+def reply():
+    line = f.readline()
+    while line[3:4] == b"-":
+        line = f.readline()
+    return line
+reply()
+for cmd in (b"USER alice", b"PASS secret", b"TYPE I"):
+    c.sendall(cmd + b"\r\n"); reply()
+c.sendall(b"EPSV\r\n")
+dport = int(re.search(rb"\|\|\|(\d+)\|", reply()).group(1))
+d = socket.create_connection(("127.0.0.1", dport), timeout=10)
+c.sendall(b"STOR f.bin\r\n")
+reply()
+chunk = b"n" * 65536
+sent = 0
+while sent < size:
+    d.sendall(chunk)
+    sent += len(chunk)
+    print(sent, flush=True)
+    time.sleep(0.002)
+time.sleep(60)  # waits to be killed
+"""
+
+    def test_kill_9_mid_stor_keeps_the_old_file(self):
+        root = tempfile.mkdtemp(prefix="killed-", dir=CLIENT_HOME)
+        self.addCleanup(shutil.rmtree, root, True)
+        log = os.path.join(root, "..", os.path.basename(root) + ".log")
+        xfer = log + ".xferlog"
+        self.addCleanup(lambda: [os.path.exists(p) and os.remove(p) for p in (log, xfer)])
+        old = random.Random(191).randbytes(8 * 1024 * 1024)
+        with open(os.path.join(root, "f.bin"), "wb") as f:
+            f.write(old)
+        server = Server(SERVER_BINARY, root, ["--threads", "2", "--log", log, "--xferlog", xfer], quiet=False)
+        self.addCleanup(lambda: server.alive() and server.stop())
+        for attempt in range(3):  # the same outcome every time, whichever FIN the server reads first
+            child = subprocess.Popen([sys.executable, "-c", self.CHILD, str(server.port), str(4 * 1024 * 1024)],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            try:
+                for line in child.stdout:
+                    if int(line) >= 4 * 1024 * 1024:
+                        break
+                time.sleep(0.2)  # the bytes reach the server
+            finally:
+                child.kill()
+                child.wait(timeout=10)
+                child.stdout.close()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and open(xfer).read().count("\n") <= attempt:
+                time.sleep(0.05)
+            lines = open(xfer).read().splitlines()
+            self.assertEqual(len(lines), attempt + 1, lines)
+            self.assertTrue(lines[-1].endswith(" i"), f"xferlog says complete: {lines[-1]}")
+            with open(os.path.join(root, "f.bin"), "rb") as f:
+                self.assertTrue(f.read() == old, "the old file was replaced by the cut upload")
+            self.assertEqual(sorted(os.listdir(root)), ["f.bin"])
+        text = open(log).read()
+        self.assertIn("connection lost", text)
+        self.assertNotIn("completed", "\n".join(l for l in text.splitlines() if "XFER" in l))
+
+
+class ShutdownUnderLoadTests(unittest.TestCase):
+    """issue #19: every stop ends the process, whatever the threads and sessions. A server
+    of its own per case: SIGTERM while a throttled RETR runs and another session idles;
+    the idle one gets 421 at once, the transfer 426 when --shutdown-grace ends, and the
+    process exits 0 soon after, with 1, 2 and 4 threads."""
+
+    GRACE = 2
+    DATA = random.Random(19).randbytes(2 * 1024 * 1024)
+
+    def start(self, threads, grace=GRACE, rate="256K"):
+        root = tempfile.mkdtemp(prefix="stop-", dir=CLIENT_HOME)
+        self.addCleanup(shutil.rmtree, root, True)
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(self.DATA)
+        with open(os.path.join(root, "small.bin"), "wb") as f:
+            f.write(self.DATA[:100000])
+        server = Server(SERVER_BINARY, root, ["--threads", str(threads), "--shutdown-grace", str(grace),
+                                              "--max-rate", rate])
+        self.addCleanup(lambda: server.alive() and server.stop())
+        return server
+
+    @staticmethod
+    def begin_retr(server, name):
+        c = Raw(server.port)
+        c.assert_code(c.reply(), 220)
+        c.login()
+        c.assert_code(c.command("TYPE I"), 200)
+        d = c.epsv_data()
+        c.send(f"RETR {name}\r\n".encode())
+        c.assert_code(c.reply(), 150)
+        return c, d
+
+    def wait_exit(self, server, limit):
+        start = time.monotonic()
+        try:
+            server.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+            self.fail(f"still running {limit} s after SIGTERM (killed); stderr: {server.stderr()}")
+        self.assertEqual(server.proc.returncode, 0, server.stderr())
+        return time.monotonic() - start
+
+    def test_sigterm_during_a_transfer_ends_the_process(self):
+        for threads in (1, 2, 4):
+            with self.subTest(threads=threads):
+                server = self.start(threads)
+                idle = Raw(server.port)
+                idle.assert_code(idle.reply(), 220)
+                idle.login()
+                busy, data = self.begin_retr(server, "big.bin")
+                try:
+                    self.assertGreater(len(data.recv(65536)), 0)
+                    server.proc.send_signal(signal.SIGTERM)
+                    self.assertEqual(idle.reply()[0], 421)
+                    # Keep reading, so that only the grace can cut the transfer.
+                    got = 0
+                    deadline = time.monotonic() + self.GRACE + 10
+                    while time.monotonic() < deadline:
+                        try:
+                            chunk = data.recv(65536)
+                        except OSError:
+                            break
+                        if not chunk:
+                            break
+                        got += len(chunk)
+                    self.assertLess(got, len(self.DATA))
+                    self.assertEqual(busy.reply()[0], 426)
+                    self.assertEqual(busy.reply()[0], 421)
+                    self.wait_exit(server, 5)
+                finally:
+                    for s in (idle, busy):
+                        s.close()
+                    data.close()
+
+    def test_quit_after_a_transfer_finished_in_the_grace_gets_221(self):
+        server = self.start(2, grace=10)
+        c, data = self.begin_retr(server, "small.bin")
+        try:
+            server.proc.send_signal(signal.SIGTERM)
+            got = b""
+            while len(got) < 100000:
+                chunk = data.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            data.close()
+            self.assertEqual(got, self.DATA[:100000])
+            self.assertEqual(c.reply()[0], 226)
+            self.assertEqual(c.command("QUIT")[0], 221)
+            self.wait_exit(server, 5)
+        finally:
+            c.close()
+
+    def test_a_second_sigterm_cuts_the_grace_short(self):
+        server = self.start(4, grace=120)
+        c, data = self.begin_retr(server, "big.bin")
+        try:
+            self.assertGreater(len(data.recv(65536)), 0)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            self.assertTrue(server.alive(), "the transfer's grace is 120 s")
+            server.proc.send_signal(signal.SIGTERM)
+            self.wait_exit(server, 5)
+            self.assertEqual(c.reply()[0], 426)
+        finally:
+            c.close()
+            data.close()
+
+
 class ShutdownTest(unittest.TestCase):
     """Runs last: SIGTERM stops the shared server gracefully."""
 
@@ -3159,7 +3346,7 @@ def main(argv):
                  NoActiveServerTests, TlsFeatWithoutCertificateTests, TlsExplicitTests, TlsStrictCloseTests, TlsNoSessionReuseTests,
                  TlsRequiredTests, TlsDetectTests, TlsShutdownTests, PrivilegeTests, LogTests,
                  AbuseDefenceTests, PasswdServerTests, VirtualHostTests, ProxyProtocolTests, DescriptorLimitTests,
-                 ServerSurvivalTests, ShutdownTest):
+                 ServerSurvivalTests, KilledClientTests, ShutdownUnderLoadTests, ShutdownTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     only = os.environ.get("COFTP_INTEROP_ONLY")  # e.g. "Lftp,test_mlsd": tests whose id holds one
     if only:
