@@ -75,7 +75,7 @@ def client_env():
 class Server:
     """The example server as a child process."""
 
-    def __init__(self, binary, root, extra_args=(), quiet=True, files=None):
+    def __init__(self, binary, root, extra_args=(), quiet=True, files=None, env=None):
         self.root = root
         self.port = None
         self.implicit_port = None  # with --implicit-tls-port: from "implicit FTPS on HOST:PORT"
@@ -95,7 +95,7 @@ class Server:
         # files: RLIMIT_NOFILE, soft and hard (the server raises its soft limit to the hard one).
         limit = None if files is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     preexec_fn=limit)
+                                     preexec_fn=limit, env=env)
         lines = queue.Queue()
         # Drain both pipes for the whole life of the server, so that it never blocks on them.
         threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines, lines), daemon=True).start()
@@ -3015,7 +3015,25 @@ class DescriptorLimitTests(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="emfile-", dir=CLIENT_HOME)
         self.server = Server(SERVER_BINARY, self.root, ["--max-sessions", "1000", "--max-sessions-per-address", "1000"],
-                             files=self.FILES)
+                             files=self.FILES, env=self.sanitizer_env(self.root))
+        self.idle = []  # connections filling the descriptor table
+
+    @staticmethod
+    def sanitizer_env(root):
+        """issue #19: under -fsanitize=vptr (the ASan pass), a dynamic type check that misses
+        UBSan's cache asks the kernel whether the object's memory is readable by writing it
+        into a pipe(2) (sanitizer_common's IsAccessibleMemoryRange, GCC 12's libsanitizer);
+        with no descriptor left the pipe fails and UBSan reports any object at all, here
+        asio's misc_category in `ec == would_block`, as "invalid vptr", and halts. That is
+        what failed on fresh machines, on whichever thread first compared that type pair:
+        no memory error of coftp's. This server alone, the one run out of descriptors on
+        purpose, is spared the vptr check; every other check, and ASan, stay on."""
+        supp = os.path.join(root, "..", os.path.basename(root) + ".ubsan-supp")
+        with open(supp, "w") as f:
+            f.write("vptr:*\nvptr_check:*\n")  # by source file, and by type name
+        env = dict(os.environ)
+        env["UBSAN_OPTIONS"] = ":".join(filter(None, [env.get("UBSAN_OPTIONS", ""), f"suppressions={supp}"]))
+        return env
         self.idle = []  # connections filling the descriptor table
 
     def tearDown(self):
