@@ -8,6 +8,9 @@
 
 #include "server_helpers.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -104,6 +107,39 @@ struct xtra {
 using custom_table =
     coftp::default_commands::with<xtra, coftp::commands::basic_site<coftp::commands::default_site_commands::with<site_echo>>>::
         without<coftp::commands::mlst, coftp::commands::dele>;
+
+// A checksum command whose verb has a digit, as XMD5, XSHA1 and XSHA256 have: the CRC-32
+// (IEEE 802.3) of a file, read through the storage backend, as "250 <hex>".
+struct xcrc32 {
+  static constexpr std::string_view verb = "XCRC32";
+  static constexpr coftp::needs requires_ = coftp::needs::login | coftp::needs::argument;
+  static constexpr coftp::permissions rights = coftp::permissions::read;
+  static constexpr std::string_view usage = "XCRC32 requires a path";
+  static constexpr std::string_view feature = "XCRC32";
+  static constexpr std::string_view syntax = "XCRC32 <sp> pathname";
+  template <class Session>
+  static asio::awaitable<coftp::reply> run(Session& s, std::string_view arg) {
+    auto p = s.resolve(arg);
+    if (!p) co_return coftp::detail::bad_path();
+    auto [ec, reader] = co_await s.storage().open_read(p->storage_path, 0);
+    if (ec) co_return coftp::reply_for(ec);
+    std::uint32_t crc = 0xFFFFFFFFu;
+    char buf[4096];
+    for (;;) {
+      auto [rec, n] = co_await reader.read_some(asio::buffer(buf));
+      if (rec) co_return coftp::reply_for(rec);
+      if (n == 0) break;
+      for (std::size_t i = 0; i < n; ++i) {
+        crc ^= static_cast<unsigned char>(buf[i]);
+        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+      }
+    }
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08X", crc ^ 0xFFFFFFFFu);
+    co_return coftp::reply{250, hex};
+  }
+};
+using checksum_table = coftp::default_commands::with<xcrc32>;
 
 }  // namespace
 
@@ -483,6 +519,31 @@ TEST_CASE("commands: FEAT and HELP follow a custom command table") {
   // The SITE sub-command table was extended the same way.
   CHECK(c.command("SITE ECHO hi there") == "200 hi there");
   CHECK(help_verbs(c.command("SITE HELP")) == std::vector<string>{"CHMOD", "ECHO", "HELP"});
+}
+
+TEST_CASE("issue #19 - a custom command whose verb has a digit is answered by its handler") {
+  test_server<coftp::memory_fs, coftp::null_observer, checksum_table> srv{coftp::memory_fs{}};
+  srv.put("/a.txt", "hello");
+  srv.put("/big.bin", random_bytes(100000, 19));
+  ftp_client c{srv.endpoint()};
+  CHECK(feat_lines(c).count("XCRC32") == 1);
+  auto verbs = help_verbs(c.command("HELP"));
+  CHECK(std::find(verbs.begin(), verbs.end(), "XCRC32") != verbs.end());
+  CHECK(c.command("HELP XCRC32") == "214 Syntax: XCRC32 <sp> pathname");
+  CHECK(c.command("HELP xcrc32") == "214 Syntax: XCRC32 <sp> pathname");
+  CHECK(c.command("XCRC32 a.txt") == "530 Not logged in");  // its guards run: it was dispatched
+  login(c);
+  CHECK(c.command("XCRC32 a.txt") == "250 3610A686");      // crc32("hello")
+  CHECK(c.command("xcrc32 /a.txt") == "250 3610A686");     // folded to upper case
+  CHECK(c.command("XCRC32") == "501 XCRC32 requires a path");
+  CHECK(c.command("XCRC32 missing") == "550 File not found");
+  auto big = c.command("XCRC32 big.bin");
+  CHECK(big.starts_with("250 "));
+  CHECK(big.size() == 12);
+  // Verbs with digits that the table lacks are unknown, as before; a digit first is no verb.
+  CHECK(c.command("XMD5 a.txt") == "500 Unknown command");
+  CHECK(c.command("5XMD a.txt") == "500 Unknown command");
+  CHECK(c.command("NOOP") == "200 OK");
 }
 
 TEST_CASE_TEMPLATE("commands: FEAT advertises exactly what the default table offers", B, memory_backend,

@@ -244,8 +244,8 @@ TEST_CASE("parse_command: verbs, arguments and line endings") {
     auto huge = coftp::parse_command(std::string(4000, 'A') + "\r\n");
     CHECK(huge.error == coftp::parse_error::bad_verb);
   }
-  SUBCASE("verb with non-letters") {
-    for (auto line : {"RE1R a\r\n"sv, "RETR/ a\r\n"sv, "-X\r\n"sv, "R\xC3\x89TR a\r\n"sv, "NO_OP\r\n"sv,
+  SUBCASE("verb with characters other than letters and digits") {
+    for (auto line : {"RETR/ a\r\n"sv, "-X\r\n"sv, "R\xC3\x89TR a\r\n"sv, "NO_OP\r\n"sv,
                       "\tNOOP\r\n"sv, "12\r\n"sv}) {
       CAPTURE(line);
       auto c = coftp::parse_command(line);
@@ -265,6 +265,42 @@ TEST_CASE("parse_command: verbs, arguments and line endings") {
     CHECK(coftp::parse_command("RETR a\rb\r\n").error == coftp::parse_error::bad_encoding);
     CHECK(coftp::parse_command("RETR a\nb\r\n").error == coftp::parse_error::bad_encoding);
     CHECK(coftp::parse_command("RETR a\r\nDELE b\r\n").error == coftp::parse_error::bad_encoding);
+  }
+}
+
+TEST_CASE("issue #19 - parse_command accepts verbs with digits (XMD5, XSHA256)") {
+  SUBCASE("a letter then letters or digits, folded to upper case") {
+    for (auto [line, verb] : {std::pair{"XMD5 a.txt\r\n"sv, "XMD5"sv}, std::pair{"xsha1 a.txt\r\n"sv, "XSHA1"sv},
+                              std::pair{"XSha256 a.txt\r\n"sv, "XSHA256"sv}, std::pair{"xcrc a.txt"sv, "XCRC"sv},
+                              std::pair{"RE1R a\r\n"sv, "RE1R"sv}, std::pair{"X1\r\n"sv, "X1"sv},
+                              std::pair{"A2345678901234Z\r\n"sv, "A2345678901234Z"sv}}) {
+      CAPTURE(line);
+      auto c = coftp::parse_command(line);
+      CHECK(c.ok());
+      CHECK(c.verb == verb);
+      CHECK(coftp::valid_verb(c.verb));
+    }
+    CHECK(coftp::parse_command("xmd5 /dir/My File.txt\r\n").argument == "/dir/My File.txt");
+  }
+  SUBCASE("a digit first, a sign, or 16 characters is still a bad verb") {
+    for (auto line : {"5XMD a\r\n"sv, "0\r\n"sv, "XMD-5 a\r\n"sv, "XSHA.256\r\n"sv, "X234567890123456\r\n"sv,
+                      "XMD\xD9\xA5 a\r\n"sv}) {  // the last: an Arabic-Indic digit five
+      CAPTURE(line);
+      auto c = coftp::parse_command(line);
+      CHECK(c.error == coftp::parse_error::bad_verb);
+      CHECK(c.verb.empty());
+    }
+  }
+  SUBCASE("valid_verb is what command_table checks at compile time") {
+    static_assert(coftp::valid_verb("XMD5") && coftp::valid_verb("XSHA256") && coftp::valid_verb("RETR"));
+    static_assert(!coftp::valid_verb("xmd5"), "lower case: the parser folds to upper case");
+    static_assert(!coftp::valid_verb("X MD5"), "a space ends the verb");
+    static_assert(!coftp::valid_verb("SITE CHMOD"), "SITE sub-commands belong in the SITE table");
+    static_assert(!coftp::valid_verb(""), "empty");
+    static_assert(!coftp::valid_verb("ABCDEFGHIJKLMNOP"), "16 characters");
+    static_assert(!coftp::valid_verb("5XMD"), "a digit first");
+    static_assert(!coftp::valid_verb("X-MD5"), "a sign");
+    CHECK(coftp::max_verb_length == 15);
   }
 }
 

@@ -3,8 +3,14 @@
 // A line is "VERB[ SP argument]" ended by CRLF (a bare LF is accepted: some scripts
 // send one). Telnet IAC sequences (RFC 854), which clients send around ABOR
 // ("IAC IP IAC DM ABOR"), are removed; "IAC IAC" stands for a 0xFF byte.
+//
+// A verb is a letter then letters or digits, at most 15 (RFC 959 verbs are letters; the
+// extension verbs clients send, XMD5, XSHA1, XCRC, XSHA256, have digits), folded to upper
+// case. `valid_verb` states that shape once, for this parser and for command_table, which
+// refuses at compile time a handler whose verb the parser could never produce.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,7 +21,7 @@ namespace coftp {
 enum class parse_error {
   none,
   empty,         ///< nothing but white space
-  bad_verb,      ///< the verb is not 1-15 ASCII letters
+  bad_verb,      ///< the verb is not a letter then letters or digits, 1-15 in all
   nul_byte,      ///< a NUL byte in the line
   bad_encoding,  ///< the argument is not valid UTF-8 (RFC 2640)
 };
@@ -28,6 +34,24 @@ struct command {
 
   bool ok() const noexcept { return error == parse_error::none; }
 };
+
+/// Longest verb the parser accepts.
+inline constexpr std::size_t max_verb_length = 15;
+
+/// True if `verb` is a verb as `parse_command` produces it: 1-15 characters, an
+/// upper-case ASCII letter then upper-case letters or digits ("RETR", "XMD5", "XSHA256").
+constexpr bool valid_verb(std::string_view verb) noexcept {
+  if (verb.empty() || verb.size() > max_verb_length) return false;
+  if (!(verb[0] >= 'A' && verb[0] <= 'Z')) return false;
+  for (char c : verb)
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+static_assert(valid_verb("RETR") && valid_verb("XMD5") && valid_verb("XSHA256") && valid_verb("A") &&
+              valid_verb("ABCDEFGHIJKLMNO"));
+static_assert(!valid_verb("") && !valid_verb("retr") && !valid_verb("Retr") && !valid_verb("5XMD") &&
+              !valid_verb("SITE CHMOD") && !valid_verb("NO_OP") && !valid_verb("ABCDEFGHIJKLMNOP"));
 
 namespace detail {
 
@@ -95,16 +119,15 @@ inline command parse_command(std::string_view line) {
   }
   std::size_t sp = s.find(' ', start);
   std::string_view verb = std::string_view(s).substr(start, sp == std::string::npos ? std::string::npos : sp - start);
-  if (verb.empty() || verb.size() > 15) {
+  if (verb.size() > max_verb_length) {  // before copying: a line may be one 4 KiB "verb"
     cmd.error = parse_error::bad_verb;
     return cmd;
   }
-  for (char c : verb) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) {
-      cmd.error = parse_error::bad_verb;
-      return cmd;
-    }
-    cmd.verb += static_cast<char>(c >= 'a' ? c - 'a' + 'A' : c);
+  for (char c : verb) cmd.verb += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  if (!valid_verb(cmd.verb)) {
+    cmd.verb.clear();
+    cmd.error = parse_error::bad_verb;
+    return cmd;
   }
   if (sp != std::string::npos) {
     // RFC 959 separates verb and argument by exactly one space; arguments keep

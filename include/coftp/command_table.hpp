@@ -35,7 +35,8 @@ constexpr needs operator|(needs a, needs b) noexcept { return needs(unsigned(a) 
 constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsigned(n)) != 0; }
 
 /// The requirements on a command handler (static members only):
-/// `verb` (upper case), `requires_` (a `needs` set), and
+/// `verb` (what `parse_command` produces: 1-15 characters, an upper-case letter then
+/// upper-case letters or digits, see `valid_verb`; checked when a table is built), `requires_` (a `needs` set), and
 /// `static asio::awaitable<reply> run(Session&, std::string_view argument)`.
 /// Optional: `rights` (the `permissions` the user must hold, else "550 Permission
 /// denied"; checked after login and argument), `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
@@ -51,6 +52,21 @@ concept command_handler = requires {
 };
 
 namespace detail {
+// One instantiation per handler, so that the compiler's note names the handler whose
+// verb is wrong. A handler the parser could never select would otherwise compile, show up
+// in FEAT and HELP, and answer "500 Unknown command" (issue #19).
+template <class H>
+struct verb_check {
+  static constexpr bool ok() {
+    if constexpr (command_handler<H>) return valid_verb(std::string_view(H::verb));
+    else return true;  // reported by the command_handler assertion
+  }
+  static_assert(ok(),
+                "a command handler's verb must be what parse_command produces: 1-15 characters, an upper-case "
+                "ASCII letter then upper-case letters or digits (\"XMD5\", not \"xmd5\", \"X MD5\", \"5X\" or \"\")");
+  static constexpr bool value = true;
+};
+
 template <class H>
 constexpr std::string_view usage_of() {
   if constexpr (requires { H::usage; }) return H::usage;
@@ -179,6 +195,7 @@ struct drop_verbs<Table, V, Vs...> {
 template <class... Handlers>
 struct command_table {
   static_assert((command_handler<Handlers> && ...), "every entry must be a command handler");
+  static_assert((detail::verb_check<Handlers>::value && ...));
 
   /// This table plus `More`, each replacing a handler of the same verb.
   template <class... More>

@@ -2,8 +2,9 @@
 // line a client sends.
 //
 // Properties checked on every input:
-// - a parsed command has a verb of 1-15 upper-case ASCII letters and an argument with
-//   no NUL, CR, LF or IAC byte that is well-formed UTF-8 (checked against the table of
+// - a parsed command has a verb of 1-15 upper-case ASCII letters and digits, a letter
+//   first, that coftp::valid_verb (what command_table checks handlers with) accepts;
+// - its argument has no NUL, CR, LF or IAC byte that is well-formed UTF-8 (checked against the table of
 //   well-formed sequences in Unicode 15 table 3-7, written independently here);
 // - detail::valid_utf8 agrees with that table on the raw input;
 // - printing a parsed command back ("VERB argument") parses to the same command;
@@ -64,7 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto cmd = coftp::parse_command(line);
   if (cmd.ok()) {
     FUZZ_CHECK(!cmd.verb.empty() && cmd.verb.size() <= 15);
-    for (char c : cmd.verb) FUZZ_CHECK(c >= 'A' && c <= 'Z');
+    FUZZ_CHECK(cmd.verb[0] >= 'A' && cmd.verb[0] <= 'Z');
+    for (char c : cmd.verb) FUZZ_CHECK((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+    FUZZ_CHECK(coftp::valid_verb(cmd.verb));
     FUZZ_CHECK(cmd.argument.find_first_of(std::string_view("\0\r\n\xff", 4)) == std::string::npos);
     FUZZ_CHECK(reference_utf8(cmd.argument));
 
