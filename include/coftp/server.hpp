@@ -163,7 +163,10 @@ class basic_server {
   void stop(std::function<void()> stopped = {}) {
     asio::post(accept_strand_, [this, stopped = std::move(stopped)]() mutable {
       if (stopped) stopped_ = std::move(stopped);
-      if (stopping_) return;
+      if (stopping_) {
+        check_drained();  // a callback given to a second stop() after the last session ended
+        return;
+      }
       stopping_ = true;
       // The last session to end posts check_drained here: io_ must still run then, even
       // after the grace timer has fired, or the session contexts would never be let go.

@@ -490,7 +490,7 @@ class basic_session {
     }
     if (stopping_) co_return std::nullopt;  // close_control says 421
     if (control_deadline_.expired()) co_await write_timeout(login_bound);
-    else if (!stopping_) control_lost_ = true;
+    else control_lost_ = true;
     co_return std::nullopt;
   }
 
