@@ -6,7 +6,8 @@
 // synchronous `*_now` function, wrapped into the awaitables of coftp::storage_backend.
 //
 // It has no permission bits (mode 0), no unique ids, and neither set_modified nor
-// set_mode: coftp's optional capabilities are optional. The conformance kit
+// set_mode: coftp's optional capabilities are optional. It does have enter_directory
+// (the check behind CWD), forwarded by coftp's decorators like every optional operation. The conformance kit
 // (coftp/testing/backend_suite.hpp) checks it in tests/test_storage.cpp.
 #pragma once
 
@@ -156,6 +157,18 @@ class object_store : public coftp::immediate_storage<object_store> {
     const object* o = nullptr;
     if (auto ec = find(bucket_->objects, path, o)) return {ec, {}};
     return {{}, info(coftp::file_name(path), o, *bucket_)};
+  }
+
+  /// Whether CWD may enter `path` (coftp::can_enter_directory, optional): a directory
+  /// marker or "/". A store with access rules would check them here; this one has none,
+  /// so it says what `stat` would (without it, CWD asks `stat`).
+  std::error_code enter_directory_now(std::string_view path) const {
+    if (!valid(path)) return invalid_name();
+    std::lock_guard lock(bucket_->mutex);
+    const object* o = nullptr;
+    if (auto ec = find(bucket_->objects, path, o)) return ec;
+    if (o && o->data) return make_error_code(coftp::storage_errc::not_a_directory);
+    return {};
   }
 
   /// Opens the directory `path`: its objects and the markers just below it.
@@ -343,3 +356,4 @@ inline std::error_code object_store::writer::commit_now() {
 
 static_assert(coftp::storage_backend<object_store>);
 static_assert(!coftp::can_set_modified<object_store> && !coftp::can_set_mode<object_store>);
+static_assert(coftp::can_enter_directory<object_store>);

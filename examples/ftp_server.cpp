@@ -228,6 +228,11 @@ int main(int argc, char** argv) {
   app.add_option("--xferlog", xferlog_path, "Append one line per upload and download to FILE (xferlog(5) format)");
   app.add_option("--run-as", run_as, "Started as root: bind the ports, then drop to USER's uid, gid and groups");
   app.add_flag("--allow-root", allow_root, "Serve as root (without --run-as); refused otherwise");
+  // Tests only (hidden from --help): uploads into named temporary files, as on a file
+  // system without O_TMPFILE, so that their handling (hidden, removed at start) is tested.
+  bool named_temp_files = false;
+  app.add_flag("--test-named-temp-files", named_temp_files, "Upload into named temporary files (tests only)")
+      ->group("");
   app.add_option("--login-timeout", login_timeout, "Seconds from connect to a successful login, else 421")
       ->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--login-failure-delay", failure_delay, "Milliseconds before each 530 for a failed login")
@@ -447,6 +452,7 @@ int main(int argc, char** argv) {
       using server_policies = policies<storage_type>;
       coftp::basic_server<server_policies> server(io, opts, make_storage(), std::move(auth),
                                                   typename server_policies::observer(session_log, xferlog));
+      std::vector<storage_type*> served{&server.storage()};
       // Each virtual host's ROOT: a directory, or with --s3-* a key prefix in the bucket.
       for (auto& h : hosts) {
         if constexpr (on_disk) {
@@ -454,7 +460,7 @@ int main(int argc, char** argv) {
           if (made && drop_to && ::chown(h.root.c_str(), drop_to->uid, drop_to->gid) != 0)
             throw std::system_error(errno, std::system_category(), "chown " + h.root);
         }
-        server.add_virtual_host(h.name, make_host_storage(h.root), std::move(h.auth));
+        served.push_back(&server.add_virtual_host(h.name, make_host_storage(h.root), std::move(h.auth)).storage);
       }
       std::vector<asio::io_context*> contexts;
       for (auto& c : session_ios) contexts.push_back(c.get());
@@ -463,6 +469,17 @@ int main(int argc, char** argv) {
         coftp::drop_privileges(*drop_to);  // throws unless dropped for good, before any session runs
       } else if (coftp::running_as_root()) {
         std::cerr << "coftp-server: warning: serving as root (--allow-root); prefer --run-as USER\n";
+      }
+      // What uploads cut short by a kill of an earlier run left: removed before serving,
+      // as the user who serves (and whose uploads made them).
+      std::size_t leftovers = 0;
+      if constexpr (on_disk) {
+        for (auto* fs : served) {
+          if (named_temp_files) fs->force_fallbacks({.named_temp_files = true});
+          auto [ec, n] = fs->remove_leftovers();
+          leftovers += n;
+          if (ec) std::cerr << "coftp-server: removing leftover uploads: " << ec.message() << "\n";
+        }
       }
       server.start();
 
@@ -487,6 +504,7 @@ int main(int argc, char** argv) {
                   << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                   << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
       if (!xferlog_path.empty()) std::cout << "  xferlog: " << xferlog_path << "\n";
+      if (leftovers != 0) std::cout << "  cleanup: " << leftovers << " leftover upload file(s) of an earlier run removed\n";
       for (const auto& h : hosts)
         std::cout << "  host:    " << h.name << " -> " << h.root
                   << (h.users.empty() ? std::string(" (users of --root)") : " (users from " + h.users + ")") << "\n";

@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 using namespace coftp_test;
 using namespace std::chrono_literals;
@@ -705,7 +708,7 @@ TEST_CASE_TEMPLATE("commands: MFMT sets the modification time", B, memory_backen
   login(c);
   CHECK(c.command("MFMT 20200102030405 a b.txt") == "213 Modify=20200102030405; /a b.txt");
   CHECK(c.command("MDTM a b.txt") == "213 20200102030405");
-  CHECK(c.command("MFMT 19991231235959.123 /a b.txt") == "213 Modify=19991231235959; /a b.txt");
+  CHECK(c.command("MFMT 19991231235959.123 /a b.txt") == "213 Modify=19991231235959.123; /a b.txt");
   CHECK(c.command("MDTM /a b.txt") == "213 19991231235959");
   auto l = lines_of(c.list("a b.txt"));
   REQUIRE(l.size() == 1);
@@ -719,6 +722,50 @@ TEST_CASE_TEMPLATE("commands: MFMT sets the modification time", B, memory_backen
   ftp_client anon{e.srv.endpoint()};
   login(anon, "anonymous", "guest@");
   CHECK(anon.command("MFMT 20200102030405 a b.txt") == "550 Permission denied");
+}
+
+TEST_CASE_TEMPLATE("issue #19 - MFMT keeps fractional seconds", B, memory_backend, local_backend) {
+  using namespace std::chrono;
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  // The stored time as the backend holds it (local_fs: the file's st_mtim on disk).
+  auto stored = [&] {
+    auto [ec, info] = run_sync(e.srv.storage().stat("/a.txt"));
+    REQUIRE_FALSE(ec);
+    return info.mtime.time_since_epoch();
+  };
+  CHECK(c.command("MFMT 20200101123456.789 a.txt") == "213 Modify=20200101123456.789; /a.txt");
+  CHECK(stored() == seconds(1577882096) + milliseconds(789));
+  if constexpr (B::on_disk) {
+    struct ::stat st {};
+    REQUIRE(::stat((e.backend.root() / "a.txt").c_str(), &st) == 0);
+    CHECK(st.st_mtim.tv_sec == 1577882096);
+    CHECK(st.st_mtim.tv_nsec == 789000000);
+  }
+  // MDTM and the modify fact show whole seconds (what clients parse), cut, not rounded.
+  CHECK(c.command("MDTM a.txt") == "213 20200101123456");
+  auto mlst = reply_lines(c.command("MLST a.txt"));
+  REQUIRE(mlst.size() == 3);
+  CHECK(parse_facts(mlst[1].substr(1)).first["modify"] == "20200101123456");
+  // Nine digits: nanoseconds; one digit: tenths; the reply has the digits that were sent.
+  CHECK(c.command("MFMT 20200101123456.123456789 a.txt") == "213 Modify=20200101123456.123456789; /a.txt");
+  CHECK(stored() == seconds(1577882096) + nanoseconds(123456789));
+  CHECK(c.command("MFMT 20200101123456.5 a.txt") == "213 Modify=20200101123456.5; /a.txt");
+  CHECK(stored() == seconds(1577882096) + milliseconds(500));
+  // Before 1970 the fraction counts up from the second before: 23:59:59.25 of 1969.
+  CHECK(c.command("MFMT 19691231235959.25 a.txt") == "213 Modify=19691231235959.25; /a.txt");
+  CHECK(stored() == milliseconds(-750));
+  CHECK(c.command("MDTM a.txt") == "213 19691231235959");
+  if constexpr (B::on_disk) {
+    struct ::stat st {};
+    REQUIRE(::stat((e.backend.root() / "a.txt").c_str(), &st) == 0);
+    CHECK(st.st_mtim.tv_sec == -1);
+    CHECK(st.st_mtim.tv_nsec == 250000000);
+  }
+  CHECK(c.command("MFMT 20200101123456. a.txt") == "501 Invalid time, expected YYYYMMDDHHMMSS (UTC)");
+  CHECK(c.command("MFMT 20200101123456.1234567890 a.txt") == "501 Invalid time, expected YYYYMMDDHHMMSS (UTC)");
 }
 
 TEST_CASE_TEMPLATE("commands: REIN, ACCT and SMNT", B, memory_backend, local_backend) {
@@ -745,6 +792,150 @@ TEST_CASE_TEMPLATE("commands: REIN, ACCT and SMNT", B, memory_backend, local_bac
   auto facts = parse_facts(reply_lines(c.command("MLST d"))[1].substr(1)).first;
   CHECK(facts.count("perm") == 1);  // OPTS MLST reset to the default facts
   CHECK(c.command("RETR x") == "425 Use PASV or EPSV first");
+}
+
+// ---- LIST -R, NLST -R ----------------------------------------------------------------------
+
+namespace {
+// A recursive LIST with each `ls -l` line cut to its type letter and name ("d sub",
+// "- a.txt"); headers ("sub:") and blank lines as they are.
+std::vector<string> short_lines(const string& listing) {
+  std::vector<string> out;
+  for (auto& l : lines_of(listing)) {
+    if (l.empty() || l.ends_with(":")) {
+      out.push_back(l);
+      continue;
+    }
+    std::size_t pos = 0;
+    for (int field = 0; field < 8; ++field) {  // mode nlink owner group size month day time
+      pos = l.find_first_not_of(' ', pos);
+      pos = l.find(' ', pos);
+      REQUIRE_MESSAGE(pos != string::npos, "not an ls -l line: " << l);
+    }
+    out.push_back(l.substr(0, 1) + " " + l.substr(pos + 1));
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("issue #19 - LIST -R lists the subdirectories as ls -lR does, NLST -R their paths", B,
+                   memory_backend, local_backend) {
+  env<B> e;
+  e.srv.put("/a.txt", "a");
+  e.srv.mkdir("/sub");
+  e.srv.put("/sub/b.txt", "b");
+  e.srv.mkdir("/sub/deeper");
+  e.srv.put("/sub/deeper/c d.txt", "c");
+  e.srv.mkdir("/sub/empty");
+  e.srv.mkdir("/z");
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  const std::vector<string> whole = {".:",           "- a.txt",      "d sub",       "d z",   "",
+                                     "./sub:",       "- b.txt",      "d deeper",    "d empty", "",
+                                     "./sub/deeper:", "- c d.txt",   "",            "./sub/empty:", "",
+                                     "./z:"};
+  for (auto arg : {"-R", "-lR", "-alR", "-l -R", "--recursive"}) {
+    CAPTURE(arg);
+    CHECK(short_lines(c.list(arg)) == whole);
+    CHECK(c.last_reply() == "226 Directory listing sent");
+  }
+  // A path: headers start from it as written; "/" gives absolute headers.
+  CHECK(short_lines(c.list("-lR sub/")) == std::vector<string>{"sub:", "- b.txt", "d deeper", "d empty", "",
+                                                               "sub/deeper:", "- c d.txt", "", "sub/empty:"});
+  CHECK(short_lines(c.list("-R /sub/deeper")) == std::vector<string>{"/sub/deeper:", "- c d.txt"});
+  CHECK(short_lines(c.list("-R /")) ==
+        std::vector<string>{"/:", "- a.txt", "d sub", "d z", "", "/sub:", "- b.txt", "d deeper", "d empty", "",
+                            "/sub/deeper:", "- c d.txt", "", "/sub/empty:", "", "/z:"});
+  REQUIRE(c.command("CWD sub").starts_with("250 "));
+  CHECK(short_lines(c.list("-R deeper")) == std::vector<string>{"deeper:", "- c d.txt"});
+  REQUIRE(c.command("CWD /").starts_with("250 "));
+  // A file, or a glob, is listed as without -R.
+  CHECK(short_lines(c.list("-R a.txt")) == std::vector<string>{"- a.txt"});
+  CHECK(short_lines(c.list("-R s*")) == std::vector<string>{"d sub"});
+  // Without -R nothing changes; "-a" or "-l" alone are not -R.
+  CHECK(short_lines(c.list("-la")) == std::vector<string>{"- a.txt", "d sub", "d z"});
+  // NLST -R: every entry, each with a path RETR takes as it is; no headers.
+  CHECK(lines_of(c.nlst("-R")) ==
+        std::vector<string>{"a.txt", "sub", "z", "sub/b.txt", "sub/deeper", "sub/empty", "sub/deeper/c d.txt"});
+  CHECK(c.last_reply() == "226 Directory listing sent");
+  CHECK(lines_of(c.nlst("-R sub")) ==
+        std::vector<string>{"sub/b.txt", "sub/deeper", "sub/empty", "sub/deeper/c d.txt"});
+  for (auto& name : lines_of(c.nlst("-R sub")))
+    if (name.ends_with(".txt")) {
+      CHECK_FALSE(c.retr(name).empty());
+      CHECK(c.last_reply() == "226 Transfer complete");
+    }
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
+TEST_CASE("issue #19 - LIST -R is bounded in depth and in entries, and says so") {
+  test_server<coftp::memory_fs> srv{coftp::memory_fs{}};
+  // /d1/d2/.../d10: levels 1 to 8 are listed, d9 appears in d8's listing, d10 nowhere.
+  string path;
+  for (int i = 1; i <= 10; ++i) {
+    path += "/d" + std::to_string(i);
+    srv.mkdir(path);
+  }
+  srv.put(path + "/deepest.txt", "x");
+  ftp_client c{srv.endpoint()};
+  login(c);
+  auto lines = short_lines(c.list("-R d1"));
+  CHECK(c.last_reply() ==
+        "226 Directory listing truncated: directories more than " + std::to_string(COFTP_MAX_LISTING_DEPTH) +
+            " levels down not listed");
+  std::vector<string> headers;
+  for (auto& l : lines)
+    if (l.ends_with(":")) headers.push_back(l);
+  REQUIRE(headers.size() == COFTP_MAX_LISTING_DEPTH + 1);
+  CHECK(headers.front() == "d1:");
+  CHECK(headers.back() == "d1/d2/d3/d4/d5/d6/d7/d8/d9:");
+  CHECK(lines.back() == "d d10");  // shown, not listed
+  CHECK(std::find(lines.begin(), lines.end(), "- deepest.txt") == lines.end());
+  CHECK(lines_of(c.nlst("-R d1/d2/d3")).back() == "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/deepest.txt");
+  CHECK(c.last_reply() == "226 Directory listing sent");
+
+  // More entries than the bound: exactly COFTP_MAX_RECURSIVE_ENTRIES are sent, then 226 says so.
+  srv.mkdir("/many");
+  srv.mkdir("/many/sub");
+  for (int i = 0; i < COFTP_MAX_RECURSIVE_ENTRIES; ++i) srv.put("/many/sub/f" + std::to_string(i), "");
+  auto many = short_lines(c.list("-R many"));
+  CHECK(c.last_reply() == "226 Directory listing truncated: more than " +
+                              std::to_string(COFTP_MAX_RECURSIVE_ENTRIES) + " entries");
+  std::size_t entries = 0;
+  for (auto& l : many)
+    if (!l.empty() && !l.ends_with(":")) ++entries;
+  CHECK(entries == COFTP_MAX_RECURSIVE_ENTRIES);
+  CHECK(many[0] == "many:");
+  CHECK(many[1] == "d sub");
+  CHECK(many[3] == "many/sub:");
+  CHECK(lines_of(c.nlst("-R many")).size() == COFTP_MAX_RECURSIVE_ENTRIES);
+  // Exactly at the bound is not truncated.
+  srv.mkdir("/exact");
+  for (int i = 0; i < COFTP_MAX_RECURSIVE_ENTRIES; ++i) srv.put("/exact/f" + std::to_string(i), "");
+  CHECK(lines_of(c.nlst("-R exact")).size() == COFTP_MAX_RECURSIVE_ENTRIES);
+  CHECK(c.last_reply() == "226 Directory listing sent");
+  CHECK(c.command("NOOP") == "200 OK");
+}
+
+TEST_CASE("issue #19 - LIST -R does not loop through a symlink to an ancestor") {
+  local_backend b;
+  fs::create_directories(b.root() / "top" / "sub");
+  std::ofstream(b.root() / "top" / "sub" / "f.txt") << "f";
+  fs::create_directory_symlink("..", b.root() / "top" / "sub" / "up");      // -> top
+  fs::create_directory_symlink("../..", b.root() / "top" / "sub" / "root");  // -> the root, above top
+  test_server<coftp::local_fs> srv{b.make()};
+  ftp_client c{srv.endpoint()};
+  login(c);
+  auto lines = short_lines(c.list("-R top"));
+  CHECK(c.last_reply() == "226 Directory listing sent");
+  std::vector<string> headers;
+  for (auto& l : lines)
+    if (l.ends_with(":")) headers.push_back(l);
+  // "up" is top itself: shown, not listed again. "root" is the root, listed once, and
+  // its "top" is top again: not listed.
+  CHECK(headers == std::vector<string>{"top:", "top/sub:", "top/sub/root:"});
+  CHECK(std::find(lines.begin(), lines.end(), "d up") != lines.end());
+  CHECK(lines.size() < 20);
 }
 
 // ---- globs -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace coftp_test;
 using namespace std::chrono_literals;
@@ -289,6 +290,37 @@ TEST_CASE_TEMPLATE("server: PWD, CWD and CDUP", B, memory_backend, local_backend
   CHECK(c.command("XCWD pub") == "250 Directory changed successfully");
   CHECK(c.command("XCUP") == "200 Directory changed to parent");
   CHECK(c.command("PWD") == "257 \"/\" is the current directory");
+}
+
+TEST_CASE("issue #19 - server: CWD and CDUP into a directory the server may not enter answer 550") {
+  env<local_backend> e;
+  e.srv.mkdir("/closed");
+  e.srv.mkdir("/open");
+  e.srv.mkdir("/open/inner");
+  e.srv.mkdir("/search_only");
+  const auto root = e.backend.root();
+  ::chmod((root / "closed").c_str(), 0);
+  ::chmod((root / "search_only").c_str(), 0111);
+  ftp_client c{e.srv.endpoint()};
+  login(c);
+  CHECK(c.command("CWD search_only") == "250 Directory changed successfully");  // search is all it takes
+  CHECK(c.command("CWD /") == "250 Directory changed successfully");
+  if (::geteuid() == 0) {
+    MESSAGE("skipped: running as root, which may enter any directory (the interop test "
+            "CwdPermissionTests checks this through coftp-server --run-as)");
+  } else {
+    CHECK(c.command("CWD closed") == "550 Access denied");
+    CHECK(c.command("XCWD /closed") == "550 Access denied");
+    CHECK(c.command("PWD") == "257 \"/\" is the current directory");
+    CHECK(c.command("CWD open/inner") == "250 Directory changed successfully");
+    ::chmod((root / "open").c_str(), 0);  // closed while a session is inside
+    CHECK(c.command("CDUP") == "550 Access denied");
+    CHECK(c.command("PWD") == "257 \"/open/inner\" is the current directory");
+    ::chmod((root / "open").c_str(), 0755);
+    CHECK(c.command("CDUP") == "200 Directory changed to parent");
+    CHECK(c.command("PWD") == "257 \"/open\" is the current directory");
+  }
+  for (const char* d : {"closed", "search_only"}) ::chmod((root / d).c_str(), 0755);
 }
 
 TEST_CASE_TEMPLATE("server: PWD doubles quotes in directory names", B, memory_backend, local_backend) {

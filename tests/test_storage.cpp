@@ -156,7 +156,16 @@ TEST_CASE_TEMPLATE("storage: copies share the tree across threads", S, memory_fs
   }
   for (auto& th : pool) th.join();
   CHECK(failures.load() == 0);
-  CHECK(read_all(f.fs, "/shared.log").second == std::string(threads * files, 'x'));
+  const std::string log = read_all(f.fs, "/shared.log").second;
+  if constexpr (std::is_same_v<S, memory_fs_fixture>) {
+    CHECK(log == std::string(threads * files, 'x'));  // memory_fs appends at commit, under its lock
+  } else {
+    // local_fs appends to a copy renamed over the file: of appends racing each other the
+    // last commit wins (the header says so), but every version is whole.
+    CHECK(log.size() >= 1);
+    CHECK(log.size() <= threads * files);
+    CHECK(log == std::string(log.size(), 'x'));
+  }
   for (int t = 0; t < threads; ++t) CHECK(names_in(f.fs, "/t" + std::to_string(t)).size() == files);
 }
 
@@ -175,6 +184,9 @@ static_assert(!coftp::can_set_modified<coftp::read_only<object_store>>);
 static_assert(!coftp::can_set_mode<coftp::read_only<object_store>>);
 static_assert(!coftp::can_set_modified<coftp::rooted<object_store>>);
 static_assert(!coftp::can_set_mode<coftp::rooted<coftp::read_only<object_store>>>);
+static_assert(coftp::can_enter_directory<coftp::rooted<coftp::read_only<object_store>>>);
+static_assert(coftp::can_enter_directory<coftp::rooted<coftp::read_only<coftp::local_fs>>>);
+static_assert(!coftp::can_enter_directory<coftp::read_only<coftp::memory_fs>>);  // CWD asks stat
 static_assert(coftp::storage_backend<coftp::rooted<coftp::read_only<object_store>>>);
 
 namespace {
@@ -689,7 +701,9 @@ TEST_CASE("local_fs: uploads keep permissions and leave no temporary files") {
       auto [ec, w] = run_sync(lfs.open_write("/fresh", write_mode::replace));
       REQUIRE_FALSE(ec);
       CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("abandoned")))));
-      if (named) CHECK(names_in(lfs, "/").size() == 3);  // the hidden file exists meanwhile
+      // The named file exists on disk meanwhile, and is never listed.
+      CHECK(std::distance(fs::directory_iterator(root), fs::directory_iterator()) == (named ? 3 : 2));
+      CHECK(names_in(lfs, "/") == std::set<std::string>{"fresh", "private"});
     }
     CHECK(names_in(lfs, "/") == std::set<std::string>{"fresh", "private"});
     CHECK(std::distance(fs::directory_iterator(root), fs::directory_iterator()) == 2);
@@ -700,6 +714,182 @@ TEST_CASE("local_fs: uploads keep permissions and leave no temporary files") {
     CHECK(r.native_handle() >= 0);
     CHECK(r.size() == 1);
   }
+}
+
+TEST_CASE("issue #19 - local_fs: an append writes a copy aside, renamed over the file on commit") {
+  const auto on_disk = [](const fs::path& dir) {
+    return std::distance(fs::directory_iterator(dir), fs::directory_iterator());
+  };
+  for (auto [named, legacy] : {std::pair(false, false), std::pair(true, false), std::pair(false, true),
+                               std::pair(true, true)}) {
+    CAPTURE(named);
+    CAPTURE(legacy);
+    temp_dir tmp;
+    const fs::path root = make_dir(tmp.path() / "root");
+    coftp::local_fs lfs(root);
+    lfs.force_fallbacks({.walk_paths = false, .named_temp_files = named, .legacy_syscalls = legacy});
+    const std::string old_content = random_bytes((1 << 20) + 3, 23);
+    put_file(root / "log", old_content);
+    ::chmod((root / "log").c_str(), 04640);
+    std::string expected = old_content;
+    {
+      auto [ec, w] = run_sync(lfs.open_write("/log", write_mode::append));
+      REQUIRE_FALSE(ec);
+      // Zero-copy uploads (splice) write to the descriptor itself: it is at the end of the copy.
+      const int fd = w.native_handle();
+      REQUIRE(fd >= 0);
+      CHECK(::lseek(fd, 0, SEEK_CUR) == static_cast<::off_t>(old_content.size()));
+      CHECK(::write(fd, "spliced", 7) == 7);
+      CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("+written")))));
+      expected += "spliced+written";
+      // Nothing of it in the file, on disk either; a named copy is there but never listed.
+      CHECK(fs::file_size(root / "log") == old_content.size());
+      CHECK(get_file(root / "log") == old_content);
+      CHECK(on_disk(root) == (named ? 2 : 1));
+      CHECK(names_in(lfs, "/") == std::set<std::string>{"log"});
+      CHECK_FALSE(run_sync(w.commit()));
+    }
+    CHECK(get_file(root / "log") == expected);
+    CHECK(run_sync(lfs.stat("/log")).second.mode == 0640);  // the old mode, without set-ID bits
+    CHECK(on_disk(root) == 1);
+
+    {  // abandoned: not a byte of it stays
+      auto [ec, w] = run_sync(lfs.open_write("/log", write_mode::append));
+      REQUIRE_FALSE(ec);
+      CHECK_FALSE(run_sync(w.write(asio::buffer(random_bytes(100000, 24)))));
+    }
+    CHECK(get_file(root / "log") == expected);
+    CHECK(on_disk(root) == 1);
+
+    // The new version is a new file: a hard link to the old one keeps the old content.
+    fs::create_hard_link(root / "log", root / "log.link");
+    REQUIRE_FALSE(write_file(lfs, "/log", "!", write_mode::append));
+    CHECK(get_file(root / "log") == expected + "!");
+    CHECK(get_file(root / "log.link") == expected);
+
+    // An empty file, and a missing one (created with the default mode).
+    REQUIRE_FALSE(write_file(lfs, "/empty", ""));
+    REQUIRE_FALSE(write_file(lfs, "/empty", "x", write_mode::append));
+    CHECK(get_file(root / "empty") == "x");
+    const ::mode_t mask = ::umask(022);
+    ::umask(mask);
+    REQUIRE_FALSE(write_file(lfs, "/created", "new", write_mode::append));
+    CHECK(get_file(root / "created") == "new");
+    CHECK(run_sync(lfs.stat("/created")).second.mode == (0644u & ~static_cast<unsigned>(mask)));
+    CHECK(on_disk(root) == 4);
+  }
+}
+
+TEST_CASE("issue #19 - local_fs: leftover upload files are never listed or served; remove_leftovers removes only them") {
+  temp_dir tmp;
+  const fs::path root = make_dir(tmp.path() / "root");
+  const fs::path outside = make_dir(tmp.path() / "outside");
+  const std::string leftover = ".coftp-upload.0123456789abcdef", deep = ".coftp-upload.fedcba9876543210";
+  put_file(root / leftover, "partial");
+  put_file(make_dir(root / "d" / "e") / deep, "partial too");
+  put_file(root / "keep.txt", "keep");
+  // Not of the exact form: ordinary files, listed, served and kept.
+  const std::set<std::string> ordinary{".coftp-upload.0123456789ABCDEF", ".coftp-upload.0123456789abcde",
+                                       ".coftp-upload.0123456789abcdef0", ".coftp-upload.notes",
+                                       "coftp-upload.0123456789abcdef"};
+  for (const auto& name : ordinary) put_file(root / name, name);
+  // Of the form but no regular file: hidden like the others, never removed.
+  const std::string dir_like = ".coftp-upload.00000000000000aa", link_like = ".coftp-upload.00000000000000bb";
+  make_dir(root / dir_like);
+  fs::create_symlink("keep.txt", root / link_like);
+  // A leftover-named file beyond a symlink, out of the root and in it: the walk follows neither.
+  put_file(outside / leftover, "not ours");
+  fs::create_directory_symlink("../outside", root / "out");
+  fs::create_directory_symlink("d/e", root / "e_link");
+
+  coftp::local_fs lfs(root);
+  for (bool walk : {false, true}) {
+    CAPTURE(walk);
+    lfs.force_fallbacks({.walk_paths = walk, .named_temp_files = false});
+    std::set<std::string> listed = ordinary;
+    listed.insert({"keep.txt", "d", "out", "e_link"});
+    CHECK(names_in(lfs, "/") == listed);
+    CHECK(names_in(lfs, "/d/e").empty());
+    for (const std::string& p : {"/" + leftover, "/d/e/" + deep, "/" + dir_like, "/" + link_like}) {
+      CAPTURE(p);
+      CHECK(run_sync(lfs.stat(p)).first == storage_errc::invalid_name);
+      CHECK(read_all(lfs, p).first == storage_errc::invalid_name);
+      CHECK(write_file(lfs, p, "x") == storage_errc::invalid_name);
+      CHECK(write_file(lfs, p, "x", write_mode::append) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.remove_file(p)) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.rename(p, "/stolen")) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.rename("/keep.txt", p)) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.make_directory(p)) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.set_mode(p, 0600)) == storage_errc::invalid_name);
+      CHECK(run_sync(lfs.enter_directory(p)) == storage_errc::invalid_name);
+    }
+    CHECK(run_sync(coftp::list_all(lfs, "/" + dir_like)).first == storage_errc::invalid_name);
+    CHECK(read_all(lfs, "/.coftp-upload.notes").second == ".coftp-upload.notes");
+    CHECK(read_all(lfs, "/e_link/" + deep).first == storage_errc::invalid_name);
+  }
+  // An upload under way into a named temporary file is on disk, and hidden too.
+  lfs.force_fallbacks({.walk_paths = false, .named_temp_files = true});
+  {
+    auto [ec, w] = run_sync(lfs.open_write("/d/e/new.txt", write_mode::replace));
+    REQUIRE_FALSE(ec);
+    CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("under way")))));
+    CHECK(std::distance(fs::directory_iterator(root / "d" / "e"), fs::directory_iterator()) == 2);
+    CHECK(names_in(lfs, "/d/e").empty());
+  }
+
+  // Bounded: two directories at most, the root and one of its own: the walk stops in the
+  // root, before it reads d/e.
+  auto [lec, some] = lfs.remove_leftovers(2);
+  CHECK(lec == storage_errc::too_many_entries);
+  CHECK(fs::exists(root / "d" / "e" / deep));
+
+  auto [ec, removed] = lfs.remove_leftovers();
+  CHECK_FALSE(ec);
+  CHECK(some + removed == 2);
+  CHECK_FALSE(fs::exists(fs::symlink_status(root / leftover)));
+  CHECK_FALSE(fs::exists(fs::symlink_status(root / "d" / "e" / deep)));
+  CHECK(fs::is_directory(fs::symlink_status(root / dir_like)));
+  CHECK(fs::is_symlink(root / link_like));
+  for (const auto& name : ordinary) CHECK(get_file(root / name) == name);
+  CHECK(get_file(root / "keep.txt") == "keep");
+  CHECK(get_file(outside / leftover) == "not ours");
+  CHECK(lfs.remove_leftovers().second == 0);
+}
+
+TEST_CASE("issue #19 - local_fs: enter_directory needs search permission on the directory") {
+  temp_dir tmp;
+  const fs::path root = make_dir(tmp.path() / "root");
+  make_dir(root / "closed");
+  make_dir(root / "read_only");
+  make_dir(root / "search_only");
+  put_file(root / "f", "x");
+  ::chmod((root / "closed").c_str(), 0);
+  ::chmod((root / "read_only").c_str(), 0444);
+  ::chmod((root / "search_only").c_str(), 0111);
+  coftp::local_fs lfs(root);
+  for (bool walk : {false, true}) {
+    CAPTURE(walk);
+    lfs.force_fallbacks({.walk_paths = walk, .named_temp_files = false});
+    CHECK_FALSE(run_sync(lfs.enter_directory("/")));
+    CHECK_FALSE(run_sync(lfs.enter_directory("/search_only")));
+    CHECK(run_sync(lfs.enter_directory("/f")) == storage_errc::not_a_directory);
+    CHECK(run_sync(lfs.enter_directory("/missing")) == storage_errc::not_found);
+    CHECK(run_sync(lfs.stat("/closed")).second.is_directory());  // all that CWD used to ask
+    if (::geteuid() == 0) continue;
+    CHECK(run_sync(lfs.enter_directory("/closed")) == storage_errc::permission_denied);
+    CHECK(run_sync(lfs.enter_directory("/read_only")) == storage_errc::permission_denied);
+    // The decorators forward it.
+    coftp::read_only<coftp::local_fs> ro{lfs};
+    coftp::rooted<coftp::local_fs> rooted{lfs, "/"};
+    static_assert(coftp::can_enter_directory<decltype(ro)> && coftp::can_enter_directory<decltype(rooted)>);
+    CHECK(run_sync(ro.enter_directory("/closed")) == storage_errc::permission_denied);
+    CHECK(run_sync(rooted.enter_directory("/closed")) == storage_errc::permission_denied);
+    CHECK_FALSE(run_sync(rooted.enter_directory("/search_only")));
+  }
+  if (::geteuid() == 0)
+    MESSAGE("skipped the permission checks: running as root, which may search any directory "
+            "(the interop test CwdPermissionTests checks them through coftp-server --run-as)");
+  for (const char* d : {"closed", "read_only", "search_only"}) ::chmod((root / d).c_str(), 0755);
 }
 
 TEST_CASE("local_fs: restarted uploads, create_new, set_mode and set_modified on every code path") {

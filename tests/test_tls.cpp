@@ -35,9 +35,9 @@ client_options tls_client(int max_version = TLS1_3_VERSION) {
 }
 
 // AUTH TLS, login, PBSZ 0, PROT P.
-void secure_login(ftp_client& c) {
+void secure_login(ftp_client& c, std::string_view user = "test", std::string_view pass = "secret") {
   REQUIRE(c.auth_tls() == "234 AUTH TLS OK, starting TLS negotiation");
-  login(c);
+  login(c, user, pass);
   REQUIRE(c.command("PBSZ 0") == "200 PBSZ 0 successful");
   REQUIRE(c.prot("P") == "200 PROT now Private");
   REQUIRE(c.command("TYPE I") == "200 Type set to I");
@@ -191,11 +191,12 @@ TEST_CASE("tls: a data connection that does not resume the control session gets 
   }
   SUBCASE("another user's session, resumed on this session's data port") {
     test_server<coftp::memory_fs> srv(coftp::memory_fs{}, tls_options());
+    srv.users().add("mallory", "pw", coftp::permissions::all);
     srv.put("/secret.bin", secret);
     ftp_client victim(srv.endpoint(), tls_client());
     secure_login(victim);
     ftp_client thief_control(srv.endpoint(), tls_client());
-    secure_login(thief_control);
+    secure_login(thief_control, "mallory", "pw");  // same address, another user (issue #19)
     REQUIRE(thief_control.command("NOOP") == "200 OK");  // TLS 1.3 tickets have arrived
     auto pasv = victim.command("PASV");
     auto port_ep = ftp_client::parse_227(pasv);
@@ -236,6 +237,96 @@ TEST_CASE("tls: a data connection that does not resume the control session gets 
       }
       CHECK(c.command("NOOP") == "200 OK");
     }
+  }
+}
+
+// RETR of `path` on a data connection of `c` that offers `session` (another control
+// connection's): (bytes, resumed?, final reply).
+struct borrowed_retr {
+  string bytes;
+  bool resumed = false;
+  string reply;
+};
+borrowed_retr retr_with_session(ftp_client& c, SSL_CTX* ctx, SSL_SESSION* session, std::string_view path) {
+  borrowed_retr out;
+  auto pasv = c.command("PASV");
+  REQUIRE(pasv.starts_with("227 "));
+  auto ep = ftp_client::parse_227(pasv);
+  REQUIRE(ep);
+  asio::io_context io;
+  blocking_socket data(io, *ep, std::chrono::milliseconds(5000));
+  c.control().write_all("RETR " + string(path) + "\r\n");
+  auto first = c.read_reply();
+  CHECK(first.starts_with("150 "));
+  try {
+    data.start_tls(ctx, session);
+    out.resumed = data.resumed();
+    out.bytes = data.read_all(1 << 24);
+  } catch (const std::exception& e) {
+    MESSAGE("data connection: " << e.what());
+  }
+  out.reply = c.read_reply();
+  return out;
+}
+
+TEST_CASE("issue #19 - a data connection may resume another control connection's session of the same user") {
+  // rclone shares one TLS session cache among its control connections: a data
+  // connection offers the ticket of another connection of the same client.
+  auto secret = random_bytes(300000, 19);
+  auto refused = "425 Data connection refused: its TLS session must resume the control connection's";
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    CAPTURE(version);
+    test_server<coftp::memory_fs> srv(coftp::memory_fs{}, tls_options());
+    srv.users().add("bob", "pw", coftp::permissions::all);
+    srv.put("/secret.bin", secret);
+    ftp_client b(srv.endpoint(), tls_client(version));
+    secure_login(b);
+    {
+      INFO("same user, same address: resumed and served");
+      ftp_client a(srv.endpoint(), tls_client(version));
+      secure_login(a);
+      REQUIRE(a.command("NOOP") == "200 OK");  // TLS 1.3 tickets have arrived
+      auto r = retr_with_session(b, a.tls_context(), a.control().tls_session(), "secret.bin");
+      CHECK(r.resumed);
+      CHECK(r.reply == "226 Transfer complete");
+      CHECK(r.bytes == secret);
+      // and still after the session's owner has gone, as its tickets live on
+      CHECK(a.command("QUIT") == "221 Goodbye");
+      auto again = retr_with_session(b, a.tls_context(), a.control().tls_session(), "secret.bin");
+      CHECK(again.resumed);
+      CHECK(again.reply == "226 Transfer complete");
+      CHECK(again.bytes == secret);
+    }
+    {
+      INFO("the owner logged out (REIN), then in as another user: refused");
+      ftp_client a(srv.endpoint(), tls_client(version));
+      secure_login(a);
+      REQUIRE(a.command("REIN") == "220 Service ready for new user");
+      // Logged out is "still logging in": the handshake resumes, the server waits for a's
+      // next login (COFTP_TLS_OWNER_LOGIN_WAIT_MS), none comes, and it sends nothing.
+      auto r = retr_with_session(b, a.tls_context(), a.control().tls_session(), "secret.bin");
+      CHECK(r.bytes.empty());
+      CHECK(r.reply == refused);
+      login(a, "bob", "pw");
+      auto bob = retr_with_session(b, a.tls_context(), a.control().tls_session(), "secret.bin");
+      CHECK_FALSE(bob.resumed);
+      CHECK(bob.bytes.empty());
+      CHECK(bob.reply == refused);
+    }
+    {
+      INFO("the owner never logged in: its sessions are its own");
+      ftp_client pre(srv.endpoint(), tls_client(version));
+      REQUIRE(pre.auth_tls().starts_with("234 "));
+      REQUIRE(pre.command("NOOP") == "200 OK");
+      // As above: resumed in TLS terms while the server waits for pre's login, then refused.
+      auto r = retr_with_session(b, pre.tls_context(), pre.control().tls_session(), "secret.bin");
+      CHECK(r.bytes.empty());
+      CHECK(r.reply == refused);
+    }
+    // Refused data connections cost b nothing: its own session still works.
+    CHECK(b.retr("secret.bin") == secret);
+    CHECK(b.last_data_resumed());
+    CHECK(b.last_reply() == "226 Transfer complete");
   }
 }
 

@@ -1234,6 +1234,19 @@ TEST_CASE("parse_timestamp") {
   CHECK(coftp::format_timestamp(*t) == "20200102030405");
   CHECK(coftp::format_timestamp(*parse_timestamp("19700101000000")) == "19700101000000");
   CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.5")) == "20240229235959");
+  // issue #19: the fraction is kept, to the nanosecond; format_timestamp shows it on request.
+  CHECK(parse_timestamp("20240229235959.5")->time_since_epoch() ==
+        parse_timestamp("20240229235959")->time_since_epoch() + std::chrono::milliseconds(500));
+  CHECK(parse_timestamp("20200101000000.000000001")->time_since_epoch() ==
+        parse_timestamp("20200101000000")->time_since_epoch() + std::chrono::nanoseconds(1));
+  CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.789"), 3) == "20240229235959.789");
+  CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.789"), 1) == "20240229235959.7");  // cut
+  CHECK(coftp::format_timestamp(*parse_timestamp("20240229235959.5"), 9) == "20240229235959.500000000");
+  CHECK(coftp::format_timestamp(*parse_timestamp("19691231235959.25")) == "19691231235959");
+  CHECK(coftp::format_timestamp(*parse_timestamp("19691231235959.25"), 2) == "19691231235959.25");
+  CHECK(coftp::format_timestamp(*parse_timestamp("22620411234716.854775807"), 9) == "22620411234716.854775807");
+  CHECK_FALSE(parse_timestamp("22620411234716.854775808"));  // one nanosecond past system_clock
+  CHECK_FALSE(parse_timestamp("20200101000000.1234567890"));
   CHECK_FALSE(parse_timestamp("20230229000000"));  // not a leap year
   CHECK_FALSE(parse_timestamp("22620412000000"));  // beyond system_clock: refused, never wrapped
   CHECK_FALSE(parse_timestamp("99991231235959"));

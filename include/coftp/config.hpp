@@ -52,3 +52,24 @@
 #ifndef COFTP_MAX_GLOB_MATCHES
 #define COFTP_MAX_GLOB_MATCHES 10000
 #endif
+
+/// Deepest level LIST -R and NLST -R list below the directory asked for (which is level
+/// 0): a deeper directory still appears as an entry of its parent, but is not listed,
+/// and the final 226 says the listing was truncated.
+#ifndef COFTP_MAX_LISTING_DEPTH
+#define COFTP_MAX_LISTING_DEPTH 8
+#endif
+
+/// Most entries LIST -R and NLST -R send, over all directories; there the listing ends
+/// and the final 226 says it was truncated.
+#ifndef COFTP_MAX_RECURSIVE_ENTRIES
+#define COFTP_MAX_RECURSIVE_ENTRIES 10000
+#endif
+
+/// How long a PROT P data connection that resumed the TLS session of another control
+/// connection of its client waits for that connection to finish logging in (clients
+/// that share one session cache, as rclone, open several at once), in milliseconds;
+/// then it is refused unless that login was the same user's.
+#ifndef COFTP_TLS_OWNER_LOGIN_WAIT_MS
+#define COFTP_TLS_OWNER_LOGIN_WAIT_MS 2000
+#endif

@@ -19,6 +19,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -70,17 +71,29 @@ class data_connection {
 #if COFTP_HAS_TLS
   /// The server side of the TLS handshake, in `binding`'s session id context, bounded
   /// by `timeout`. With `require_reuse`, a handshake that did not resume a session of
-  /// the same binding fails with `error::tls_not_resumed` (see coftp/tls.hpp).
+  /// the same binding, or of another control connection of the same client and user,
+  /// fails with `error::tls_not_resumed` (see coftp/tls.hpp).
   asio::awaitable<std::error_code> start_tls(asio::ssl::context& ctx, const detail::tls_binding& binding,
                                              std::chrono::steady_clock::duration timeout, bool require_reuse) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), ctx);
-    binding.apply(tls_->native_handle());
+    binding.apply_data(tls_->native_handle());
     // No TLS 1.3 session tickets here: clients resume the control connection's session,
     // and a ticket an uploading client never reads makes its close a TCP reset that
     // loses the end of the file (lftp/GnuTLS: 426; curl issue 6149).
     SSL_set_num_tickets(tls_->native_handle(), 0);
     auto ec = co_await detail::tls_handshake(*tls_, timeout);
-    if (!ec && require_reuse && !detail::tls_resumed(tls_->native_handle())) ec = error::tls_not_resumed;
+    if (ec) co_return ec;
+    SSL* ssl = tls_->native_handle();
+    if (!detail::tls_resumed(ssl)) {
+      detail::tls_forget_session(ssl);
+      if (require_reuse) ec = error::tls_not_resumed;
+    } else if (require_reuse) {
+      // Perhaps the session of another control connection of the client (coftp/tls.hpp).
+      auto budget = std::min<std::chrono::steady_clock::duration>(
+          timeout, std::chrono::milliseconds(COFTP_TLS_OWNER_LOGIN_WAIT_MS));
+      bool ours = co_await detail::tls_owner_confirmed(tls_->get_executor(), ssl, binding, budget);
+      if (!ours) ec = error::tls_not_resumed;
+    }
     co_return ec;
   }
 #endif

@@ -17,20 +17,41 @@
 namespace coftp {
 
 namespace detail {
+// The second `tp` falls in: rounded down, also before 1970 (to_time_t rounds toward zero,
+// which would make 1969-12-31 23:59:59.5 a second of 1970).
+inline std::time_t floor_time_t(std::chrono::system_clock::time_point tp) {
+  return static_cast<std::time_t>(std::chrono::floor<std::chrono::seconds>(tp.time_since_epoch()).count());
+}
 inline std::tm utc_tm(std::chrono::system_clock::time_point tp) {
-  std::time_t t = std::chrono::system_clock::to_time_t(tp);
+  std::time_t t = floor_time_t(tp);
   std::tm tm{};
   gmtime_r(&t, &tm);
   return tm;
 }
 }  // namespace detail
 
-/// "YYYYMMDDHHMMSS" in UTC, as MDTM and MLST's `modify` fact want.
-inline std::string format_timestamp(std::chrono::system_clock::time_point tp) {
+/// "YYYYMMDDHHMMSS" in UTC, as MDTM and MLST's `modify` fact show it; with
+/// `fraction_digits` (1-9), followed by "." and that many digits of the second's
+/// fraction, cut, never rounded (RFC 3659 2.3 time-val: "YYYYMMDDHHMMSS.sss").
+///
+/// MDTM and the `modify` fact show whole seconds, as vsftpd and ProFTPD do: clients and
+/// scripts read them as 14 digits (Python's `strptime(v, "%Y%m%d%H%M%S")` fails on a
+/// fraction), and RFC 3659 lets a server cut precision, never add it. The stored time
+/// keeps what MFMT set, nanoseconds included where the backend can.
+inline std::string format_timestamp(std::chrono::system_clock::time_point tp, int fraction_digits = 0) {
   auto tm = detail::utc_tm(tp);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  char buf[48];
+  int n = std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (fraction_digits > 0 && n > 0) {
+    using namespace std::chrono;
+    auto since = tp.time_since_epoch();
+    auto ns = duration_cast<nanoseconds>(since - floor<seconds>(since)).count();  // 0 to 999999999
+    char frac[16];
+    std::snprintf(frac, sizeof frac, "%09lld", static_cast<long long>(ns));
+    frac[fraction_digits > 9 ? 9 : fraction_digits] = '\0';
+    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%s", frac);
+  }
   return buf;
 }
 
@@ -71,13 +92,16 @@ inline void format_list_line(std::string& out, const file_info& f,
   out += "\r\n";
 }
 
-/// Parses "YYYYMMDDHHMMSS" (UTC; a ".sss" fraction is accepted and ignored), as MFMT
-/// sends it. Nullopt for anything else, out-of-range fields included.
+/// Parses "YYYYMMDDHHMMSS" in UTC, with an optional fraction of a second of 1-9 digits
+/// ("YYYYMMDDHHMMSS.sss", RFC 3659 2.3), as MFMT sends it; the fraction is kept, to the
+/// nanosecond. Nullopt for anything else, out-of-range fields included.
 inline std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {
+  long long frac_ns = 0;
   if (auto dot = s.find('.'); dot != std::string_view::npos) {
     auto frac = s.substr(dot + 1);
     if (frac.empty() || frac.size() > 9 || frac.find_first_not_of("0123456789") != std::string_view::npos)
       return std::nullopt;
+    for (std::size_t i = 0; i < 9; ++i) frac_ns = frac_ns * 10 + (i < frac.size() ? frac[i] - '0' : 0);
     s = s.substr(0, dot);
   }
   if (s.size() != 14 || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
@@ -93,10 +117,13 @@ inline std::optional<std::chrono::system_clock::time_point> parse_timestamp(std:
   // system_clock counts nanoseconds in 64 bits: it ends in 2262 and starts in 1677.
   // A time beyond that is refused rather than wrapped into another century.
   auto secs = sys_days(ymd).time_since_epoch() + hours(h) + minutes(mi) + seconds(sec);
-  if (secs > duration_cast<seconds>(system_clock::time_point::max().time_since_epoch()) ||
-      secs < duration_cast<seconds>(system_clock::time_point::min().time_since_epoch()))
+  constexpr auto max = system_clock::time_point::max().time_since_epoch();
+  if (secs > duration_cast<seconds>(max) || secs < duration_cast<seconds>(system_clock::time_point::min().time_since_epoch()))
     return std::nullopt;
-  return system_clock::time_point(duration_cast<system_clock::duration>(secs));
+  auto whole = duration_cast<system_clock::duration>(secs);
+  auto fraction = duration_cast<system_clock::duration>(nanoseconds(frac_ns));
+  if (whole > max - fraction) return std::nullopt;  // the last second of the clock's range
+  return system_clock::time_point(whole + fraction);
 }
 
 /// The facts of RFC 3659 section 7.5 that coftp offers, as bits; `OPTS MLST` selects a

@@ -213,6 +213,7 @@ class basic_session {
     user_ = std::move(who);
     cwd_ = "/";
     start_throttle();
+    note_tls_identity();
     co_return true;
   }
 
@@ -598,6 +599,7 @@ class basic_session {
     // Logged out (REIN, USER again): a new login phase, with its own timeout.
     if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
     user_.reset();
+    note_tls_identity();
     throttle_.reset();
     rare_.reset();
     cwd_ = "/";
@@ -1094,11 +1096,25 @@ class basic_session {
 #if COFTP_HAS_TLS
   // This control connection's TLS session id context, made on first use.
   const detail::tls_binding& binding() {
-    if (!binding_) binding_ = std::make_unique<detail::tls_binding>();
+    if (!binding_) {
+      binding_ = std::make_unique<detail::tls_binding>();
+      note_tls_identity();
+    }
     return *binding_;
   }
   std::unique_ptr<detail::tls_binding> binding_;
 #endif
+  // Who is logged in, for the TLS session binding: data connections of another control
+  // connection with the same user, virtual host and address may resume this one's
+  // sessions (coftp/tls.hpp).
+  void note_tls_identity() {
+#if COFTP_HAS_TLS
+    if (binding_)
+      binding_->set_identity(user_ ? user_->name + '\n' + (host_ ? host_->name : std::string()) + '\n' +
+                                         peer().to_string()
+                                   : std::string());
+#endif
+  }
 
   session_start start_;
   server_type& server_;

@@ -71,8 +71,12 @@ using result = std::pair<std::error_code, T>;
 ///   before it asks for the next. `list_all` below collects a whole directory.
 /// - `open_read(path, offset)`: a reader positioned at `offset`.
 /// - `open_write(path, mode, offset)`: a writer. Nothing it writes is visible at `path`
-///   until `commit()` completes; a writer destroyed without a successful commit leaves
-///   the previous file exactly as it was. A missing parent directory is `not_found`.
+///   until `commit()` completes, in every mode (an append too); a writer destroyed
+///   without a successful commit leaves the previous file exactly as it was, byte for
+///   byte. A committed append holds the old content followed by the new; how appends
+///   racing each other combine is the backend's to say (memory_fs adds each to the
+///   content current at its commit, local_fs's last commit wins). A missing parent
+///   directory is `not_found`.
 ///   `offset` (REST before STOR, only with `write_mode::replace`; 0 otherwise) keeps the
 ///   first `offset` bytes of the existing file and writes after them; the result still
 ///   replaces the file on commit. An offset beyond the existing file's size (or any
@@ -139,12 +143,36 @@ concept can_set_mode = requires(S& s, const std::string& path, unsigned mode) {
   { s.set_mode(path, mode) } -> std::same_as<asio::awaitable<std::error_code>>;
 };
 
+/// Optional: CWD and CDUP ask whether the directory `path` may be entered (on a POSIX
+/// file system: searched), so that a directory the server may not enter is refused with
+/// 550 rather than made the working directory. No error: it may; else `not_found`,
+/// `not_a_directory`, `permission_denied`, ... Backends without it are asked through
+/// `probe_directory` below, which takes `stat` saying "a directory" for a yes.
+template <class S>
+concept can_enter_directory = requires(S& s, const std::string& path) {
+  { s.enter_directory(path) } -> std::same_as<asio::awaitable<std::error_code>>;
+};
+
+/// Whether the directory `path` of `storage` can be entered: `storage.enter_directory`
+/// where the backend has it, else `stat` (`not_a_directory` for anything but a directory).
+template <class S>
+asio::awaitable<std::error_code> probe_directory(S& storage, std::string path) {
+  if constexpr (can_enter_directory<S>) {
+    auto ec = co_await storage.enter_directory(std::move(path));
+    co_return ec;
+  } else {
+    auto [ec, info] = co_await storage.stat(std::move(path));
+    if (!ec && !info.is_directory()) ec = make_error_code(storage_errc::not_a_directory);
+    co_return ec;
+  }
+}
+
 /// Adapts a backend whose operations complete without waiting (a local disk, RAM) to
 /// the awaitable interface of `storage_backend`: derive from `immediate_storage<Self>`
 /// and define the synchronous `stat_now`, `open_directory_now`, `open_read_now`, `open_write_now`,
 /// `make_directory_now`, `remove_directory_now`, `remove_file_now` and `rename_now`
 /// (same arguments and results, without the awaitable), and optionally
-/// `set_modified_now` and `set_mode_now`. `local_fs` and `memory_fs` are
+/// `set_modified_now`, `set_mode_now` and `enter_directory_now`. `local_fs` and `memory_fs` are
 /// written this way; a remote backend implements the awaitables itself instead.
 ///
 /// Paths are taken by value so that an awaitable started later never refers to a
@@ -185,6 +213,11 @@ class immediate_storage {
     requires requires(const D& d, const std::string& p, unsigned m) { d.set_mode_now(p, m); }
   asio::awaitable<std::error_code> set_mode(std::string path, unsigned mode) const {
     co_return self().set_mode_now(path, mode);
+  }
+  template <class D = Derived>
+    requires requires(const D& d, const std::string& p) { d.enter_directory_now(p); }
+  asio::awaitable<std::error_code> enter_directory(std::string path) const {
+    co_return self().enter_directory_now(path);
   }
 
  private:

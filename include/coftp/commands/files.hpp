@@ -159,8 +159,11 @@ struct mdtm {
 };
 
 /// draft-somers-ftp-mfxx 3: "The MFMT command is used to modify a file's last
-/// modification time", given as "YYYYMMDDHHMMSS" in UTC; the reply repeats it:
-/// "213 Modify=YYYYMMDDHHMMSS; path". Only offered when the backend can set times.
+/// modification time", given as "YYYYMMDDHHMMSS[.sss]" in UTC; the reply repeats it:
+/// "213 Modify=YYYYMMDDHHMMSS[.sss]; path", with as many fraction digits as were sent.
+/// The fraction is stored where the backend keeps one (local_fs to the nanosecond with
+/// utimensat, memory_fs as given); MDTM and MLSx show whole seconds (format_timestamp).
+/// Only offered when the backend can set times.
 struct mfmt {
   static constexpr std::string_view verb = "MFMT";
   static constexpr needs requires_ = needs::login | needs::argument;
@@ -174,7 +177,8 @@ struct mfmt {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto sp = arg.find(' ');
     if (sp == std::string_view::npos || sp + 1 == arg.size()) co_return reply{501, std::string(usage)};
-    auto when = parse_timestamp(arg.substr(0, sp));
+    auto time_arg = arg.substr(0, sp);
+    auto when = parse_timestamp(time_arg);
     if (!when) co_return reply{501, "Invalid time, expected YYYYMMDDHHMMSS (UTC)"};
     auto p = s.resolve(arg.substr(sp + 1));
     if (!p) co_return coftp::detail::bad_path();
@@ -183,7 +187,9 @@ struct mfmt {
     if (!info.is_regular()) co_return reply{550, "Not a plain file"};
     auto ec = co_await s.storage().set_modified(p->storage_path, *when);
     if (ec) co_return reply_for(ec);
-    co_return reply{213, "Modify=" + format_timestamp(*when) + "; " + p->virtual_path};
+    auto dot = time_arg.find('.');
+    int digits = dot == std::string_view::npos ? 0 : static_cast<int>(time_arg.size() - dot - 1);
+    co_return reply{213, "Modify=" + format_timestamp(*when, digits) + "; " + p->virtual_path};
   }
 };
 

@@ -53,6 +53,23 @@ inline reply not_found(const std::error_code& ec) {
 
 inline reply unreadable() { return {451, "Cannot read the directory"}; }
 
+// Reads the first entries of `t.dir` into `t.entries`: the whole directory, sorted by
+// name, when it ends within COFTP_LISTING_SORT_LIMIT entries; else those read so far,
+// with `t.more` set and the rest left in the stream.
+template <class Dir>
+asio::awaitable<std::error_code> read_head(target<Dir>& t) {
+  std::vector<file_info> batch;
+  while (!t.more) {
+    auto ec = co_await t.dir.read(batch);
+    if (ec) co_return ec;
+    if (batch.empty()) break;
+    std::move(batch.begin(), batch.end(), std::back_inserter(t.entries));
+    t.more = t.entries.size() > COFTP_LISTING_SORT_LIMIT;
+  }
+  if (!t.more) std::sort(t.entries.begin(), t.entries.end(), by_name);
+  co_return std::error_code{};
+}
+
 // g++ 12 at -O2 inlines Asio's frame allocator (aligned_new) and deallocator into this
 // coroutine and then takes them for a mismatched pair (a false -Wmismatched-new-delete).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -107,13 +124,8 @@ asio::awaitable<std::pair<reply, target<directory_of<Session>>>> gather(Session&
       while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
       t.name_prefix = d == "/" ? std::string("/") : std::string(d) + "/";
     }
-    while (!t.more) {
-      if (co_await t.dir.read(batch)) co_return result_type{unreadable(), std::move(t)};
-      if (batch.empty()) break;
-      std::move(batch.begin(), batch.end(), std::back_inserter(t.entries));
-      t.more = t.entries.size() > COFTP_LISTING_SORT_LIMIT;
-    }
-    if (!t.more) std::sort(t.entries.begin(), t.entries.end(), by_name);
+    auto rec = co_await read_head(t);
+    if (rec) co_return result_type{unreadable(), std::move(t)};
   } else {
     // RFC 959: "If the pathname specifies a file then the server should send current
     // information on the file."
@@ -168,12 +180,190 @@ listing_source<Dir, Format> make_source(target<Dir>& t, Format format) {
 
 enum class style { long_form, names };
 
+// The same false -Wmismatched-new-delete as for gather, in these coroutines.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// LIST -R and NLST -R: a directory and, depth first, its subdirectories, a chunk at a
+// time, as `ls -lR` prints them. LIST: each directory after a blank line and its header
+// "path:", the top one's "." or its path as the client wrote it; NLST: no headers, each
+// name with its path from the argument ("sub/deeper/a.txt"), so that RETR takes it as it
+// is. Bounded: at most COFTP_MAX_LISTING_DEPTH levels below the top and
+// COFTP_MAX_RECURSIVE_ENTRIES entries in all (`truncated` then says which bound ended
+// it); held in memory: one directory's first entries and the subdirectories still to
+// list. Symlinks are not followed (a backend reports them as `file_type::symlink`);
+// one that a backend follows into an ancestor (local_fs follows those that stay beneath
+// the root) is recognised by its `unique` identity and not listed again.
+template <class Session>
+struct recursive_source {
+  using dir_type = directory_of<Session>;
+  enum class cut { none, depth, entries };
+
+  struct pending {
+    std::string virtual_path;
+    std::string header;  // LIST's "path:" line, without the colon
+    std::string prefix;  // what NLST puts before each name
+    unsigned depth = 0;
+    std::size_t node = 0;  // in `nodes`
+  };
+  struct node {
+    std::string unique;
+    std::size_t parent;
+  };
+
+  Session& s;
+  style how;
+  target<dir_type> current;  // the directory being listed
+  pending where{};           // and where it is
+  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  std::vector<pending> stack{};     // directories to list, the next one last
+  std::vector<pending> children{};  // subdirectories of `current`, in listing order
+  std::vector<node> nodes{};        // every directory listed, for the ancestor test
+  std::size_t next_entry = 0;
+  std::size_t sent = 0;
+  bool listing = true;      // `current` is open
+  bool header_due = true;   // its header is not sent yet
+  bool first = true;        // no header sent yet at all
+  cut truncated = cut::none;
+
+  recursive_source(Session& session, style h, target<dir_type>&& top, std::string_view arg, std::string top_unique)
+      : s(session), how(h), current(std::move(top)) {
+    std::string_view shown = arg;
+    while (shown.size() > 1 && shown.back() == '/') shown.remove_suffix(1);
+    where.virtual_path = current.path.virtual_path;
+    where.header = shown.empty() ? std::string(".") : std::string(shown);
+    where.prefix = current.name_prefix;
+    nodes.push_back({std::move(top_unique), 0});
+  }
+
+  // True if `unique` names the directory of `n` or one of its ancestors: a loop.
+  bool on_path(const std::string& unique, std::size_t n) const {
+    if (unique.empty()) return false;
+    for (;;) {
+      if (nodes[n].unique == unique) return true;
+      if (n == 0) return false;
+      n = nodes[n].parent;
+    }
+  }
+
+  void add(std::string& out, const file_info& e) {
+    if (how == style::long_form) {
+      format_list_line(out, e, now);
+    } else {
+      out += where.prefix;
+      out += e.name;
+      out += "\r\n";
+    }
+    if (!e.is_directory() || on_path(e.unique, where.node)) return;
+    if (where.depth == COFTP_MAX_LISTING_DEPTH) {
+      truncated = cut::depth;
+      return;
+    }
+    pending child;
+    child.virtual_path = where.virtual_path == "/" ? "/" + e.name : where.virtual_path + "/" + e.name;
+    child.header = where.header == "/" ? "/" + e.name : where.header + "/" + e.name;
+    child.prefix = where.prefix + e.name + "/";
+    child.depth = where.depth + 1;
+    child.node = nodes.size();
+    nodes.push_back({e.unique, where.node});
+    children.push_back(std::move(child));
+  }
+
+  // Opens the next directory of the stack; false when there is none left. A directory
+  // that went away or cannot be opened meanwhile is left out, as `ls -R` does (it
+  // tells stderr, which FTP has not).
+  asio::awaitable<bool> open_next() {
+    while (!stack.empty()) {
+      where = std::move(stack.back());
+      stack.pop_back();
+      auto p = s.resolve(where.virtual_path);
+      if (!p) continue;
+      auto [oec, dir] = co_await s.storage().open_directory(p->storage_path);
+      if (oec) continue;
+      current = target<dir_type>{};
+      current.path = std::move(*p);
+      current.directory = true;
+      current.dir = std::move(dir);
+      auto rec = co_await read_head(current);
+      if (rec) continue;
+      next_entry = 0;
+      header_due = true;
+      co_return true;
+    }
+    co_return false;
+  }
+
+  asio::awaitable<std::error_code> next(std::string& out) {
+    while (out.size() < listing_chunk && truncated != cut::entries) {
+      if (!listing) {
+        bool more = co_await open_next();
+        if (!more) break;
+        listing = true;
+      }
+      if (header_due && how == style::long_form) {
+        if (!first) out += "\r\n";
+        out += where.header;
+        out += ":\r\n";
+        first = false;
+      }
+      header_due = false;
+      while (out.size() < listing_chunk) {
+        if (next_entry == current.entries.size()) {
+          if (!current.more) break;
+          next_entry = 0;
+          auto ec = co_await current.dir.read(current.entries);
+          if (ec) co_return ec;
+          if (current.entries.empty()) {
+            current.more = false;
+            break;
+          }
+        }
+        if (sent == COFTP_MAX_RECURSIVE_ENTRIES) {
+          truncated = cut::entries;
+          break;
+        }
+        add(out, current.entries[next_entry++]);
+        ++sent;
+      }
+      if (truncated == cut::entries) break;
+      if (next_entry == current.entries.size() && !current.more) {
+        // Done with this directory: its subdirectories come next, in order.
+        stack.insert(stack.end(), std::make_move_iterator(children.rbegin()), std::make_move_iterator(children.rend()));
+        children.clear();
+        current = target<dir_type>{};
+        listing = false;
+      } else {
+        break;  // a full chunk; the header is not repeated
+      }
+    }
+    co_return std::error_code{};
+  }
+};
+
 template <class Session>
 asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) {
   s.take_restart();
   if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
-  auto [failed, t] = co_await gather(s, coftp::detail::listing_path(arg), true);
+  auto path = coftp::detail::listing_path(arg);
+  auto [failed, t] = co_await gather(s, path, true);
   if (!failed.empty()) co_return failed;
+  if (t.directory && coftp::detail::listing_recursive(arg)) {
+    auto [sec, self] = co_await s.storage().stat(t.path.storage_path);
+    std::string unique = sec ? std::string() : std::move(self.unique);
+    std::string shown = t.path.virtual_path;
+    recursive_source<Session> source(s, how, std::move(t), path, std::move(unique));
+    auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"}, shown);
+    if (!r.ok()) co_return r.failure;
+    if (source.truncated == recursive_source<Session>::cut::entries)
+      co_return reply{226, "Directory listing truncated: more than " + std::to_string(COFTP_MAX_RECURSIVE_ENTRIES) +
+                               " entries"};
+    if (source.truncated == recursive_source<Session>::cut::depth)
+      co_return reply{226, "Directory listing truncated: directories more than " +
+                               std::to_string(COFTP_MAX_LISTING_DEPTH) + " levels down not listed"};
+    co_return reply{226, "Directory listing sent"};
+  }
   auto now = std::chrono::system_clock::now();
   auto source = make_source(t, [&t, how, now](std::string& out, const file_info& e) {
     if (how == style::long_form) {
@@ -190,6 +380,10 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
   co_return reply{226, "Directory listing sent"};
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 template <class Session>
 void append_facts(Session& s, std::string& out, const file_info& f, std::string_view name,
                   mlst_entry kind = mlst_entry::normal) {
@@ -200,6 +394,10 @@ void append_facts(Session& s, std::string& out, const file_info& f, std::string_
 
 /// RFC 959: "This command causes a list to be sent from the server to the passive
 /// DTP." The form is `ls -l`'s; words starting with '-' are ls options, not paths.
+/// "-R" (`ncftpls -R`, "LIST -lR") lists the subdirectories too, as `ls -lR` does:
+/// each directory after its "path:" header and a blank line, bounded in depth
+/// (COFTP_MAX_LISTING_DEPTH) and entries (COFTP_MAX_RECURSIVE_ENTRIES); a truncated
+/// listing ends with "226 Directory listing truncated: ...". Other options are ignored.
 struct list {
   static constexpr std::string_view verb = "LIST";
   static constexpr needs requires_ = needs::login;
@@ -215,6 +413,8 @@ struct list {
 /// site ... The server will return a stream of names of files and no other
 /// information." Each name keeps the path the client wrote ("NLST sub" answers
 /// "sub/a.txt", "NLST *.txt" answers "a.txt"), so that it can be passed to RETR as it is.
+/// "NLST -R" names the entries of the subdirectories too, each with its path
+/// ("sub/deeper/b.txt"), with LIST -R's bounds.
 struct nlst {
   static constexpr std::string_view verb = "NLST";
   static constexpr needs requires_ = needs::login;

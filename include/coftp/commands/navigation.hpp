@@ -5,6 +5,7 @@
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
 #include <coftp/path.hpp>
+#include <coftp/storage.hpp>
 
 namespace coftp::commands {
 
@@ -14,8 +15,9 @@ asio::awaitable<reply> change_directory(Session& s, std::string_view arg, reply 
                                         std::string_view missing) {
   auto p = s.resolve(arg);
   if (!p) co_return coftp::detail::bad_path();
-  auto [ec, info] = co_await s.storage().stat(p->storage_path);
-  if (!ec && !info.is_directory()) ec = make_error_code(storage_errc::not_a_directory);
+  // Entering, not only a directory: one the server may not search is refused here, not
+  // at the first LIST or RETR (the backend's enter_directory, else stat).
+  auto ec = co_await probe_directory(s.storage(), p->storage_path);
   if (ec)
     co_return reply_for(ec, {{storage_errc::not_found, missing},
                              {storage_errc::not_a_directory, missing},

@@ -10,13 +10,36 @@
 // open the parent directory beneath the root and use the *at() calls on the last
 // component, so they never follow a symlink in that last component either.
 //
-// Uploads (write_mode::replace and create_new) are written aside, in an O_TMPFILE or a
-// hidden ".coftp-upload.<random>" file in the target's directory, and renamed over the
-// target on commit: a reader sees the old file or the new one, never a part, and an
-// abandoned upload leaves nothing behind. A restarted upload (REST + STOR) first copies
-// the kept part of the old file into the new one (copy_file_range, else read/write), so
-// it is atomic too. create_new publishes with renameat2(RENAME_NOREPLACE), or link(2)
-// where a file system lacks it: it never replaces a file that appeared meanwhile.
+// Uploads, in every mode (replace, append and create_new), are written aside, in an
+// O_TMPFILE or a hidden ".coftp-upload.<16 hex digits>" file in the target's directory,
+// and renamed over the target on commit: a reader sees the old file or the new one, never
+// a part, and an abandoned upload leaves the old file as it was. A restarted upload
+// (REST + STOR) first copies the kept part of the old file into the new one. create_new
+// publishes with renameat2(RENAME_NOREPLACE), or link(2) where a file system lacks it: it
+// never replaces a file that appeared meanwhile.
+//
+// An append (APPE) is a copy and a rename too: the new version starts as a copy of the
+// old file, the data is appended to the copy, and the copy replaces the file on commit.
+// Appending in place and truncating back on failure would not do: a server killed
+// mid-APPE (SIGKILL, a crash) never truncates, and readers would see the file grow
+// meanwhile. The copy is copy_file_range(2), which shares the extents (a
+// reflink: no data copied, no space used) where the file system can (Btrfs, XFS, bcachefs,
+// NFS 4.2 server-side copy), and copies in the kernel elsewhere (ext4, tmpfs) - then an
+// APPE costs a copy of the file and, until commit, room for both versions. The new
+// version keeps the old one's permission bits (without set-ID bits), like a replaced file
+// does; it is a new inode, owned by the server's user, so hard links to the old file keep
+// the old content and its `unique` fact changes. Appending needs read permission on the
+// file and write permission on its directory. Concurrent APPEs (or an APPE and a STOR) of
+// one file each start from the version current when they open: the last to commit wins
+// and the others' data is lost, as with concurrent STORs.
+//
+// Leftovers: O_TMPFILE files vanish with the process, but a named temporary file (the
+// fallback where a file system has no O_TMPFILE, and for an instant at each commit, which
+// names the O_TMPFILE before renaming it) outlives a server killed at the wrong moment.
+// They are hidden wherever paths enter the backend: `relative_path` refuses any path with
+// a component of that exact form (`invalid_name`), so nothing can stat, read, write,
+// rename or remove one, and directory listings skip them, so no LIST, NLST, MLSD or STAT
+// shows them. `remove_leftovers()` deletes them; coftp-server calls it at start.
 //
 // set_modified and set_mode act on the entry resolved beneath the root like every other
 // path (a symlink staying beneath the root is followed, as stat does), through an O_PATH
@@ -109,9 +132,20 @@ inline std::error_code last_error() noexcept { return sys_error(errno); }
 // Set once openat2 answered ENOSYS: no point asking again.
 inline std::atomic<bool> openat2_missing{false};
 
+inline constexpr std::string_view temp_prefix = ".coftp-upload.";
+
+// A name of the exact form temp_name() makes: ".coftp-upload." and 16 lowercase hex digits.
+inline bool is_temp_name(std::string_view name) noexcept {
+  if (name.size() != temp_prefix.size() + 16 || !name.starts_with(temp_prefix)) return false;
+  for (char c : name.substr(temp_prefix.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 // The path beneath the root for a normalized virtual path ("/" -> ".", "/a/b" -> "a/b").
 // Refuses what a normalized path cannot contain, so that even a careless caller cannot
-// make the component walk step on "..".
+// make the component walk step on "..", and the names of uploads' temporary files: every
+// operation takes its path from here, so none can reach one (see the header comment).
 inline std::error_code relative_path(std::string_view path, std::string& out) {
   if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos)
     return make_error_code(storage_errc::invalid_name);
@@ -123,7 +157,8 @@ inline std::error_code relative_path(std::string_view path, std::string& out) {
   for (std::size_t i = 0;;) {
     std::size_t j = rest.find('/', i);
     std::string_view part = rest.substr(i, j == std::string_view::npos ? j : j - i);
-    if (part.empty() || part == "." || part == "..") return make_error_code(storage_errc::invalid_name);
+    if (part.empty() || part == "." || part == ".." || is_temp_name(part))
+      return make_error_code(storage_errc::invalid_name);
     if (j == std::string_view::npos) break;
     i = j + 1;
   }
@@ -220,7 +255,8 @@ inline file_info info_from(const struct ::stat& st, std::string name) {
   return fi;
 }
 
-// ".coftp-upload.<16 hex digits>": unique enough with O_EXCL / linkat's EEXIST retries.
+// ".coftp-upload.<16 hex digits>" (is_temp_name): unique enough with O_EXCL / linkat's
+// EEXIST retries.
 inline std::string temp_name() {
   static std::atomic<std::uint64_t> counter{0};
   std::uint64_t r = 0;
@@ -230,7 +266,7 @@ inline std::string temp_name() {
   r ^= counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r));
-  return std::string(".coftp-upload.") + hex;
+  return std::string(temp_prefix) + hex;
 }
 
 inline void clear_nonblock(int fd) noexcept {
@@ -329,7 +365,7 @@ class local_fs : public immediate_storage<local_fs> {
   };
 
   /// Writes one file; returned by `open_write`. Destroyed without a successful `commit()`
-  /// it leaves the previous file untouched (replace mode).
+  /// it leaves the previous file untouched, in every mode.
   class writer {
    public:
     writer() = default;
@@ -338,7 +374,6 @@ class local_fs : public immediate_storage<local_fs> {
           dir_(std::move(o.dir_)),
           name_(std::move(o.name_)),
           temp_(std::exchange(o.temp_, std::string())),
-          append_(o.append_),
           no_replace_(o.no_replace_),
           link_only_(o.link_only_),
           failed_(o.failed_) {}
@@ -349,7 +384,6 @@ class local_fs : public immediate_storage<local_fs> {
         dir_ = std::move(o.dir_);
         name_ = std::move(o.name_);
         temp_ = std::exchange(o.temp_, std::string());
-        append_ = o.append_;
         no_replace_ = o.no_replace_;
         link_only_ = o.link_only_;
         failed_ = o.failed_;
@@ -361,15 +395,14 @@ class local_fs : public immediate_storage<local_fs> {
     /// Writes all of `buf`, or fails. After a failure every later call fails the same way.
     asio::awaitable<std::error_code> write(asio::const_buffer buf) { co_return write_now(buf); }
 
-    /// Replace mode: moves the new content into place atomically. create_new: the same, but
-    /// fails with `already_exists` (leaving the other file alone) if the name was taken
-    /// meanwhile. Append mode: closes the file (the data was appended in place as it was
-    /// written).
+    /// Replace and append mode: moves the new version into place atomically. create_new:
+    /// the same, but fails with `already_exists` (leaving the other file alone) if the name
+    /// was taken meanwhile.
     asio::awaitable<std::error_code> commit() { co_return commit_now(); }
 
-    /// The descriptor being written at its current position, for zero-copy uploads
-    /// (splice); -1 in append mode (splice cannot append) or after a failure.
-    int native_handle() const noexcept { return append_ || failed_ ? -1 : fd_.get(); }
+    /// The descriptor being written at its current position (in append mode: the end of
+    /// the copy of the old file), for zero-copy uploads (splice); -1 after a failure.
+    int native_handle() const noexcept { return failed_ ? -1 : fd_.get(); }
 
    private:
     friend class local_fs;
@@ -382,10 +415,9 @@ class local_fs : public immediate_storage<local_fs> {
     }
 
     detail::lfs::unique_fd fd_;   // the data being written
-    detail::lfs::unique_fd dir_;  // replace: the target's directory
-    std::string name_;            // replace: the target's name in dir_
+    detail::lfs::unique_fd dir_;  // the target's directory
+    std::string name_;            // the target's name in dir_
     std::string temp_;            // a named temporary entry in dir_, removed unless committed
-    bool append_ = false;
     bool no_replace_ = false;     // create_new: publish without replacing
     bool link_only_ = false;      // create_new without trying renameat2 (fallbacks::legacy_syscalls)
     std::error_code failed_;
@@ -447,16 +479,19 @@ class local_fs : public immediate_storage<local_fs> {
   /// Opens the regular file `path` for reading at `offset` (past the end reads nothing).
   result<reader> open_read_now(std::string_view path, std::uint64_t offset) const;
 
-  /// Opens `path` for writing. Replace mode writes aside and renames on commit; the
+  /// Opens `path` for writing. Every mode writes aside and renames on commit; the
   /// replaced file's permission bits are kept (set-id bits dropped), a new file gets 0644
   /// minus the umask. With `offset` (replace mode only) the new file starts with the old
   /// one's first `offset` bytes, copied at open (`invalid_offset` if it is shorter or
   /// missing). create_new is replace mode refusing an existing entry (`already_exists`;
-  /// a symlink counts, dangling or not), at open and at commit. Append mode creates the
-  /// file if needed and appends in place: as with every FTP server, an append is not
-  /// atomic (a reader may see it grow, a failed APPE leaves what was written). Parents are
-  /// never created (`not_found`). A symlink as the target is replaced itself when it is
-  /// dangling or resolves beneath the root, and refused when it leads out.
+  /// a symlink counts, dangling or not), at open and at commit. Append mode starts the new
+  /// version with a copy of the whole old file, copied at open (a reflink where the file
+  /// system can), or with nothing when there is none: the file is unchanged unless the
+  /// append commits (see the header comment for concurrent appends). Parents are never
+  /// created (`not_found`). In replace and create_new mode a symlink as the target is
+  /// replaced itself when it is dangling or resolves beneath the root; an append goes
+  /// through it to the file it names (created if missing) while it stays beneath the
+  /// root. A symlink leading out is refused (`permission_denied`).
   result<writer> open_write_now(std::string_view path, write_mode mode, std::uint64_t offset = 0) const;
 
   /// Creates the directory `path` (0755 minus the umask); `already_exists` if taken.
@@ -479,6 +514,26 @@ class local_fs : public immediate_storage<local_fs> {
   /// followed (see the header comment for older kernels).
   std::error_code set_mode_now(std::string_view path, unsigned mode) const;
 
+  /// Whether the directory `path` can be entered (CWD): it resolves `path + "/."`, which
+  /// takes search permission on the directory itself, so a directory the server's user
+  /// may not search is `permission_denied`, a file `not_a_directory`.
+  std::error_code enter_directory_now(std::string_view path) const;
+
+  /// Removes the temporary files that uploads of an earlier run left behind (a server
+  /// killed mid-upload with named temporary files, see the header comment): every regular
+  /// file named ".coftp-upload." plus 16 lowercase hex digits, in the root and every
+  /// directory beneath it. Nothing else is touched: the walk opens each directory one
+  /// component at a time with O_NOFOLLOW, so it never goes through a symlink (in or out of
+  /// the root), and skips directories it may not read. At most `max_directories` are
+  /// read; beyond that the result is `too_many_entries`, with what was removed so far.
+  /// Returns the number removed, and the first error removing one.
+  ///
+  /// Call it at start-up, before serving, while nothing else uploads into the tree: an
+  /// upload under way in another process (another server on the same directory) would
+  /// lose its temporary file and fail at commit. coftp-server calls it for each root it
+  /// serves.
+  result<std::size_t> remove_leftovers(std::size_t max_directories = 1000000) const;
+
  private:
   std::error_code open_at_root(const std::string& rel, int flags, ::mode_t mode,
                                detail::lfs::unique_fd& out) const {
@@ -491,7 +546,7 @@ class local_fs : public immediate_storage<local_fs> {
 };
 
 static_assert(storage_backend<local_fs>);
-static_assert(can_set_modified<local_fs> && can_set_mode<local_fs>);
+static_assert(can_set_modified<local_fs> && can_set_mode<local_fs> && can_enter_directory<local_fs>);
 
 // ---------------------------------------------------------------------------------------
 // Implementation.
@@ -537,10 +592,6 @@ inline std::error_code local_fs::writer::commit_now() {
   using detail::lfs::sys_error;
   if (!fd_) return make_error_code(storage_errc::io_error);
   if (failed_) return failed_;
-  if (append_) {
-    const int e = fd_.close();
-    return e ? sys_error(e) : std::error_code();
-  }
   if (temp_.empty()) {
     // An O_TMPFILE has no name yet: give it a temporary one, then rename that over the
     // target (linkat cannot replace an existing name).
@@ -641,7 +692,7 @@ inline std::error_code local_fs::directory::read_now(std::vector<file_info>& ent
       break;
     }
     const std::string_view name = e->d_name;
-    if (name == "." || name == "..") continue;
+    if (name == "." || name == ".." || is_temp_name(name)) continue;  // an upload's temporary file: never shown
     struct ::stat st;
     if (::fstatat(::dirfd(dir_.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
     if (S_ISLNK(st.st_mode)) {
@@ -688,59 +739,96 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
   if (offset > static_cast<std::uint64_t>(std::numeric_limits<::off_t>::max()))
     return {make_error_code(storage_errc::invalid_offset), writer{}};
   writer w;
+  bool keep_mode = false;
+  ::mode_t old_mode = 0;
+  unique_fd source;         // REST + STOR: the kept part; APPE: the old file
+  std::uint64_t keep = 0;   // the bytes copied from `source`
 
   if (mode == write_mode::append) {
-    unique_fd fd;
-    if (auto ec = open_at_root(rel, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644, fd)) {
-      // ENXIO: a FIFO without a reader (or a device without its driver): not a file to serve.
-      if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
-      return {ec, writer{}};
+    // The file the name resolves to, through symlinks staying beneath the root as a read
+    // would go: the new version replaces that file, not the link. Each link's text is
+    // appended to the path of its directory and resolved from the root again, so that
+    // ".." in it is the kernel's (physical) "..", checked by RESOLVE_BENEATH like any path.
+    std::string target = rel;
+    for (int links = 0;; ++links) {
+      if (auto ec = open_parent(target, w.dir_, w.name_)) return {ec, writer{}};
+      if (w.name_.empty() || w.name_ == "." || w.name_ == "..")
+        return {make_error_code(storage_errc::is_a_directory), writer{}};
+      struct ::stat st;
+      if (::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) return {last_error(), writer{}};
+        break;  // missing (or a link dangling beneath the root): a new file
+      }
+      if (S_ISLNK(st.st_mode)) {
+        // The walk fallback refuses every symlink; the kernel follows at most 40.
+        if (fallbacks_.walk_paths || links == 40) return {sys_error(ELOOP), writer{}};
+        std::string link(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 0) + 1, '\0');
+        ssize_t n = ::readlinkat(w.dir_.get(), w.name_.c_str(), link.data(), link.size());
+        if (n < 0) return {last_error(), writer{}};
+        if (static_cast<std::size_t>(n) >= link.size()) return {sys_error(EAGAIN), writer{}};  // changed meanwhile
+        link.resize(static_cast<std::size_t>(n));
+        // An absolute link leads out (RESOLVE_BENEATH refuses it too, with EXDEV).
+        if (link.empty() || link.front() == '/') return {make_error_code(storage_errc::permission_denied), writer{}};
+        const auto slash = target.rfind('/');
+        target = slash == std::string::npos ? link : target.substr(0, slash + 1) + link;
+        continue;
+      }
+      if (S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
+      if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
+      int fd = ::openat(w.dir_.get(), w.name_.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) {
+        auto ec = last_error();
+        // Swapped for a link, a FIFO or a device since the fstatat: not a file to append to.
+        if (ec.value() == ELOOP || ec.value() == ENXIO || ec.value() == ENODEV)
+          ec = make_error_code(storage_errc::permission_denied);
+        return {ec, writer{}};
+      }
+      source = unique_fd(fd);
+      if (::fstat(source.get(), &st) != 0) return {last_error(), writer{}};
+      if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
+      keep_mode = true;
+      old_mode = st.st_mode & 0777;
+      keep = st.st_size > 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+      break;
     }
+  } else {
+    if (auto ec = open_parent(rel, w.dir_, w.name_)) return {ec, writer{}};
     struct ::stat st;
-    if (::fstat(fd.get(), &st) != 0) return {last_error(), writer{}};
-    if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
-    clear_nonblock(fd.get());
-    w.fd_ = std::move(fd);
-    w.append_ = true;
-    return {std::error_code(), std::move(w)};
-  }
-
-  if (auto ec = open_parent(rel, w.dir_, w.name_)) return {ec, writer{}};
-  struct ::stat st;
-  bool exists = ::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (!exists && errno != ENOENT) return {last_error(), writer{}};
-  if (exists && mode == write_mode::create_new) return {make_error_code(storage_errc::already_exists), writer{}};
-  if (exists && S_ISLNK(st.st_mode)) {
-    // The rename will replace the link itself; still, a link leading out of the root is
-    // refused rather than silently replaced, like every other use of it.
-    unique_fd target;
-    auto ec = open_at_root(rel, O_PATH | O_CLOEXEC, 0, target);
-    if (ec && ec.value() == ENOENT) exists = false;  // dangling beneath the root
-    else if (ec) return {ec, writer{}};
-    else if (::fstat(target.get(), &st) != 0) return {last_error(), writer{}};
-  }
-  if (exists && S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
-  // Keep the replaced file's permissions, without set-user/group-ID bits: an upload must
-  // never turn into a set-ID program.
-  bool keep_mode = exists && S_ISREG(st.st_mode);
-  ::mode_t old_mode = st.st_mode & 0777;
-
-  // REST + STOR: the kept part comes from the file as opened now (through a symlink
-  // beneath the root, as a read would), whatever replaces it before the copy.
-  unique_fd source;
-  if (offset > 0) {
-    if (auto ec = open_at_root(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, source)) {
-      if (ec.value() == ENOENT) ec = make_error_code(storage_errc::invalid_offset);
-      else if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
-      return {ec, writer{}};
+    bool exists = ::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (!exists && errno != ENOENT) return {last_error(), writer{}};
+    if (exists && mode == write_mode::create_new) return {make_error_code(storage_errc::already_exists), writer{}};
+    if (exists && S_ISLNK(st.st_mode)) {
+      // The rename will replace the link itself; still, a link leading out of the root is
+      // refused rather than silently replaced, like every other use of it.
+      unique_fd target;
+      auto ec = open_at_root(rel, O_PATH | O_CLOEXEC, 0, target);
+      if (ec && ec.value() == ENOENT) exists = false;  // dangling beneath the root
+      else if (ec) return {ec, writer{}};
+      else if (::fstat(target.get(), &st) != 0) return {last_error(), writer{}};
     }
-    if (::fstat(source.get(), &st) != 0) return {last_error(), writer{}};
-    if (S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
-    if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
-    if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < offset)
-      return {make_error_code(storage_errc::invalid_offset), writer{}};
-    keep_mode = true;
+    if (exists && S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
+    // Keep the replaced file's permissions, without set-user/group-ID bits: an upload must
+    // never turn into a set-ID program.
+    keep_mode = exists && S_ISREG(st.st_mode);
     old_mode = st.st_mode & 0777;
+
+    // REST + STOR: the kept part comes from the file as opened now (through a symlink
+    // beneath the root, as a read would), whatever replaces it before the copy.
+    if (offset > 0) {
+      if (auto ec = open_at_root(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, source)) {
+        if (ec.value() == ENOENT) ec = make_error_code(storage_errc::invalid_offset);
+        else if (ec.value() == ENXIO || ec.value() == ENODEV) ec = make_error_code(storage_errc::permission_denied);
+        return {ec, writer{}};
+      }
+      if (::fstat(source.get(), &st) != 0) return {last_error(), writer{}};
+      if (S_ISDIR(st.st_mode)) return {make_error_code(storage_errc::is_a_directory), writer{}};
+      if (!S_ISREG(st.st_mode)) return {make_error_code(storage_errc::permission_denied), writer{}};
+      if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < offset)
+        return {make_error_code(storage_errc::invalid_offset), writer{}};
+      keep_mode = true;
+      old_mode = st.st_mode & 0777;
+      keep = offset;
+    }
   }
 
   if (!fallbacks_.named_temp_files && ::access("/proc/self/fd", F_OK) == 0) {
@@ -761,12 +849,61 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
     }
   }
   if (keep_mode && ::fchmod(w.fd_.get(), old_mode) != 0) return {last_error(), writer{}};
-  if (source) {
-    if (auto ec = copy_prefix(source.get(), w.fd_.get(), offset, fallbacks_.legacy_syscalls)) return {ec, writer{}};
+  if (source && keep > 0) {
+    auto ec = copy_prefix(source.get(), w.fd_.get(), keep, fallbacks_.legacy_syscalls);
+    // An old file truncated in place while copied is no restart offset of the client's.
+    if (ec == storage_errc::invalid_offset && mode == write_mode::append) ec = make_error_code(storage_errc::io_error);
+    if (ec) return {ec, writer{}};
   }
   w.no_replace_ = mode == write_mode::create_new;
   w.link_only_ = fallbacks_.legacy_syscalls;
   return {std::error_code(), std::move(w)};
+}
+
+inline std::error_code local_fs::enter_directory_now(std::string_view path) const {
+  using namespace detail::lfs;
+  std::string rel;
+  if (auto ec = relative_path(path, rel)) return ec;
+  // "dir/." is looked up in dir: the kernel asks for search permission on dir for that
+  // (stat of "dir" alone asks only for search permission on its parent).
+  unique_fd fd;
+  if (auto ec = open_at_root(rel + "/.", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, fd)) return ec;
+  return {};
+}
+
+inline result<std::size_t> local_fs::remove_leftovers(std::size_t max_directories) const {
+  using namespace detail::lfs;
+  std::vector<std::string> pending{"."};  // directories still to read, relative to the root
+  std::size_t removed = 0, seen = 1;
+  std::error_code first_error;
+  while (!pending.empty()) {
+    const std::string rel = std::move(pending.back());
+    pending.pop_back();
+    // walk_open: O_NOFOLLOW on every component, whatever openat2 could do.
+    unique_fd fd;
+    if (walk_open(root_->get(), rel, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC, 0, fd)) continue;
+    std::unique_ptr<::DIR, directory::closer> dir(::fdopendir(fd.get()));
+    if (!dir) continue;
+    fd.release();
+    while (const ::dirent* e = ::readdir(dir.get())) {
+      const std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      unsigned char type = e->d_type;
+      struct ::stat st;
+      if ((type == DT_UNKNOWN || (type == DT_REG && is_temp_name(name))) &&
+          ::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+      if (type == DT_DIR) {
+        if (seen == max_directories) return {make_error_code(storage_errc::too_many_entries), removed};
+        ++seen;
+        pending.push_back(rel == "." ? std::string(name) : rel + '/' + std::string(name));
+      } else if (type == DT_REG && is_temp_name(name)) {
+        if (::unlinkat(::dirfd(dir.get()), e->d_name, 0) == 0) ++removed;
+        else if (!first_error && errno != ENOENT) first_error = last_error();
+      }
+    }
+  }
+  return {first_error, removed};
 }
 
 inline std::error_code local_fs::make_directory_now(std::string_view path) const {

@@ -22,7 +22,8 @@ namespace coftp {
 
 /// A backend serving `S` read-only.
 ///
-/// `stat`, `list` and `open_read` are `S`'s own, with `S`'s reader type. `open_write` (in
+/// `stat`, `list`, `open_read` and `enter_directory` (when `S` has it) are `S`'s own, with
+/// `S`'s reader type. `open_write` (in
 /// every mode), `make_directory`, `remove_directory`, `remove_file` and `rename` fail with
 /// `storage_errc::permission_denied` and leave `S` untouched; so do `set_modified` and
 /// `set_mode`, which exist only when `S` has them (so that a server still answers 502, not
@@ -95,6 +96,15 @@ class read_only {
 
   /// Always `permission_denied`.
   asio::awaitable<std::error_code> rename(std::string, std::string) { co_return denied(); }
+
+  /// `S::enter_directory` (entering changes nothing); present only when `S` has it, so
+  /// that CWD otherwise asks `stat`, as it would of `S` itself.
+  template <class T = S>
+    requires can_enter_directory<T>
+  asio::awaitable<std::error_code> enter_directory(std::string path) {
+    auto ec = co_await inner_.enter_directory(path);
+    co_return ec;
+  }
 
   /// Always `permission_denied`; present only when `S` has `set_modified`.
   template <class T = S>

@@ -30,8 +30,8 @@ namespace coftp {
 /// Every operation maps its paths to `root + path` and forwards to `S`; results are
 /// `S`'s (entry names are last components, unchanged; `stat("/")` names the root "", as
 /// every backend does). The root itself cannot be removed or renamed through this view
-/// (`permission_denied`), as "/" cannot on any backend. `set_modified` and `set_mode`
-/// exist only when `S` has them.
+/// (`permission_denied`), as "/" cannot on any backend. `set_modified`, `set_mode` and
+/// `enter_directory` exist only when `S` has them.
 ///
 /// The root must exist in `S` when the view is used; it is not created, and while it is
 /// missing every operation fails as `S` reports it (`not_found`).
@@ -143,6 +143,16 @@ class rooted {
     if (f.empty() || t.empty()) co_return invalid();
     if (from == "/") co_return make_error_code(storage_errc::permission_denied);
     auto ec = co_await inner_.rename(f, t);
+    co_return ec;
+  }
+
+  /// `S::enter_directory` of the mapped path; present only when `S` has it.
+  template <class T = S>
+    requires can_enter_directory<T>
+  asio::awaitable<std::error_code> enter_directory(std::string path) {
+    const std::string p = map(path);
+    if (p.empty()) co_return invalid();
+    auto ec = co_await inner_.enter_directory(p);
     co_return ec;
   }
 

@@ -14,12 +14,12 @@
 //
 // What is checked: stat, list, reads (from offsets too), writes (replace, append,
 // create_new, REST offsets), that nothing is visible before commit and an abandoned
-// upload leaves no trace, that a reader keeps reading what it opened when the file is
+// upload leaves no trace (an abandoned append: the old content byte for byte), that a reader keeps reading what it opened when the file is
 // replaced meanwhile, make/remove directory, remove file, rename of files and whole
 // directories, names with spaces, quotes and UTF-8, unique ids (when the backend gives
-// any: stable, distinct, kept by rename and append), and that each failure is reported as
-// the right storage_errc. Optional capabilities (can_set_modified, can_set_mode) are
-// checked only when the backend models them. Backends without permission bits may
+// any: stable, distinct, kept by rename), and that each failure is reported as the right
+// storage_errc. Optional capabilities (can_set_modified, can_set_mode,
+// can_enter_directory) are checked only when the backend models them. Backends without permission bits may
 // report mode 0.
 //
 // The test cases belong to the doctest test suite "storage conformance" and are named
@@ -340,6 +340,75 @@ void append_case() {
   REQUIRE_FALSE(write_file(f.fs, "/log", "!", write_mode::append));
   CHECK(read_all(f.fs, "/log").second == "new!");
   CHECK(run_sync(f.fs.stat("/log")).second.size == 4);
+}
+
+/// Conformance: an append is invisible until committed, and abandoned leaves the file as
+/// it was, byte for byte (issue #19: local_fs appended in place).
+template <class F>
+void append_abandon_case() {
+  using coftp::storage_errc;
+  using coftp::write_mode;
+  F f;
+  const std::string old_content = random_bytes(300000, 19);
+  const std::string more = random_bytes(100003, 20);
+  REQUIRE_FALSE(write_file(f.fs, "/log", old_content));
+  {
+    auto [ec, w] = run_sync(f.fs.open_write("/log", write_mode::append));
+    REQUIRE_FALSE(ec);
+    for (std::size_t i = 0; i < more.size(); i += 4096)
+      REQUIRE_FALSE(run_sync(w.write(asio::buffer(more.data() + i, std::min<std::size_t>(4096, more.size() - i)))));
+    // Nothing visible before commit: neither the size nor the bytes.
+    CHECK(run_sync(f.fs.stat("/log")).second.size == old_content.size());
+    CHECK(read_all(f.fs, "/log").second == old_content);
+  }  // destroyed without commit
+  auto [ec, got] = read_all(f.fs, "/log");
+  REQUIRE_FALSE(ec);
+  CHECK(got.size() == old_content.size());
+  CHECK(got == old_content);
+  CHECK(run_sync(f.fs.stat("/log")).second.size == old_content.size());
+  CHECK(names_in(f.fs, "/") == std::set<std::string>{"log"});
+
+  // An abandoned append to a missing file creates nothing.
+  {
+    auto [nec, w] = run_sync(f.fs.open_write("/new.log", write_mode::append));
+    REQUIRE_FALSE(nec);
+    CHECK_FALSE(run_sync(w.write(asio::buffer(std::string_view("never committed")))));
+  }
+  CHECK(run_sync(f.fs.stat("/new.log")).first == storage_errc::not_found);
+  CHECK(names_in(f.fs, "/") == std::set<std::string>{"log"});
+
+  // Committed, it holds the old content followed by the new.
+  REQUIRE_FALSE(write_file(f.fs, "/log", more, write_mode::append, 8191));
+  auto [cec, all] = read_all(f.fs, "/log");
+  REQUIRE_FALSE(cec);
+  CHECK(all.size() == old_content.size() + more.size());
+  CHECK(all == old_content + more);
+  CHECK(run_sync(f.fs.stat("/log")).second.size == old_content.size() + more.size());
+  CHECK(names_in(f.fs, "/") == std::set<std::string>{"log"});
+}
+
+/// Conformance: enter_directory, when the backend has it.
+template <class F>
+void enter_directory_case() {
+  using coftp::storage_errc;
+  F f;
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d")));
+  REQUIRE_FALSE(run_sync(f.fs.make_directory("/d/e")));
+  REQUIRE_FALSE(write_file(f.fs, "/file", "x"));
+  // probe_directory is what CWD asks: the backend's enter_directory, else stat.
+  CHECK_FALSE(run_sync(coftp::probe_directory(f.fs, "/")));
+  CHECK_FALSE(run_sync(coftp::probe_directory(f.fs, "/d")));
+  CHECK_FALSE(run_sync(coftp::probe_directory(f.fs, "/d/e")));
+  CHECK(run_sync(coftp::probe_directory(f.fs, "/file")) == storage_errc::not_a_directory);
+  CHECK(run_sync(coftp::probe_directory(f.fs, "/missing")) == storage_errc::not_found);
+  CHECK(run_sync(coftp::probe_directory(f.fs, "/missing/x")) == storage_errc::not_found);
+  CHECK(run_sync(coftp::probe_directory(f.fs, "/file/x")) == storage_errc::not_a_directory);
+  if constexpr (coftp::can_enter_directory<backend_of<F>>) {
+    CHECK_FALSE(run_sync(f.fs.enter_directory("/d")));
+    CHECK(run_sync(f.fs.enter_directory("/file")) == storage_errc::not_a_directory);
+    CHECK(run_sync(f.fs.enter_directory("/missing")) == storage_errc::not_found);
+  }
+  CHECK(names_in(f.fs, "/") == std::set<std::string>{"d", "file"});  // entering changes nothing
 }
 
 /// Conformance: a replacing upload from a restart offset.
@@ -751,22 +820,28 @@ void unique_case() {
   CHECK(find_entry(entries, "b")->unique == b);
   CHECK(find_entry(entries, "sub")->unique == sub);
 
-  // A rename keeps it, for files and whole directories; so does an append.
+  // A rename keeps it, for files and whole directories. An append may keep it or, where
+  // it is written aside and renamed over the file (local_fs), give the new version one of
+  // its own; either way the id is there and no other entry's.
   REQUIRE_FALSE(run_sync(f.fs.rename("/d/a", "/moved")));
   CHECK(unique_of("/moved") == a);
   REQUIRE_FALSE(run_sync(f.fs.rename("/d/sub", "/sub2")));
   CHECK(unique_of("/sub2") == sub);
   CHECK(unique_of("/sub2/c") == c);
   REQUIRE_FALSE(write_file(f.fs, "/moved", "+", write_mode::append));
-  CHECK(unique_of("/moved") == a);
+  const std::string appended = unique_of("/moved");
+  CHECK(appended != "");
+  CHECK((appended == a || all.count(appended) == 0));
   CHECK(unique_of("/d/b") == b);
-  // New entries get ids of their own.
+  // New entries get ids of their own, none of an entry that exists. (The id of the
+  // version an append replaced may be taken again: inode numbers are recycled.)
+  std::set<std::string> existing{root, d, appended, b, sub, c};
   REQUIRE_FALSE(write_file(f.fs, "/d/new", "n"));
   REQUIRE_FALSE(run_sync(f.fs.make_directory("/d/newdir")));
   const std::string n = unique_of("/d/new"), nd = unique_of("/d/newdir");
   CHECK(n != nd);
-  CHECK(all.count(n) == 0);
-  CHECK(all.count(nd) == 0);
+  CHECK(existing.count(n) == 0);
+  CHECK(existing.count(nd) == 0);
 }
 
 /// Conformance: set_modified, when the backend has it.
@@ -855,6 +930,12 @@ COFTP_CONFORMANCE_CASE("open_write errors", coftp_conformance_open_write_errors)
 COFTP_CONFORMANCE_CASE("append creates and appends", coftp_conformance_append) {
   coftp::testing::conformance::append_case<F>();
 }
+COFTP_CONFORMANCE_CASE("an abandoned append leaves the file as it was", coftp_conformance_append_abandon) {
+  coftp::testing::conformance::append_abandon_case<F>();
+}
+COFTP_CONFORMANCE_CASE("enter_directory, or stat, tells CWD whether it may enter", coftp_conformance_enter_directory) {
+  coftp::testing::conformance::enter_directory_case<F>();
+}
 COFTP_CONFORMANCE_CASE("a replacing upload from a restart offset", coftp_conformance_rest) {
   coftp::testing::conformance::rest_case<F>();
 }
@@ -909,6 +990,8 @@ COFTP_CONFORMANCE_CASE("set_mode, when the backend has it", coftp_conformance_se
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_abandon, __VA_ARGS__);                 \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_open_write_errors, __VA_ARGS__);       \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_append, __VA_ARGS__);                  \
+  TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_append_abandon, __VA_ARGS__);          \
+  TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_enter_directory, __VA_ARGS__);         \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_rest, __VA_ARGS__);                    \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_rest_errors, __VA_ARGS__);             \
   TEST_CASE_TEMPLATE_INVOKE(coftp_conformance_create_new, __VA_ARGS__);              \
