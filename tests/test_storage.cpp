@@ -801,13 +801,15 @@ TEST_CASE("issue #19 - local_fs: leftover upload files are never listed or serve
   put_file(outside / leftover, "not ours");
   fs::create_directory_symlink("../outside", root / "out");
   fs::create_directory_symlink("d/e", root / "e_link");
+  // An ordinary name linking to a leftover: an append through it would write the hidden file.
+  fs::create_symlink(leftover, root / "to_leftover");
 
   coftp::local_fs lfs(root);
   for (bool walk : {false, true}) {
     CAPTURE(walk);
     lfs.force_fallbacks({.walk_paths = walk, .named_temp_files = false});
     std::set<std::string> listed = ordinary;
-    listed.insert({"keep.txt", "d", "out", "e_link"});
+    listed.insert({"keep.txt", "d", "out", "e_link", "to_leftover"});
     CHECK(names_in(lfs, "/") == listed);
     CHECK(names_in(lfs, "/d/e").empty());
     for (const std::string& p : {"/" + leftover, "/d/e/" + deep, "/" + dir_like, "/" + link_like}) {
@@ -826,6 +828,10 @@ TEST_CASE("issue #19 - local_fs: leftover upload files are never listed or serve
     CHECK(run_sync(coftp::list_all(lfs, "/" + dir_like)).first == storage_errc::invalid_name);
     CHECK(read_all(lfs, "/.coftp-upload.notes").second == ".coftp-upload.notes");
     CHECK(read_all(lfs, "/e_link/" + deep).first == storage_errc::invalid_name);
+    // Refused (the walk refuses every link before reading it), the leftover untouched.
+    if (walk) CHECK(write_file(lfs, "/to_leftover", "x", write_mode::append));
+    else CHECK(write_file(lfs, "/to_leftover", "x", write_mode::append) == storage_errc::invalid_name);
+    CHECK(get_file(root / leftover) == "partial");
   }
   // An upload under way into a named temporary file is on disk, and hidden too.
   lfs.force_fallbacks({.walk_paths = false, .named_temp_files = true});

@@ -314,6 +314,19 @@ TEST_CASE("issue #19 - a data connection may resume another control connection's
       CHECK(bob.reply == refused);
     }
     {
+      INFO("anonymous logins share nothing: many people use that one name");
+      srv.users().allow_anonymous();
+      ftp_client anon1(srv.endpoint(), tls_client(version));
+      secure_login(anon1, "anonymous", "guest@");
+      REQUIRE(anon1.command("NOOP") == "200 OK");
+      ftp_client anon2(srv.endpoint(), tls_client(version));
+      secure_login(anon2, "anonymous", "other@");
+      auto r = retr_with_session(anon2, anon1.tls_context(), anon1.control().tls_session(), "secret.bin");
+      CHECK(r.bytes.empty());
+      CHECK(r.reply == refused);
+      CHECK(anon2.retr("secret.bin") == secret);  // its own session still works
+    }
+    {
       INFO("the owner never logged in: its sessions are its own");
       ftp_client pre(srv.endpoint(), tls_client(version));
       REQUIRE(pre.auth_tls().starts_with("234 "));

@@ -1106,13 +1106,14 @@ class basic_session {
 #endif
   // Who is logged in, for the TLS session binding: data connections of another control
   // connection with the same user, virtual host and address may resume this one's
-  // sessions (coftp/tls.hpp).
+  // sessions (coftp/tls.hpp). Anonymous logins are many people under one name (behind
+  // one NAT too): each one's identity is its own connection's, shared with nobody.
   void note_tls_identity() {
 #if COFTP_HAS_TLS
-    if (binding_)
-      binding_->set_identity(user_ ? user_->name + '\n' + (host_ ? host_->name : std::string()) + '\n' +
-                                         peer().to_string()
-                                   : std::string());
+    if (!binding_) return;
+    if (!user_) binding_->set_identity(std::string());
+    else if (detail::is_anonymous_name(user_->name)) binding_->set_identity("\x01anonymous\n" + binding_->id());
+    else binding_->set_identity(user_->name + '\n' + (host_ ? host_->name : std::string()) + '\n' + peer().to_string());
 #endif
   }
 

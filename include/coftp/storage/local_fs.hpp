@@ -183,6 +183,10 @@ inline std::error_code walk_open(int root, const std::string& rel, int flags, ::
     std::size_t j = rel.find('/', i);
     const bool last = j == std::string::npos;
     const std::string part = rel.substr(i, last ? j : j - i);
+    // ".." would climb out of the root: paths from relative_path never hold one, but a
+    // symlink's text pasted into a path (an append through a link) may. Refused as
+    // RESOLVE_BENEATH refuses it.
+    if (part == "..") return sys_error(EXDEV);
     int fd = last ? ::openat(dir, part.c_str(), flags | O_NOFOLLOW, mode)
                   : ::openat(dir, part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -754,14 +758,18 @@ inline result<local_fs::writer> local_fs::open_write_now(std::string_view path, 
       if (auto ec = open_parent(target, w.dir_, w.name_)) return {ec, writer{}};
       if (w.name_.empty() || w.name_ == "." || w.name_ == "..")
         return {make_error_code(storage_errc::is_a_directory), writer{}};
+      // A link may name an upload's temporary file: hidden like any path naming one.
+      if (is_temp_name(w.name_)) return {make_error_code(storage_errc::invalid_name), writer{}};
       struct ::stat st;
       if (::fstatat(w.dir_.get(), w.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT) return {last_error(), writer{}};
         break;  // missing (or a link dangling beneath the root): a new file
       }
       if (S_ISLNK(st.st_mode)) {
-        // The walk fallback refuses every symlink; the kernel follows at most 40.
-        if (fallbacks_.walk_paths || links == 40) return {sys_error(ELOOP), writer{}};
+        // The walk fallback (forced, or openat2 missing: no RESOLVE_BENEATH to check the
+        // link's "..") refuses every symlink; the kernel follows at most 40.
+        if (fallbacks_.walk_paths || openat2_missing.load(std::memory_order_relaxed) || links == 40)
+          return {sys_error(ELOOP), writer{}};
         std::string link(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 0) + 1, '\0');
         ssize_t n = ::readlinkat(w.dir_.get(), w.name_.c_str(), link.data(), link.size());
         if (n < 0) return {last_error(), writer{}};
