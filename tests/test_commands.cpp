@@ -3,6 +3,7 @@
 // command table. Each runs over both backends; the assertions are the replies and
 // bytes a client sees.
 #include <coftp/coftp.hpp>
+#include <coftp/testing/backend_suite.hpp>
 
 #include <doctest/doctest.h>
 
@@ -1215,3 +1216,199 @@ TEST_CASE("host: add_virtual_host refuses bad and duplicate names") {
 }
 
 }  // TEST_SUITE("commands")
+
+// =======================================================================================
+// Handlers without sockets: a fake session that models coftp::handler_session.
+
+namespace {
+
+struct handler_fake : coftp::session_state {
+  using storage_type = coftp::memory_fs;
+  using commands = coftp::default_commands;
+  enum class active_target { set, disabled, foreign_address, privileged_port, no_connection };
+
+  coftp::server_options opts = test_options();
+  coftp::session_info session{};
+  coftp::memory_fs fs;
+  std::optional<asio::ip::address> local = asio::ip::make_address("192.0.2.7");
+  std::uint16_t free_port = 50000;  // what the next passive listener gets; 0: none
+  std::optional<coftp::host_port> active;
+  std::string selected_host;
+  bool host_known = true;
+  std::vector<coftp::reply> written;
+  coftp::transfer_progress idle{};
+
+  const coftp::server_options& options() const { return opts; }
+  const coftp::session_info& info() const { return session; }
+  coftp::memory_fs& storage() { return fs; }
+  void begin_login(std::string name) {
+    log_out();
+    set_pending_user(std::move(name));
+  }
+  asio::awaitable<bool> finish_login(std::string_view password) {
+    auto name = take_pending_user();
+    if (password != "right") co_return false;
+    log_in(coftp::user{name, "/", coftp::permissions::all});
+    co_return true;
+  }
+  bool select_host(std::string_view name) {
+    selected_host = name;
+    return host_known;
+  }
+  void reinitialize() {
+    log_out();
+    reset_protection();
+  }
+  bool banned() const { return false; }
+  coftp::reply refuse_banned() { return {421, "banned"}; }
+  asio::awaitable<void> write_reply(coftp::reply r) {
+    written.push_back(std::move(r));
+    co_return;
+  }
+  std::optional<asio::ip::address> local_address() const { return local; }
+  std::uint16_t listen_passive(const asio::ip::address&) { return free_port; }
+  active_target connect_active(const coftp::host_port& t) {
+    if (t.port < 1024) return active_target::privileged_port;
+    active = t;
+    return active_target::set;
+  }
+  bool data_ready() const { return active.has_value() || free_port != 0; }
+  std::string_view data_mode() const { return active ? "active" : "none"; }
+  bool tls_offered() const { return false; }
+  bool tls_required() const { return false; }
+  bool control_secure() const { return false; }
+  asio::awaitable<void> secure_control(bool) { co_return; }
+  const coftp::transfer_progress& progress() const { return idle; }
+  bool transfer_reporting() const { return false; }
+  bool take_transfer_cut() { return false; }
+};
+
+static_assert(coftp::handler_session<handler_fake>);
+static_assert(coftp::handler_session<coftp::basic_session<coftp::default_policies>>);
+
+// Runs one handler behind its declared guards, as dispatch does.
+template <class H>
+coftp::reply run_handler(handler_fake& s, std::string arg) {
+  const coftp::command cmd{std::string(H::verb), std::move(arg)};
+  return run_sync(coftp::detail::guarded_run<H>(s, cmd));
+}
+
+std::string text(const coftp::reply& r) { return std::to_string(r.code) + " " + r.text; }
+
+void log_in(handler_fake& s) {
+  s.begin_login("alice");
+  REQUIRE(run_sync(s.finish_login("right")));
+}
+
+}  // namespace
+
+TEST_SUITE("handlers") {
+
+TEST_CASE("handlers: TYPE, MODE and STRU set or refuse the transfer parameters") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  CHECK(text(run_handler<c::type>(s, "I")) == "530 Not logged in");
+  log_in(s);
+  CHECK(s.ascii());
+  CHECK(text(run_handler<c::type>(s, "i")) == "200 Type set to I");
+  CHECK_FALSE(s.ascii());
+  CHECK(text(run_handler<c::type>(s, "A N")) == "200 Type set to A");
+  CHECK(s.ascii());
+  CHECK(text(run_handler<c::type>(s, "E")) == "504 Unsupported TYPE");
+  CHECK(s.ascii());
+  CHECK(text(run_handler<c::mode>(s, "S")) == "200 Mode set to S");
+  CHECK(text(run_handler<c::mode>(s, "Z")) == "504 Unsupported MODE");
+  CHECK(text(run_handler<c::stru>(s, "f")) == "200 Structure set to F");
+  CHECK(text(run_handler<c::stru>(s, "R")) == "504 Unsupported STRU");
+}
+
+TEST_CASE("handlers: PASV and EPSV build their replies from the listener's address and port") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  CHECK(text(run_handler<c::pasv>(s, "")) == "227 Entering Passive Mode (192,0,2,7,195,80)");
+  CHECK(text(run_handler<c::epsv>(s, "")) == "229 Entering Extended Passive Mode (|||50000|)");
+  CHECK(text(run_handler<c::epsv>(s, "2")) == "522 Network protocol not supported, use (1)");
+  CHECK(text(run_handler<c::epsv>(s, "3")) == "522 Network protocol not supported, use (1,2)");
+  CHECK(text(run_handler<c::epsv>(s, "x")) == "501 EPSV takes 1, 2 or ALL");
+  s.opts.passive_address = "203.0.113.9";  // behind NAT: the announced address
+  CHECK(text(run_handler<c::pasv>(s, "")) == "227 Entering Passive Mode (203,0,113,9,195,80)");
+  s.free_port = 0;
+  CHECK(text(run_handler<c::pasv>(s, "")) == "425 Cannot open passive connection");
+  s.free_port = 50000;
+  s.local = asio::ip::make_address("2001:db8::7");
+  CHECK(text(run_handler<c::pasv>(s, "")) == "425 PASV is not available on an IPv6 connection, use EPSV");
+  CHECK(text(run_handler<c::epsv>(s, "1")) == "522 Network protocol not supported, use (2)");
+  CHECK(text(run_handler<c::epsv>(s, "ALL")) == "200 EPSV ALL accepted: PASV, PORT and EPRT are refused from now on");
+  CHECK(text(run_handler<c::pasv>(s, "")) == "503 EPSV ALL in effect: only EPSV may open data connections");
+  CHECK(text(run_handler<c::port>(s, "192,0,2,1,4,1")) == "503 EPSV ALL in effect: only EPSV may open data connections");
+}
+
+TEST_CASE("handlers: PORT and EPRT parse the target and the session checks it") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  CHECK(text(run_handler<c::port>(s, "192,0,2,1,4,1")) == "200 Active mode: will connect to 192.0.2.1 port 1025");
+  REQUIRE(s.active);
+  CHECK(s.active->port == 1025);
+  CHECK(text(run_handler<c::port>(s, "192,0,2,1,0,21")) == "504 Illegal port: ports below 1024 are refused");
+  CHECK(text(run_handler<c::port>(s, "1,2,3")) == "501 PORT requires h1,h2,h3,h4,p1,p2 (numbers 0-255)");
+  CHECK(text(run_handler<c::port>(s, "")) == "501 PORT requires h1,h2,h3,h4,p1,p2");
+  CHECK(text(run_handler<c::eprt>(s, "|2|2001:db8::1|6275|")) == "200 Active mode: will connect to 2001:db8::1 port 6275");
+  CHECK(text(run_handler<c::eprt>(s, "|3|1.2.3.4|5000|")) == "522 Network protocol not supported, use (1,2)");
+  CHECK(text(run_handler<c::eprt>(s, "|1|1.2.3.4|")).starts_with("501 "));
+}
+
+TEST_CASE("handlers: REST keeps an offset for the next transfer, in TYPE I only") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  CHECK(text(run_handler<c::rest>(s, "100")) == "504 REST is only supported in TYPE I (binary)");
+  s.set_ascii(false);
+  CHECK(text(run_handler<c::rest>(s, "100")) == "350 Restarting at 100. Send STOR or RETR to start the transfer");
+  CHECK(s.restart() == 100);
+  CHECK(text(run_handler<c::rest>(s, "-1")) == "501 REST requires a byte offset (a non-negative number)");
+  CHECK(text(run_handler<c::rest>(s, "12x")) == "501 REST requires a byte offset (a non-negative number)");
+  CHECK(s.restart() == 100);
+  CHECK(s.take_restart() == 100);
+  CHECK(s.restart() == 0);
+}
+
+TEST_CASE("handlers: RNFR then RNTO renames in the storage; RNTO alone is refused") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  REQUIRE_FALSE(coftp::testing::write_file(s.fs, "/old.txt", "data"));
+  CHECK(text(run_handler<c::rnto>(s, "new.txt")) == "503 RNFR required first");
+  CHECK(text(run_handler<c::rnfr>(s, "missing.txt")).starts_with("550 "));
+  CHECK(text(run_handler<c::rnfr>(s, "old.txt")).starts_with("350 "));
+  REQUIRE(s.rename_from());
+  CHECK(s.rename_from()->virtual_path == "/old.txt");
+  CHECK(text(run_handler<c::rnto>(s, "new.txt")) == "250 Rename successful");
+  CHECK_FALSE(s.rename_from());
+  CHECK(coftp::testing::read_all(s.fs, "/new.txt").second == "data");
+  CHECK(text(run_handler<c::rnto>(s, "again.txt")) == "503 RNFR required first");
+}
+
+TEST_CASE("handlers: PWD and MKD quote the path as RFC 959 appendix II says") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  CHECK(text(run_handler<c::mkd>(s, "say \"hi\"")) == "257 \"/say \"\"hi\"\"\" directory created");
+  CHECK(text(run_handler<c::cwd>(s, "say \"hi\"")).starts_with("250 "));
+  CHECK(text(run_handler<c::pwd>(s, "")) == "257 \"/say \"\"hi\"\"\" is the current directory");
+}
+
+TEST_CASE("handlers: HOST picks a virtual host before USER only") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  CHECK(text(run_handler<c::host>(s, "FTP.Example.org.")) == "220 Host ftp.example.org ready");
+  CHECK(s.selected_host == "ftp.example.org");
+  CHECK(text(run_handler<c::host>(s, "bad host!")) == "501 Invalid host name");
+  s.host_known = false;
+  CHECK(text(run_handler<c::host>(s, "other.example.org")) == "504 Unknown virtual host");
+  CHECK(text(run_handler<c::user>(s, "alice")) == "331 Username OK, need password");
+  CHECK(text(run_handler<c::host>(s, "ftp.example.org")) == "503 HOST must come before USER (send REIN first)");
+}
+
+}  // TEST_SUITE("handlers")

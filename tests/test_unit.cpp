@@ -1297,9 +1297,9 @@ TEST_CASE("MLSx facts") {
 TEST_CASE("PORT and EPRT arguments") {
   auto p = coftp::parse_port_argument("127,0,0,1,200,10");
   REQUIRE(p);
-  CHECK(p->address().to_string() == "127.0.0.1");
-  CHECK(p->port() == 200 * 256 + 10);
-  CHECK(coftp::parse_port_argument(" 10, 1, 2, 3, 0, 21 ")->port() == 21);
+  CHECK(p->address.to_string() == "127.0.0.1");
+  CHECK(p->port == 200 * 256 + 10);
+  CHECK(coftp::parse_port_argument(" 10, 1, 2, 3, 0, 21 ")->port == 21);
   for (auto bad : {"", "1,2,3,4,5", "1,2,3,4,5,6,7", "256,0,0,1,1,1", "1,2,3,4,5,x", "1,,3,4,5,6", "1.2.3.4.5.6",
                    "-1,2,3,4,5,6", "1,2,3,4,5,6,"}) {
     CAPTURE(bad);
@@ -1308,12 +1308,12 @@ TEST_CASE("PORT and EPRT arguments") {
   using coftp::eprt_argument;
   auto e4 = coftp::parse_eprt_argument("|1|132.235.1.2|6275|");
   CHECK(e4.status == eprt_argument::ok);
-  CHECK(e4.endpoint.address().to_string() == "132.235.1.2");
-  CHECK(e4.endpoint.port() == 6275);
+  CHECK(e4.target.address.to_string() == "132.235.1.2");
+  CHECK(e4.target.port == 6275);
   auto e6 = coftp::parse_eprt_argument("!2!1080::8:800:200C:417A!5282!");  // any delimiter (RFC 2428)
   CHECK(e6.status == eprt_argument::ok);
-  CHECK(e6.endpoint.address().is_v6());
-  CHECK(e6.endpoint.port() == 5282);
+  CHECK(e6.target.address.is_v6());
+  CHECK(e6.target.port == 5282);
   CHECK(coftp::parse_eprt_argument("|3|1.2.3.4|5|").status == eprt_argument::unsupported_protocol);
   for (auto bad : {"", "|1|1.2.3.4|", "|1|1.2.3.4|5", "|1|1.2.3.4|0|", "|1|1.2.3.4|65536|", "|1|::1|5|",
                    "|2|1.2.3.4|5|", "|x|1.2.3.4|5|", "|1|1.2.3.4|5|6|", " |1|1.2.3.4|5| "}) {

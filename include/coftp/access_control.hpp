@@ -11,7 +11,7 @@
 // `::/0` means "every IPv6 client", never "everyone".
 #pragma once
 
-#include <coftp/data_channel.hpp>
+#include <coftp/address.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -71,7 +71,7 @@ class cidr {
   /// clamped to the family's length.
   cidr(asio::ip::address network, unsigned prefix) {
     if (network.is_v6() && network.to_v6().is_v4_mapped() && prefix >= 96) {
-      network = data_channel::normalized(network);
+      network = normalized_address(network);
       prefix -= 96;
     }
     prefix_ = prefix > max_prefix(network) ? max_prefix(network) : prefix;
@@ -104,13 +104,13 @@ class cidr {
       if (prefix > max_prefix(addr)) return {make_error_code(cidr_errc::bad_prefix), cidr{}};
     }
     cidr block(addr, prefix);
-    if (data_channel::normalized(addr) != block.network_) return {make_error_code(cidr_errc::host_bits_set), cidr{}};
+    if (normalized_address(addr) != block.network_) return {make_error_code(cidr_errc::host_bits_set), cidr{}};
     return {std::error_code{}, block};
   }
 
   /// True if `a` (an IPv4-mapped address counts as IPv4) lies in the block.
   bool contains(asio::ip::address a) const {
-    a = data_channel::normalized(a);
+    a = normalized_address(a);
     if (a.is_v4() != network_.is_v4()) return false;
     return masked(a, prefix_) == network_;
   }

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <coftp/access_control.hpp>
-#include <coftp/data_channel.hpp>
 #include <coftp/options.hpp>
 #include <coftp/reply.hpp>
 
@@ -75,7 +74,7 @@ class address_guard {
   /// True while `a` is banned.
   bool banned(const asio::ip::address& a, clock::time_point now = clock::now()) {
     std::lock_guard lock(mutex_);
-    auto it = index_.find(data_channel::normalized(a));
+    auto it = index_.find(normalized_address(a));
     if (it == index_.end() || !it->second->in_ban) return false;
     if (it->second->banned_until > now) return true;
     forget(it);  // served its time; its failures were cleared when it was banned
@@ -88,7 +87,7 @@ class address_guard {
   /// attacker could interleave anonymous logins with guesses.
   bool record_failure(const asio::ip::address& a, clock::time_point now = clock::now()) {
     if (ban_after_ == 0) return false;
-    auto key = data_channel::normalized(a);
+    auto key = normalized_address(a);
     std::lock_guard lock(mutex_);
     auto it = index_.find(key);
     if (it != index_.end() && it->second->in_ban) {
@@ -123,7 +122,7 @@ class address_guard {
   /// Lifts a ban and forgets the failures of `a` (an operator's "unban").
   void forgive(const asio::ip::address& a) {
     std::lock_guard lock(mutex_);
-    auto it = index_.find(data_channel::normalized(a));
+    auto it = index_.find(normalized_address(a));
     if (it != index_.end()) forget(it);
   }
 

@@ -30,9 +30,20 @@ enum class needs : unsigned {
   argument = 2,  ///< "501 <usage>" when the argument is empty
   read = 4,      ///< older spelling of `rights = permissions::read` (retrieve and list)
   write = 8,     ///< older spelling of `rights = permissions::write` (every modifying right)
+  unbanned = 16,  ///< a login step: "421" and the end of the session once the address is banned
 };
 constexpr needs operator|(needs a, needs b) noexcept { return needs(unsigned(a) | unsigned(b)); }
 constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsigned(n)) != 0; }
+
+/// What a command sent while a transfer runs does (RFC 959 4.1.1, 4.1.3), declared by
+/// its handler as `static constexpr while_transferring during_transfer = ...;`.
+enum class while_transferring {
+  later,   ///< kept, in order, and run once the transfer has its reply (the default)
+  cut,     ///< cuts the transfer, then runs first after its reply (ABOR: 426, then 226)
+  last,    ///< kept, in order; nothing after it is read, and the transfer ends in peace (QUIT)
+  answer,  ///< answered at once by the handler's `answer_during_transfer(s, argument)` when
+           ///< that returns a reply, after the transfer's 150 (STAT); kept as `later` otherwise
+};
 
 /// The requirements on a command handler (static members only):
 /// `verb` (what `parse_command` produces: 1-15 characters, an upper-case letter then
@@ -44,7 +55,10 @@ constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsign
 /// enabled` (false: the command is absent for this session type, e.g. MFMT on a backend
 /// that cannot set times; it answers 502 and stays out of FEAT and HELP), and
 /// `template <class Session> static bool offered(const Session&)`, the same decided at
-/// run time (AUTH TLS only when the server has a certificate).
+/// run time (AUTH TLS only when the server has a certificate), `during_transfer` (a
+/// `while_transferring`), `secret_argument = true` (observers see "****": PASS) and
+/// `follows` (the verb it must immediately follow: RNTO's "RNFR"; the pending first half
+/// of the pair is dropped by any other command).
 template <class H>
 concept command_handler = requires {
   { H::verb } -> std::convertible_to<std::string_view>;
@@ -92,6 +106,21 @@ constexpr permissions rights_of() {
   if constexpr (has(H::requires_, needs::write)) p = p | permissions::write;
   return p;
 }
+template <class H>
+constexpr while_transferring during_transfer_of() {
+  if constexpr (requires { H::during_transfer; }) return H::during_transfer;
+  else return while_transferring::later;
+}
+template <class H>
+constexpr bool secret_argument_of() {
+  if constexpr (requires { H::secret_argument; }) return H::secret_argument;
+  else return false;
+}
+template <class H>
+constexpr std::string_view follows_of() {
+  if constexpr (requires { H::follows; }) return H::follows;
+  else return {};
+}
 // Session = void: no session type known, every handler counts.
 template <class H, class Session>
 constexpr bool enabled_for() {
@@ -129,6 +158,9 @@ inline bool is_known_verb(std::string_view v) {
 template <class H, class Session>
 asio::awaitable<reply> guarded_run(Session& s, const command& cmd) {
   constexpr needs n = H::requires_;
+  // A session opened before its address was banned stops at its next login attempt.
+  if constexpr (has(n, needs::unbanned))
+    if (s.banned()) co_return s.refuse_banned();
   if constexpr (has(n, needs::login))
     if (!s.logged_in()) co_return reply{530, "Not logged in"};
   if constexpr (has(n, needs::argument))
@@ -282,6 +314,45 @@ struct command_table {
     return out;
   }
 
+  /// What `verb` does when it arrives during a transfer (`later` for a verb not here).
+  template <class Session = void>
+  static while_transferring during_transfer(std::string_view verb) {
+    auto w = while_transferring::later;
+    (void)((detail::enabled_for<Handlers, Session>() && std::string_view(Handlers::verb) == verb
+                ? (w = detail::during_transfer_of<Handlers>(), true)
+                : false) ||
+           ...);
+    return w;
+  }
+
+  /// True when observers must not see `verb`'s argument (PASS).
+  template <class Session = void>
+  static bool secret_argument(std::string_view verb) {
+    return ((detail::enabled_for<Handlers, Session>() && std::string_view(Handlers::verb) == verb &&
+             detail::secret_argument_of<Handlers>()) ||
+            ...);
+  }
+
+  /// The verb that `verb` must immediately follow, or "" (RNTO: "RNFR").
+  template <class Session = void>
+  static std::string_view follows(std::string_view verb) {
+    std::string_view f;
+    (void)((detail::enabled_for<Handlers, Session>() && std::string_view(Handlers::verb) == verb
+                ? (f = detail::follows_of<Handlers>(), true)
+                : false) ||
+           ...);
+    return f;
+  }
+
+  /// The answer of a `while_transferring::answer` command sent during a transfer, or
+  /// nullopt (it waits for the transfer's end like any other).
+  template <class Session>
+  static std::optional<reply> answer_during_transfer(Session& s, const command& cmd) {
+    std::optional<reply> out;
+    (void)(answer_one<Handlers>(s, cmd, out) || ...);
+    return out;
+  }
+
   /// Runs the handler of `cmd.verb` behind its guards; 500/502 when there is none.
   /// No allocation beyond the handler's own coroutine frame.
   template <class Session>
@@ -293,6 +364,17 @@ struct command_table {
   }
 
  private:
+  template <class H, class Session>
+  static bool answer_one(Session& s, const command& cmd, std::optional<reply>& out) {
+    if constexpr (detail::enabled_for<H, Session>() && requires { H::answer_during_transfer(s, cmd.argument); }) {
+      if (std::string_view(H::verb) == cmd.verb) {
+        if (detail::offered_to<H>(s)) out = H::answer_during_transfer(s, std::string_view(cmd.argument));
+        return true;
+      }
+    }
+    return false;
+  }
+
   // A disabled handler is never instantiated for Session (its body may not compile).
   template <class H, class Session>
   static bool try_handler(Session& s, const command& cmd, std::optional<asio::awaitable<reply>>& call) {

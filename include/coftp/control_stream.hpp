@@ -49,6 +49,7 @@ class control_stream {
 
   /// The TCP socket underneath (for addresses, options, cancellation).
   socket_type& lowest_layer() noexcept { return socket_; }
+  const socket_type& lowest_layer() const noexcept { return socket_; }
   asio::any_io_executor get_executor() { return socket_.get_executor(); }
 
   /// Reads one line (without its CRLF or LF).

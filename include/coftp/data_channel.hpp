@@ -8,6 +8,7 @@
 // other.
 #pragma once
 
+#include <coftp/address.hpp>
 #include <coftp/config.hpp>
 #include <coftp/detail/io.hpp>
 #include <coftp/detail/proxy_io.hpp>
@@ -243,7 +244,7 @@ class data_channel {
       std::error_code ignored;
       auto remote = sock.remote_endpoint(ignored);
       auto from = remote.address();
-      if (!ignored && relayed_by && relayed_by(normalized(from))) {
+      if (!ignored && relayed_by && relayed_by(normalized_address(from))) {
         auto [pec, header] = co_await detail::read_proxy_header(sock, until);
         if (pec) ignored = pec;  // no header: refused like any foreign peer
         else if (header.relayed) from = header.source;
@@ -272,16 +273,6 @@ class data_channel {
       listener_.reset();
     }
   }
-
-  /// An IPv4-mapped IPv6 address ("::ffff:127.0.0.1") as its IPv4 form; others as they are.
-  static asio::ip::address normalized(asio::ip::address a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped())
-      return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
-    return a;
-  }
-
-  /// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
-  static bool same_address(asio::ip::address a, asio::ip::address b) { return normalized(a) == normalized(b); }
 
  private:
   struct active_target {

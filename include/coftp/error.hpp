@@ -1,8 +1,8 @@
 // coftp/error.hpp - error codes of the storage layer and of the protocol layer.
 //
 // Storage backends report failures as std::error_code: either one of
-// `storage_errc` below or a system error (errno). The session maps them to FTP
-// replies in one table (`reply_for` in reply.hpp); backends never see FTP codes.
+// `storage_errc` below or a system error (errno). They become FTP replies in one table
+// (`reply_for` in reply_table.hpp); backends never see FTP codes.
 #pragma once
 
 #include <cerrno>
@@ -32,6 +32,9 @@ enum class error {
   idle_timeout,       ///< the control connection was idle for too long
   shutting_down,      ///< the server is stopping
   tls_not_resumed,    ///< a PROT P data connection did not resume its control connection's TLS session
+  no_data_connection,    ///< the data connection was not made (no client came, or none answered)
+  data_tls_failed,       ///< the TLS handshake on a PROT P data connection failed
+  data_not_protected,    ///< TLS is required for data connections and PROT P was not sent
 };
 
 namespace detail {
@@ -90,6 +93,9 @@ class protocol_category_impl final : public std::error_category {
       case error::idle_timeout: return "idle timeout";
       case error::shutting_down: return "server shutting down";
       case error::tls_not_resumed: return "data connection did not resume the control connection's TLS session";
+      case error::no_data_connection: return "no data connection";
+      case error::data_tls_failed: return "TLS handshake on the data connection failed";
+      case error::data_not_protected: return "data connections must be protected (PROT P)";
     }
     return "unknown coftp error";
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <coftp/command.hpp>
+#include <coftp/outcome.hpp>
 #include <coftp/reply.hpp>
 
 #include <chrono>
@@ -24,18 +25,6 @@ struct session_info {
   std::string remote_address{};  ///< textual IP
   std::uint16_t remote_port = 0;
 };
-
-/// How a transfer ended.
-enum class transfer_outcome {
-  completed,        ///< all bytes moved and stored
-  aborted,          ///< the client sent ABOR (or QUIT) during the transfer
-  connection_lost,  ///< the data connection broke
-  timed_out,        ///< the data connection stalled or never came
-  storage_error,    ///< the backend failed to read or store
-};
-
-/// Direction of a transfer.
-enum class transfer_direction { download, upload, listing };
 
 /// A finished transfer.
 struct transfer_event {

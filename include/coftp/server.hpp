@@ -318,7 +318,7 @@ class basic_server {
     auto remote = client ? *client : socket.remote_endpoint(ec);
     if (ec) return;
     std::string address = remote.address().to_string();
-    if (auto v = guard_.admit(data_channel::normalized(remote.address())); v != address_guard::verdict::admitted) {
+    if (auto v = guard_.admit(normalized_address(remote.address())); v != address_guard::verdict::admitted) {
       bool denied = v == address_guard::verdict::denied;
       observer_.on_refused(session_info{0, address, remote.port()}, denied ? refusal::denied : refusal::banned);
       refuse(std::move(socket), denied ? reply{421, "Service not available"} : address_guard::banned_reply());

@@ -7,13 +7,15 @@
 // primitives (send, receive, listing). They never see a socket.
 #pragma once
 
+#include <coftp/address.hpp>
 #include <coftp/address_guard.hpp>
 #include <coftp/auth.hpp>
 #include <coftp/command.hpp>
+#include <coftp/command_table.hpp>
 #include <coftp/config.hpp>
 #include <coftp/control_stream.hpp>
 #include <coftp/data_channel.hpp>
-#include <coftp/detail/ascii.hpp>
+#include <coftp/handler_session.hpp>
 #include <coftp/detail/io.hpp>
 #include <coftp/listing.hpp>
 #include <coftp/throttle.hpp>
@@ -21,20 +23,16 @@
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
 #include <coftp/reply.hpp>
+#include <coftp/reply_table.hpp>
+#include <coftp/session_state.hpp>
 #include <coftp/storage.hpp>
+#include <coftp/transfer.hpp>
 
 #include <asio/awaitable.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/post.hpp>
-#include <asio/write.hpp>
 
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/sendfile.h>
-#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -51,36 +49,9 @@ namespace coftp {
 template <class Policies>
 class basic_server;
 
-/// What STAT reports about a session's transfers so far.
-struct session_stats {
-  std::uint64_t files_sent = 0, files_received = 0;
-  std::uint64_t bytes_sent = 0, bytes_received = 0;
-};
-
-/// The transfer under way, for STAT during a transfer.
-struct transfer_progress {
-  bool active = false;
-  transfer_direction direction = transfer_direction::download;
-  std::string path;
-  std::uint64_t bytes = 0;  ///< moved so far
-  std::uint64_t total = 0;  ///< expected (a download's file size), 0 when unknown
-};
-
 /// How a control connection begins: in clear with the 220 greeting, with a TLS
 /// handshake first (implicit FTPS), or either, told by the client's first bytes.
 enum class session_start { plain, implicit_tls, detect };
-
-/// How a transfer ended, and the reply owed when it did not complete.
-struct transfer_result {
-  transfer_outcome outcome = transfer_outcome::completed;
-  std::uint64_t bytes = 0;
-  reply failure;  ///< 425, 426, 451 or 452 when outcome != completed
-
-  transfer_result() = default;
-  transfer_result(transfer_outcome o, std::uint64_t n, reply f = {}) : outcome(o), bytes(n), failure(std::move(f)) {}
-
-  bool ok() const noexcept { return outcome == transfer_outcome::completed; }
-};
 
 /// A virtual host (RFC 7151 HOST): a name with its own storage and its own users.
 /// `basic_server::add_virtual_host` makes them; a session points at the one HOST chose.
@@ -91,9 +62,9 @@ struct basic_virtual_host {
   Authenticator authenticator;
 };
 
-/// One control connection and its state.
+/// One control connection: the dialogue's state (session_state) and the I/O around it.
 template <class Policies>
-class basic_session {
+class basic_session : public session_state {
  public:
   using policies = Policies;
   using server_type = basic_server<Policies>;
@@ -110,7 +81,7 @@ class basic_session {
       : start_(start),
         server_(server),
         control_(std::move(socket)),
-        data_(control_.get_executor()),
+        engine_(control_.get_executor(), server.options()),
         control_deadline_(control_.get_executor()) {
     info_.id = id;
     std::error_code ec;
@@ -176,29 +147,17 @@ class basic_session {
   const virtual_host* host() const noexcept { return host_; }
   const session_info& info() const noexcept { return info_; }
 
-  bool logged_in() const noexcept { return user_.has_value(); }
-  /// The logged-in user (a read-only nobody before login).
-  const coftp::user& user() const noexcept {
-    static const coftp::user nobody{"", "/", permissions::none};
-    return user_ ? *user_ : nobody;
-  }
-
   /// USER: remembers the name and logs out any previous user (RFC 959 4.1.1).
   void begin_login(std::string name) {
     reset_state();
-    rare().pending_user = std::move(name);
-  }
-  const std::optional<std::string>& pending_user() const noexcept {
-    static const std::optional<std::string> none;
-    return rare_ ? rare_->pending_user : none;
+    set_pending_user(std::move(name));
   }
 
   /// PASS: asks the authenticator; on failure counts it against the client's address
   /// (address_guard), waits the configured delay, and ends the session after the 530
   /// once `max_login_failures` is reached (as vsftpd and pure-ftpd do: no 421).
   asio::awaitable<bool> finish_login(std::string_view password) {
-    std::string name = rare_ ? rare_->pending_user.value_or("") : "";
-    if (rare_) rare_->pending_user.reset();
+    std::string name = take_pending_user();
     credentials c{name, password, info_.remote_address};
     auto who = co_await authenticator().authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
@@ -210,54 +169,31 @@ class basic_session {
       co_await pause.async_wait(detail::nothrow);
       co_return false;
     }
-    user_ = std::move(who);
-    cwd_ = "/";
+    log_in(std::move(*who));
     start_throttle();
     note_tls_identity();
     co_return true;
   }
 
-  const std::string& cwd() const noexcept { return cwd_; }
-  void set_cwd(std::string virtual_path) { cwd_ = std::move(virtual_path); }
-
-  /// Resolves a client's path argument against the working directory and the user's
-  /// home. Nullopt for arguments that are no path at all (NUL, CR, LF).
-  std::optional<resolved_path> resolve(std::string_view arg) const {
-    auto v = resolve_path(cwd_, arg);
-    if (!v) return std::nullopt;
-    auto s = join_under(user().home, *v);
-    return resolved_path{std::move(*v), std::move(s)};
-  }
-
-  bool ascii() const noexcept { return ascii_; }
-  void set_ascii(bool on) noexcept { ascii_ = on; }
-
-  /// RNFR's source, cleared by any command other than RNTO.
-  std::optional<resolved_path>& rename_from() { return rare().rename_from; }
-
-  /// REST (RFC 3659 5): the offset of the next transfer. `take_restart()` hands it to
-  /// that transfer (or to a listing, which drops it) and resets it to 0.
-  void set_restart(std::uint64_t offset) noexcept { restart_ = offset; }
-  std::uint64_t restart() const noexcept { return restart_; }
-  std::uint64_t take_restart() noexcept { return std::exchange(restart_, 0); }
-
-  /// EPSV ALL (RFC 2428 4): from now on only EPSV may set up data connections.
-  void set_epsv_all() noexcept { epsv_all_ = true; }
-  bool epsv_all() const noexcept { return epsv_all_; }
-
-  /// The MLSx facts selected by OPTS MLST (RFC 3659 7.9).
-  unsigned mlst_facts() const noexcept { return mlst_facts_; }
-  void set_mlst_facts(unsigned facts) noexcept { mlst_facts_ = facts; }
-
-  /// Transfer counters of this session (STAT).
-  const session_stats& stats() const noexcept { return stats_; }
-
   /// The transfer under way, if any.
-  const transfer_progress& progress() const noexcept { return progress_; }
+  const transfer_progress& progress() const noexcept { return engine_.progress(); }
+  /// True while a transfer runs and its 150 is out: a reply about it may go out now.
+  bool transfer_reporting() const noexcept { return engine_.reporting(); }
+  /// True once after a command read during a transfer cut it (ABOR's 226).
+  bool take_transfer_cut() noexcept { return std::exchange(transfer_cut_, false); }
+
+  /// True when the client's address is banned (after failed logins, maybe on another
+  /// connection). `refuse_banned()` ends the session with the ban's 421.
+  bool banned() const { return server_.guard().banned(peer()); }
+  reply refuse_banned() {
+    server_.observer().on_refused(info_, refusal::banned);
+    quit_ = true;
+    return address_guard::banned_reply();
+  }
 
   /// "passive", "active" or "none": what the next transfer will use.
   std::string_view data_mode() const noexcept {
-    return !data_.ready() ? "none" : data_.active() ? "active" : "passive";
+    return !engine_.channel().ready() ? "none" : engine_.channel().active() ? "active" : "passive";
   }
 
   /// REIN (RFC 959 4.1.1): back to the state of a new connection, logged out. A TLS
@@ -266,8 +202,7 @@ class basic_session {
   void reinitialize() {
     reset_state();
     host_ = nullptr;  // RFC 7151 3: after REIN the client may send HOST again
-    pbsz_ = false;
-    private_data_ = false;
+    reset_protection();
   }
 
   // ---- FTPS (RFC 4217) ------------------------------------------------------------------
@@ -285,34 +220,21 @@ class basic_session {
   /// True once the control connection is TLS (AUTH TLS, or implicit FTPS).
   bool control_secure() const noexcept { return control_.secure(); }
 
-  /// AUTH TLS: sends `ok` (234), then turns the control connection into TLS. Returns an
-  /// empty reply (nothing more to send); a failed handshake ends the session.
+  /// AUTH TLS, once its 234 is out: turns the control connection into TLS. A failed
+  /// handshake ends the session (the stream is neither clear nor TLS any more).
   /// `private_data` sets PROT P at once (the historical AUTH SSL).
-  asio::awaitable<reply> start_tls(reply ok, bool private_data) {
+  asio::awaitable<void> secure_control(bool private_data) {
 #if COFTP_HAS_TLS
-    co_await write_reply(std::move(ok));
-    if (control_lost_) co_return reply{};
+    if (control_lost_ || !tls_offered()) co_return;
     auto ec = co_await control_.start_tls(*server_.tls_context(), binding(), tls_settings().handshake_timeout);
-    if (ec) control_lost_ = true;  // nothing left to talk to: the stream is neither clear nor TLS
+    if (ec) control_lost_ = true;
     pbsz_ = false;
     private_data_ = private_data;
-    co_return reply{};
 #else
-    (void)ok;
     (void)private_data;
-    co_return reply{502, "TLS is not available"};
+    co_return;
 #endif
   }
-
-  /// PBSZ 0 was sent (PROT may follow).
-  void set_pbsz() noexcept { pbsz_ = true; }
-  bool pbsz_set() const noexcept { return pbsz_; }
-  /// PROT P (true) or PROT C (false): whether data connections are TLS.
-  void set_private_data(bool on) noexcept { private_data_ = on; }
-  bool private_data() const noexcept { return private_data_; }
-
-  /// Ends the session after the current reply (QUIT).
-  void quit() noexcept { quit_ = true; }
 
   /// Sends a reply now, before the handler's final one (150, 250- lines...).
   /// A client that does not read its replies for `options().data_timeout` is dropped.
@@ -325,71 +247,65 @@ class basic_session {
     if (ec) control_lost_ = true;
   }
 
-  /// PASV (extended = false) and EPSV (extended = true): opens a passive listener on
-  /// the control connection's local address and returns the 227 or 229 reply.
-  /// `family` (EPSV 1 or EPSV 2, RFC 2428 3) asks for IPv4 or IPv6; 0 takes the control
-  /// connection's.
-  reply open_passive(bool extended, int family = 0) {
+  /// The control connection's local address (an IPv4-mapped one as IPv4): where
+  /// PASV and EPSV listen. Nullopt when the connection is gone.
+  std::optional<asio::ip::address> local_address() const {
     std::error_code ec;
     auto local = control_.lowest_layer().local_endpoint(ec);
-    if (ec) return {425, "Cannot open passive connection"};
-    auto addr = data_channel::normalized(local.address());
-    if ((family == 1 && !addr.is_v4()) || (family == 2 && !addr.is_v6()))
-      return {522, std::string("Network protocol not supported, use (") + (addr.is_v4() ? "1" : "2") + ")"};
-    if (!extended && addr.is_v6())
-      return {425, "PASV is not available on an IPv6 connection, use EPSV"};
-    const auto& o = server_.options();
-    auto [lec, port] = data_.listen(addr, o.passive_port_min, o.passive_port_max);
-    if (lec) return {425, "Cannot open passive connection"};
-    if (extended) return {229, "Entering Extended Passive Mode (|||" + std::to_string(port) + "|)"};
-    auto shown = addr.to_v4();
-    if (!o.passive_address.empty()) {
-      std::error_code pec;
-      auto announced = asio::ip::make_address_v4(o.passive_address, pec);
-      if (!pec) shown = announced;
-    }
-    auto b = shown.to_bytes();
-    return {227, "Entering Passive Mode (" + std::to_string(b[0]) + "," + std::to_string(b[1]) + "," +
-                     std::to_string(b[2]) + "," + std::to_string(b[3]) + "," + std::to_string(port >> 8) +
-                     "," + std::to_string(port & 0xff) + ")"};
+    if (ec) return std::nullopt;
+    return normalized_address(local.address());
   }
 
-  /// PORT and EPRT: the next transfer connects to `target`. RFC 2577 4: only the
+  /// PASV and EPSV: opens a passive listener on `local` in the configured port range;
+  /// the next transfer accepts one connection on it, from the client's address only.
+  /// The port, or 0 when no listener could be opened.
+  std::uint16_t listen_passive(const asio::ip::address& local) {
+    const auto& o = server_.options();
+    auto [ec, port] = engine_.channel().listen(local, o.passive_port_min, o.passive_port_max);
+    return ec ? 0 : port;
+  }
+
+  /// What `connect_active` made of a PORT or EPRT target.
+  enum class active_target { set, disabled, foreign_address, privileged_port, no_connection };
+
+  /// PORT and EPRT: the next transfer connects to `target`. RFC 2577 4: only to the
   /// control connection's own peer (the client a PROXY header named, behind a proxy),
-  /// and no port below 1024 ("bounce attack"); nothing is connected before a transfer
+  /// and to no port below 1024 ("bounce attack"); nothing is connected before a transfer
   /// command.
-  reply open_active(tcp::endpoint target) {
-    if (!server_.options().active_mode) return {502, "Active mode is disabled on this server, use EPSV or PASV"};
-    std::error_code ec;
-    auto local = control_.lowest_layer().local_endpoint(ec);
-    if (ec) return {425, "Cannot open data connection"};
-    auto addr = data_channel::normalized(target.address());
-    if (addr != peer())
-      return {500, "Illegal address: data connections go to the client's own address only"};
-    if (target.port() < 1024) return {504, "Illegal port: ports below 1024 are refused"};
-    data_.connect_to(tcp::endpoint(addr, target.port()), data_channel::normalized(local.address()));
-    return {200, "Active mode: will connect to " + addr.to_string() + " port " + std::to_string(target.port())};
+  active_target connect_active(const host_port& target) {
+    if (!server_.options().active_mode) return active_target::disabled;
+    auto local = local_address();
+    if (!local) return active_target::no_connection;
+    auto addr = normalized_address(target.address);
+    if (addr != peer()) return active_target::foreign_address;
+    if (target.port < 1024) return active_target::privileged_port;
+    engine_.channel().connect_to(tcp::endpoint(addr, target.port), *local);
+    return active_target::set;
   }
 
   /// True after PASV/EPSV/PORT/EPRT until a transfer uses them.
-  bool data_ready() const noexcept { return data_.ready(); }
+  bool data_ready() const noexcept { return engine_.channel().ready(); }
 
   /// Sends the content of `reader` on the data connection (RETR), converting line
   /// endings under TYPE A. `preliminary` is the 150 reply sent once the data
   /// connection is up. ABOR on the control connection cuts the transfer; QUIT waits
-  /// for it.
+  /// for it. `reply_for(result)` words a failure.
   template <class Reader>
   asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
-    auto body = send_body(reader, std::move(preliminary));
-    auto r = co_await transfer(transfer_direction::download, path, std::move(body), reader.size());
+    auto req = request(transfer_direction::download, path, std::move(preliminary), reader.size());
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await engine_.send(*this, req, reader);
+    finished(req, r, start);
     co_return r;
   }
 
   /// Receives the data connection's bytes into `writer` and commits it (STOR).
   template <class Writer>
   asio::awaitable<transfer_result> receive(Writer& writer, reply preliminary, std::string_view path) {
-    auto body = receive_body(writer, std::move(preliminary));
-    auto r = co_await transfer(transfer_direction::upload, path, std::move(body));
+    auto req = request(transfer_direction::upload, path, std::move(preliminary));
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await engine_.receive(*this, req, writer);
+    finished(req, r, start);
     co_return r;
   }
 
@@ -401,8 +317,10 @@ class basic_session {
   /// awaitable.
   template <class Source>
   asio::awaitable<transfer_result> send_generated(Source& source, reply preliminary, std::string_view path) {
-    auto body = send_generated_body(source, std::move(preliminary));
-    auto r = co_await transfer(transfer_direction::listing, path, std::move(body));
+    auto req = request(transfer_direction::listing, path, std::move(preliminary));
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await engine_.send_generated(*this, req, source);
+    finished(req, r, start);
     co_return r;
   }
 
@@ -417,6 +335,77 @@ class basic_session {
     } source{std::move(text)};
     auto r = co_await send_generated(source, std::move(preliminary), path);
     co_return r;
+  }
+
+  // ---- what the transfer engine uses (transfer_control) ---------------------------------
+
+  /// Reads the control connection while a transfer runs: ABOR cuts the transfer; QUIT
+  /// lets it finish (RFC 959 4.1.1), then ends the session; STAT reports it; other
+  /// commands are kept, in order, for after the transfer's own reply.
+  asio::awaitable<transfer_outcome> watch_control() {
+    while (!last_heard_ && pending_.size() < COFTP_MAX_PENDING_COMMANDS) {
+      auto [ec, line] = co_await control_.read_line();
+      if (ec == error::line_too_long) {
+        pending_.push_back({std::string(), true});
+        continue;
+      }
+      if (ec) {
+        if (ec != asio::error::operation_aborted) control_lost_ = true;
+        co_return transfer_outcome::connection_lost;
+      }
+      command cmd = parse_command(line);
+      switch (commands::template during_transfer<basic_session>(cmd.verb)) {
+        case while_transferring::cut:
+          // Answered first once the transfer has its 426 (ABOR's 226 follows it).
+          transfer_cut_ = true;
+          pending_.insert(pending_.begin(), {std::move(line), false});
+          co_return transfer_outcome::aborted;
+        case while_transferring::last: last_heard_ = true; break;
+        case while_transferring::answer:
+          if (auto r = commands::answer_during_transfer(*this, cmd)) {
+            server_.observer().on_command(info_, cmd);
+            co_await write_reply(std::move(*r));
+            continue;
+          }
+          break;
+        case while_transferring::later: break;
+      }
+      pending_.push_back({std::move(line), false});
+    }
+    // Nothing more to read until the transfer is over (this branch is cancelled then).
+    asio::steady_timer forever(control_.get_executor(), std::chrono::steady_clock::time_point::max());
+    co_await forever.async_wait(detail::nothrow);
+    co_return transfer_outcome::aborted;
+  }
+
+  /// True when the control connection was closed or reset by the client, read or not
+  /// (POLLRDHUP: the peer's FIN has arrived). A client that sent QUIT and then shut down
+  /// its side (a script piping commands) is still waiting for its replies.
+  bool client_left() {
+    if (control_lost_) return true;
+    if (last_heard_) return false;
+    ::pollfd p{control_.lowest_layer().native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+  bool stopping() const noexcept { return stopping_; }
+
+  /// How this session's data connections are made: from or to the client's address (a
+  /// PROXY header's, behind a proxy, whose data connections must name it in a PROXY
+  /// header of their own), under PROT P with TLS bound to this control connection.
+  coftp::data_terms data_terms() {
+    coftp::data_terms t;
+    t.peer = peer();
+    if (!server_.options().proxy_protocol_from.empty())
+      t.relayed = [this](const asio::ip::address& a) { return server_.relayed_by_proxy(a); };
+    t.refuse_clear = tls_required() && !private_data_;
+#if COFTP_HAS_TLS
+    if (private_data_) {
+      t.tls = server_.tls_context();
+      t.binding = &binding();
+    }
+#endif
+    return t;
   }
 
   // ---- what the server uses -----------------------------------------------------------
@@ -434,8 +423,7 @@ class basic_session {
   /// Ends the session now, cutting any transfer. Call on the session's executor.
   void force_stop() {
     stopping_ = true;
-    data_.close();
-    if (active_data_) active_data_->close();
+    engine_.cut();
     // Cancel, not close: the 426 and 421 still go out, each bounded by the reply
     // write deadline.
     control_.cancel();
@@ -481,9 +469,11 @@ class basic_session {
         reading_ = false;
       }
       if (!ec && stopping_) {
-        // The server stops (request_stop): the one command still heard is QUIT.
+        // The server stops (request_stop): the commands still heard are the one that cut
+        // the transfer (ABOR, for its 226) and the one that ends the session (QUIT).
         last_word_ = false;
-        if (parse_command(line).verb != "QUIT") break;
+        auto w = commands::template during_transfer<basic_session>(parse_command(line).verb);
+        if (w != while_transferring::last && w != while_transferring::cut) break;
       }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
@@ -500,7 +490,7 @@ class basic_session {
   // the idle or login deadline) and returns true. Otherwise read_command does it all.
   bool start_idle_wait() {
     if (!pending_.empty() || stopping_ || control_.secure() || control_.has_buffered_line()) return false;
-    if (rare_ && !rare_->pending_user && !rare_->rename_from) rare_.reset();
+    drop_settled_pairs();
     bool login_bound = false;
     auto limit = read_limit(login_bound);
     if (login_bound && limit == limit.zero()) return false;  // read_command says 421
@@ -540,7 +530,7 @@ class basic_session {
   // The end of run(): 421 when the server stops, then close everything.
   asio::awaitable<void> close_control() {
     if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
-    data_.close();
+    engine_.channel().close();
 #if COFTP_HAS_TLS
     if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
 #endif
@@ -551,63 +541,31 @@ class basic_session {
   // Runs one command line.
   asio::awaitable<void> execute(const std::string& line) {
     command cmd = parse_command(line);
-    if (cmd.verb == "PASS") {
+    if (commands::template secret_argument<basic_session>(cmd.verb)) {
       command masked{cmd.verb, "****", cmd.error};
       server_.observer().on_command(info_, masked);
     } else {
       server_.observer().on_command(info_, cmd);
     }
-    // RFC 959: RNTO must immediately follow RNFR; anything else, even a bad line,
-    // cancels the rename.
-    if (rare_ && rare_->rename_from && (!cmd.ok() || cmd.verb != "RNTO")) rare_->rename_from.reset();
+    // The first half of a pair (RNFR) is dropped by anything but its second (RNTO),
+    // even by a line that is no command.
+    if (renaming() && (!cmd.ok() || commands::template follows<basic_session>(cmd.verb) != "RNFR")) drop_rename();
     if (!cmd.ok()) {
-      auto r = reply_for_parse_error(cmd.error);
-      co_await write_reply(r);
-      co_return;
-    }
-    // A session opened before its address was banned stops at its next login attempt.
-    if ((cmd.verb == "USER" || cmd.verb == "PASS") && server_.guard().banned(peer())) {
-      server_.observer().on_refused(info_, refusal::banned);
-      co_await write_reply(address_guard::banned_reply());
-      quit_ = true;
+      co_await write_reply(reply_for(cmd.error));
       co_return;
     }
     auto r = co_await commands::dispatch(*this, cmd);
     if (!r.empty()) co_await write_reply(std::move(r));
-    if (abort_requested_) {
-      abort_requested_ = false;
-      co_await write_reply({226, "Abort successful"});
-    }
-    if (quit_requested_) {
-      quit_requested_ = false;
-      co_await write_reply({221, "Goodbye"});
-      quit_ = true;
-    }
-  }
-
-  static reply reply_for_parse_error(parse_error e) {
-    switch (e) {
-      case parse_error::nul_byte: return {501, "NUL byte in command line"};
-      case parse_error::bad_encoding: return {501, "Invalid characters in argument (UTF-8 expected)"};
-      case parse_error::empty: return {500, "Empty command"};
-      default: return {500, "Unknown command"};
-    }
   }
 
   // Logging out (USER again, REIN) goes through one place.
   void reset_state() {
     // Logged out (REIN, USER again): a new login phase, with its own timeout.
     if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
-    user_.reset();
+    log_out();
     note_tls_identity();
     throttle_.reset();
-    rare_.reset();
-    cwd_ = "/";
-    ascii_ = true;
-    restart_ = 0;
-    epsv_all_ = false;
-    mlst_facts_ = mlst_fact::defaults;
-    data_.reset();
+    engine_.channel().reset();
   }
 
 
@@ -636,439 +594,29 @@ class basic_session {
     return {&throttle_->download, throttle_->user.download.get()};
   }
 
-  // Takes `bytes` from the buckets and waits while they are in debt. The wait is an
-  // ordinary timer: ABOR (watched's ||) cancels it with the transfer.
-  asio::awaitable<void> pace(transfer_throttle& throttle, std::uint64_t bytes) {
-    auto wait = throttle.take(bytes);
-    if (wait <= wait.zero()) co_return;
-    asio::steady_timer timer(control_.get_executor(), wait);
-    co_await timer.async_wait(detail::nothrow);
+  transfer_request request(transfer_direction dir, std::string_view path, reply preliminary, std::uint64_t total = 0) {
+    return {dir, path, std::move(preliminary), ascii_, throttle_for(dir), total};
   }
 
-  // Runs a transfer body while reading the control connection: ABOR cuts the transfer;
-  // QUIT lets it finish (RFC 959 4.1.1), then ends the session; other commands are
-  // kept, in order, for after the transfer's own reply.
-  asio::awaitable<transfer_result> watched(asio::awaitable<transfer_result> body) {
-    using namespace asio::experimental::awaitable_operators;
-    transfer_result result;
-    try {
-      auto r = co_await (never_throws(std::move(body)) || watch_control());
-      if (r.index() == 0) result = std::get<0>(std::move(r));
-      else if (control_lost_) result = broken(transfer_outcome::connection_lost, progress_.bytes);  // the client left
-      else result = {transfer_outcome::aborted, progress_.bytes, {426, "Connection closed; transfer aborted"}};
-    } catch (const std::exception&) {
-      // Asio 1.22's || can rethrow the cancelled branch's operation_aborted.
-      result = {transfer_outcome::aborted, progress_.bytes, {426, "Connection closed; transfer aborted"}};
-    }
-    if (stopping_ && !result.ok()) result.failure = {426, "Server shutting down; transfer aborted"};
-    co_return result;
-  }
-
-  // In 1.22, `a || b` cancels b only once a *succeeds*: a body that threw (bad_alloc,
-  // a backend's exception) would leave the session waiting on the control connection.
-  static asio::awaitable<transfer_result> never_throws(asio::awaitable<transfer_result> body) {
-    try {
-      auto r = co_await std::move(body);
-      co_return r;
-    } catch (const std::exception&) {
-      co_return transfer_result{transfer_outcome::storage_error, 0, {451, "Local error in processing"}};
-    }
-  }
-
-  asio::awaitable<void> watch_control() {
-    while (!quit_requested_ && pending_.size() < COFTP_MAX_PENDING_COMMANDS) {
-      auto [ec, line] = co_await control_.read_line();
-      if (ec == error::line_too_long) {
-        pending_.push_back({std::string(), true});
-        continue;
-      }
-      if (ec) {
-        if (ec != asio::error::operation_aborted) control_lost_ = true;
-        co_return;
-      }
-      command cmd = parse_command(line);
-      if (cmd.verb == "ABOR") {
-        server_.observer().on_command(info_, cmd);
-        abort_requested_ = true;
-        co_return;
-      }
-      if (cmd.verb == "QUIT") {
-        server_.observer().on_command(info_, cmd);
-        quit_requested_ = true;
-      } else if (cmd.verb == "STAT" && cmd.argument.empty() && preliminary_sent_) {
-        // RFC 959: STAT "during a file transfer ... the server responds with the status
-        // of the operation in progress". Only after the 150, so replies never interleave.
-        server_.observer().on_command(info_, cmd);
-        co_await write_reply(progress_reply());
-      } else {
-        pending_.push_back({std::move(line), false});
-      }
-    }
-    // Nothing more to read until the transfer is over (this branch is cancelled then).
-    asio::steady_timer forever(control_.get_executor(), std::chrono::steady_clock::time_point::max());
-    co_await forever.async_wait(detail::nothrow);
-  }
-
-  // Points active_data_ (for force_stop) at a transfer's connection while it lives.
-  struct active_data_guard {
-    data_connection*& slot;
-    active_data_guard(data_connection*& s, data_connection& conn) : slot(s) { slot = &conn; }
-    ~active_data_guard() { slot = nullptr; }
-  };
-
-  reply progress_reply() const {
-    std::string what = progress_.direction == transfer_direction::upload     ? "Receiving "
-                       : progress_.direction == transfer_direction::listing ? "Sending listing of "
-                                                                             : "Sending ";
-    std::string line = " " + std::to_string(progress_.bytes);
-    if (progress_.total != 0) line += " of " + std::to_string(progress_.total);
-    line += " bytes transferred";
-    return {213, "Status: " + what + progress_.path + "\n" + line + "\nEnd of status"};
-  }
-
-  // Opens the data connection (accepts or connects), sends the 150 reply and, under
-  // PROT P, does the TLS handshake: the client starts it once it has the 150 (RFC 4217
-  // 9; ftplib and curl wait for it). A handshake that does not resume the control
-  // connection's session is refused before a byte of the file moves.
-  asio::awaitable<std::pair<transfer_result, data_connection>> open_data(reply preliminary) {
-    if (tls_required() && !private_data_) {
-      co_return std::pair{transfer_result{transfer_outcome::connection_lost, 0,
-                                          {521, "Data connections must be encrypted: send PBSZ 0 and PROT P"}},
-                          data_connection(tcp::socket(control_.get_executor()))};
-    }
-    // The client's address (a PROXY header's, behind a proxy); a data connection from a
-    // trusted proxy must name it in a PROXY header of its own.
-    data_channel::proxy_filter relayed;
-    if (!server_.options().proxy_protocol_from.empty())
-      relayed = [this](const asio::ip::address& a) { return server_.relayed_by_proxy(a); };
-    auto [aec, sock] = co_await data_.open(peer(), server_.options().data_timeout, std::move(relayed));
-    data_connection conn(std::move(sock));
-    if (aec) {
-      co_return std::pair{transfer_result{transfer_outcome::timed_out, 0, {425, "Cannot open data connection"}},
-                          std::move(conn)};
-    }
-    co_await write_reply(std::move(preliminary));
-    preliminary_sent_ = true;
-#if COFTP_HAS_TLS
-    if (private_data_) {
-      const auto& t = tls_settings();
-      auto hec = co_await conn.start_tls(*server_.tls_context(), binding(), t.handshake_timeout,
-                                         t.require_session_reuse);
-      if (hec) {
-        conn.close();
-        reply refused = hec == error::tls_not_resumed
-                            ? reply{425, "Data connection refused: its TLS session must resume the control connection's"}
-                            : reply{425, "TLS negotiation on the data connection failed"};
-        co_return std::pair{transfer_result{transfer_outcome::connection_lost, 0, std::move(refused)}, std::move(conn)};
-      }
-    }
-#endif
-    co_return std::pair{transfer_result{}, std::move(conn)};
-  }
-
-  static transfer_result broken(transfer_outcome o, std::uint64_t bytes) {
-    if (o == transfer_outcome::timed_out)
-      return {o, bytes, {426, "Data connection timed out; transfer aborted"}};
-    return {o, bytes, {426, "Connection closed; transfer aborted"}};
-  }
-
-  static transfer_result storage_failed(std::error_code ec, std::uint64_t bytes) {
-    if (classify(ec) == storage_errc::no_space)
-      return {transfer_outcome::storage_error, bytes, {452, "Insufficient storage space"}};
-    return {transfer_outcome::storage_error, bytes, {451, "Local error in processing"}};
-  }
-
-  // Writes all of `buf` to the data connection within the data timeout.
-  // The timeout applies to each partial write, so a slow client that keeps receiving
-  // is never taken for a stalled one.
-  asio::awaitable<std::error_code> data_write(data_connection& conn, detail::deadline& dl, asio::const_buffer buf) {
-    while (buf.size() > 0) {
-      dl.arm(server_.options().data_timeout, conn.socket());
-      auto [ec, n] = co_await conn.write_some(buf);
-      dl.disarm();
-      if (ec) co_return ec;
-      buf += n;
-    }
-    co_return std::error_code{};
-  }
-
-  // Ends a complete transfer's connection (TLS close_notify first, bounded).
-  asio::awaitable<void> finish_data(data_connection& conn) {
-    co_await conn.finish(tls_settings().shutdown_timeout);
-  }
-
-  template <class Reader>
-  asio::awaitable<transfer_result> send_body(Reader& reader, reply preliminary) {
-    auto [opened, conn] = co_await open_data(std::move(preliminary));
-    if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, conn);
-    detail::deadline dl(control_.get_executor());
-    if constexpr (requires { reader.position(); }) {
-      // Zero copy when the backend has a descriptor and no conversion or TLS is needed.
-      if (!ascii_ && !conn.secure() && reader.native_handle() >= 0) {
-        auto r = co_await send_zero_copy(conn.socket(), dl, reader.native_handle(), reader.position());
-        if (r.ok()) co_await finish_data(conn);
-        co_return r;
-      }
-    }
-    auto throttle = throttle_for(transfer_direction::download);
-    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
-    std::unique_ptr<char[]> buf(new char[chunk]);
-    std::string converted;
-    detail::ascii_encoder encoder;
-    std::uint64_t bytes = 0;
-    for (;;) {
-      auto [rec, n] = co_await reader.read_some(asio::buffer(buf.get(), chunk));
-      if (rec) co_return storage_failed(rec, bytes);
-      if (n == 0) break;
-      if (throttle.limited()) co_await pace(throttle, n);
-      asio::const_buffer out(buf.get(), n);
-      if (ascii_) {
-        encoder.convert(std::string_view(buf.get(), n), converted);
-        out = asio::buffer(converted);
-      }
-      auto wec = co_await data_write(conn, dl, out);
-      if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
-      bytes += n;
-      progress_.bytes = bytes;
-    }
-    co_await finish_data(conn);
-    co_return transfer_result{transfer_outcome::completed, bytes, {}};
-  }
-
-  // sendfile(2) from `fd` at `offset` to the end of the file. The socket is made
-  // non-blocking; on EAGAIN the coroutine waits for writability. After every full
-  // chunk it yields, so that ABOR (read by watch_control on the same strand) and other
-  // sessions on the same thread get their turn during a fast transfer.
-  asio::awaitable<transfer_result> send_zero_copy(tcp::socket& sock, detail::deadline& dl, int fd,
-                                                  std::uint64_t offset) {
-    std::error_code ec;
-    sock.native_non_blocking(true, ec);
-    if (ec) co_return broken(transfer_outcome::connection_lost, 0);
-    auto off = static_cast<off_t>(offset);
-    auto throttle = throttle_for(transfer_direction::download);
-    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
-    std::uint64_t bytes = 0;
-    std::uint64_t since_yield = 0;
-    for (;;) {
-      ssize_t n = detail::sendfile_nosignal(sock.native_handle(), fd, &off, chunk);
-      if (n > 0) {
-        bytes += static_cast<std::uint64_t>(n);
-        progress_.bytes = bytes;
-        if (throttle.limited()) co_await pace(throttle, static_cast<std::uint64_t>(n));
-        since_yield += static_cast<std::uint64_t>(n);
-        if (since_yield >= COFTP_TRANSFER_CHUNK) {
-          since_yield = 0;
-          co_await asio::post(sock.get_executor(), asio::use_awaitable);
-        }
-        continue;
-      }
-      if (n == 0) break;
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        since_yield = 0;
-        dl.arm(server_.options().data_timeout, sock);
-        auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, detail::nothrow);
-        dl.disarm();
-        if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
-        continue;
-      }
-      if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) co_return broken(transfer_outcome::connection_lost, bytes);
-      co_return storage_failed(std::error_code(errno, std::system_category()), bytes);
-    }
-    co_return transfer_result{transfer_outcome::completed, bytes};
-  }
-
-  template <class Writer>
-  asio::awaitable<transfer_result> receive_body(Writer& writer, reply preliminary) {
-    auto [opened, conn] = co_await open_data(std::move(preliminary));
-    if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, conn);
-    detail::deadline dl(control_.get_executor());
-    auto throttle = throttle_for(transfer_direction::upload);
-    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
-    if constexpr (requires { writer.native_handle(); }) {
-      // Zero copy when the backend has a descriptor and no conversion or TLS is needed.
-      if (!ascii_ && !conn.secure() && writer.native_handle() >= 0) {
-        detail::splice_pipe pipe(COFTP_TRANSFER_CHUNK);
-        if (pipe.ok()) {
-          auto r = co_await receive_zero_copy(conn.socket(), dl, pipe, writer.native_handle(), throttle);
-          if (!r.ok()) co_return r;
-          co_await finish_data(conn);
-          r = co_await commit_upload(writer, r.bytes);
-          co_return r;
-        }
-      }
-    }
-    std::unique_ptr<char[]> buf(new char[chunk]);
-    std::string converted;
-    detail::ascii_decoder decoder;
-    std::uint64_t bytes = 0;
-    for (;;) {
-      dl.arm(server_.options().data_timeout, conn.socket());
-      auto [ec, n] = co_await conn.read_some(asio::buffer(buf.get(), chunk));
-      dl.disarm();
-      if (ec == asio::error::eof) break;
-#if COFTP_HAS_TLS
-      // TLS ended by a plain TCP close, without close_notify: curl and others end
-      // uploads so. Taken as the end of the file unless the operator wants it strict.
-      if (detail::tls_truncated(ec) && !tls_settings().require_close_notify) break;
-#endif
-      if (ec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
-      bytes += n;
-      progress_.bytes = bytes;
-      asio::const_buffer in(buf.get(), n);
-      if (ascii_) {
-        decoder.convert(std::string_view(buf.get(), n), converted);
-        in = asio::buffer(converted);
-      }
-      auto wec = co_await writer.write(in);
-      if (wec) co_return storage_failed(wec, bytes);
-      // Waiting before the next read lets TCP's flow control slow the client down.
-      if (throttle.limited()) co_await pace(throttle, n);
-    }
-    if (ascii_) {
-      decoder.finish(converted);
-      if (!converted.empty()) {
-        auto wec = co_await writer.write(asio::buffer(converted));
-        if (wec) co_return storage_failed(wec, bytes);
-      }
-    }
-    co_await finish_data(conn);
-    auto r = co_await commit_upload(writer, bytes);
-    co_return r;
-  }
-
-  // The end of an upload. In stream mode the data connection's orderly close is the end
-  // of the file only while the client is still there: a client killed mid-STOR has its
-  // connections closed by its kernel, with FIN, which looks the same. Its control
-  // connection tells: closed (or reset) without a QUIT, the client is gone, and the
-  // upload is dropped (the old file stays) rather than committed truncated. A client
-  // that closes the data connection early on purpose and stays cannot be told apart.
-  // The control connection's end follows the data connection's by microseconds on one
-  // host, by the path's jitter across a network: server_options::upload_end_wait. The
-  // wait ends early when watch_control reads that end (it cancels this body).
-  template <class Writer>
-  asio::awaitable<transfer_result> commit_upload(Writer& writer, std::uint64_t bytes) {
-    const auto wait = server_.options().upload_end_wait;
-    if (!client_left() && wait.count() > 0) {
-      asio::steady_timer settle(control_.get_executor(), wait);
-      co_await settle.async_wait(detail::nothrow);
-    }
-    if (client_left()) co_return broken(transfer_outcome::connection_lost, bytes);
-    auto cec = co_await writer.commit();
-    if (cec) co_return storage_failed(cec, bytes);
-    co_return transfer_result{transfer_outcome::completed, bytes, {}};
-  }
-
-  // True when the control connection was closed or reset by the client, read or not
-  // (POLLRDHUP: the peer's FIN has arrived). A client that sent QUIT and then shut down
-  // its side (a script piping commands) is still waiting for its replies.
-  bool client_left() {
-    if (control_lost_) return true;
-    if (quit_requested_) return false;
-    ::pollfd p{control_.lowest_layer().native_handle(), POLLRDHUP, 0};
-    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-  }
-
-  // splice(2) from the socket into `pipe`, and from the pipe into the file `fd` at its
-  // current position, until the client closes the data connection: the data never passes
-  // through user space. The socket is made non-blocking; on EAGAIN the coroutine waits
-  // for readability (within the data timeout). Yields after every chunk, as
-  // send_zero_copy does.
-  asio::awaitable<transfer_result> receive_zero_copy(tcp::socket& sock, detail::deadline& dl,
-                                                     detail::splice_pipe& pipe, int fd,
-                                                     transfer_throttle& throttle) {
-    std::error_code ec;
-    sock.native_non_blocking(true, ec);
-    if (ec) co_return broken(transfer_outcome::connection_lost, 0);
-    const std::size_t chunk = throttle.chunk(COFTP_TRANSFER_CHUNK);
-    std::uint64_t bytes = 0;
-    std::uint64_t since_yield = 0;
-    for (;;) {
-      ssize_t n = ::splice(sock.native_handle(), nullptr, pipe.write_end(), nullptr, chunk,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n == 0) break;  // the client closed: the end of the file
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {
-          since_yield = 0;
-          dl.arm(server_.options().data_timeout, sock);
-          auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, detail::nothrow);
-          dl.disarm();
-          if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
-          continue;
-        }
-        co_return broken(transfer_outcome::connection_lost, bytes);
-      }
-      // Everything the pipe holds goes to the file before the socket is read again.
-      for (auto left = static_cast<std::size_t>(n); left > 0;) {
-        ssize_t m = ::splice(pipe.read_end(), nullptr, fd, nullptr, left, SPLICE_F_MOVE);
-        if (m < 0 && errno == EINTR) continue;
-        if (m <= 0) co_return storage_failed(std::error_code(m < 0 ? errno : EIO, std::system_category()), bytes);
-        left -= static_cast<std::size_t>(m);
-      }
-      bytes += static_cast<std::uint64_t>(n);
-      progress_.bytes = bytes;
-      if (throttle.limited()) {
-        co_await pace(throttle, static_cast<std::uint64_t>(n));
-      } else if ((since_yield += static_cast<std::uint64_t>(n)) >= COFTP_TRANSFER_CHUNK) {
-        since_yield = 0;
-        co_await asio::post(sock.get_executor(), asio::use_awaitable);
-      }
-    }
-    co_return transfer_result{transfer_outcome::completed, bytes};
-  }
-
-  template <class Source>
-  asio::awaitable<transfer_result> send_generated_body(Source& source, reply preliminary) {
-    auto [opened, conn] = co_await open_data(std::move(preliminary));
-    if (!opened.ok()) co_return opened;
-    active_data_guard active(active_data_, conn);
-    detail::deadline dl(control_.get_executor());
-    std::string chunk;
-    std::uint64_t bytes = 0;
-    for (;;) {
-      chunk.clear();
-      auto ec = co_await source.next(chunk);
-      if (ec) co_return storage_failed(ec, bytes);
-      if (chunk.empty()) break;
-      auto wec = co_await data_write(conn, dl, asio::buffer(chunk));
-      if (wec) co_return broken(dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes);
-      bytes += chunk.size();
-      progress_.bytes = bytes;
-    }
-    co_await finish_data(conn);
-    co_return transfer_result{transfer_outcome::completed, bytes, {}};
-  }
-
-  // Runs a transfer under watch, counts it, and tells the observer how it ended.
-  asio::awaitable<transfer_result> transfer(transfer_direction dir, std::string_view path,
-                                            asio::awaitable<transfer_result> body, std::uint64_t total = 0) {
-    auto start = std::chrono::steady_clock::now();
-    progress_ = {true, dir, std::string(path), 0, total};
-    preliminary_sent_ = false;
-    auto r = co_await watched(std::move(body));
-    progress_.active = false;
-    preliminary_sent_ = false;
-    if (dir == transfer_direction::download) {
+  // Counts a transfer that ended, and tells the observer how.
+  void finished(const transfer_request& req, const transfer_result& r, std::chrono::steady_clock::time_point start) {
+    if (req.direction == transfer_direction::download) {
       stats_.bytes_sent += r.bytes;
       stats_.files_sent += r.ok() ? 1 : 0;
-    } else if (dir == transfer_direction::upload) {
+    } else if (req.direction == transfer_direction::upload) {
       stats_.bytes_received += r.bytes;
       stats_.files_received += r.ok() ? 1 : 0;
     }
     transfer_event ev;
-    ev.direction = dir;
+    ev.direction = req.direction;
     ev.outcome = r.outcome;
-    ev.path = std::string(path);
+    ev.path = std::string(req.path);
     ev.user = user().name;
     ev.bytes = r.bytes;
     ev.duration = std::chrono::steady_clock::now() - start;
-    ev.ascii = ascii_;
+    ev.ascii = req.ascii;
     ev.anonymous = detail::is_anonymous_name(ev.user);
     server_.observer().on_transfer(info_, ev);
-    co_return r;
   }
 
   const coftp::tls_options& tls_settings() const noexcept { return server_.options().tls; }
@@ -1120,53 +668,29 @@ class basic_session {
   session_start start_;
   server_type& server_;
   control_stream control_;
-  data_channel data_;
+  transfer_engine engine_;
   detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes
   session_info info_;
   std::chrono::steady_clock::time_point login_deadline_;  // before login, the login timeout
   std::size_t login_failures_ = 0;                        // failed PASS on this connection
 
-  std::optional<coftp::user> user_;
   virtual_host* host_ = nullptr;  // HOST's choice; null: the server's own storage and users
-  std::string cwd_ = "/";
-  bool ascii_ = true;  // RFC 959 3.1.1.1: the default TYPE is ASCII
-  // State of a command pair (USER then PASS, RNFR then RNTO): allocated when the first
-  // command needs it, freed once both are settled (an idle session does not carry it).
-  struct rare_state {
-    std::optional<std::string> pending_user;
-    std::optional<resolved_path> rename_from;
-  };
-  std::unique_ptr<rare_state> rare_;
-  rare_state& rare() {
-    if (!rare_) rare_ = std::make_unique<rare_state>();
-    return *rare_;
-  }
   // The client's address, IPv4-mapped as IPv4 (address_guard), from info_ (not kept twice).
   asio::ip::address peer() const {
     std::error_code ec;
     auto a = asio::ip::make_address(info_.remote_address, ec);
-    return ec ? asio::ip::address() : data_channel::normalized(a);
+    return ec ? asio::ip::address() : normalized_address(a);
   }
-  std::uint64_t restart_ = 0;
-  bool epsv_all_ = false;
-  bool pbsz_ = false;          // PBSZ 0 sent (RFC 4217 8)
-  bool private_data_ = false;  // PROT P (RFC 4217 9)
-  unsigned mlst_facts_ = mlst_fact::defaults;
-  session_stats stats_;
-  transfer_progress progress_;
-  bool preliminary_sent_ = false;  // the running transfer's 150 is out
 
   struct pending_line {
     std::string text;
     bool too_long = false;
   };
   std::vector<pending_line> pending_;  // commands that arrived during a transfer (few: a vector)
-  data_connection* active_data_ = nullptr;
   std::unique_ptr<throttle_state> throttle_;  // null: no bandwidth limit applies
   bool reading_ = false;
-  bool quit_ = false;
-  bool quit_requested_ = false;   // QUIT during a transfer
-  bool abort_requested_ = false;  // ABOR during a transfer
+  bool last_heard_ = false;    // the command read during a transfer that ends the session (QUIT)
+  bool transfer_cut_ = false;  // a command read during a transfer cut it (ABOR)
   bool control_lost_ = false;
   bool stopping_ = false;
   bool last_word_ = false;  // stopping, but a QUIT after the running command's reply is still heard

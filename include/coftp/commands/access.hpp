@@ -2,55 +2,13 @@
 // REIN, QUIT.
 #pragma once
 
+#include <coftp/address.hpp>
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
-
-#include <asio/ip/address_v6.hpp>
 
 #include <optional>
 #include <string>
 #include <string_view>
-
-namespace coftp {
-
-/// A host name of RFC 7151 HOST as virtual hosts are compared: a domain name (letters,
-/// digits and hyphens in dot-separated labels of at most 63 characters, at most 253 in
-/// all; an IPv4 address is one) in lower case without its trailing dot, or an IPv6
-/// address in brackets ("[::1]") in canonical form. Nullopt for anything else.
-inline std::optional<std::string> canonical_host_name(std::string_view name) {
-  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
-    auto inner = name.substr(1, name.size() - 2);
-    if (inner.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return std::nullopt;
-    std::error_code ec;
-    auto a = asio::ip::make_address_v6(std::string(inner), ec);
-    if (ec) return std::nullopt;
-    return "[" + a.to_string() + "]";
-  }
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  if (name.empty() || name.size() > 253) return std::nullopt;
-  std::string out;
-  std::size_t label = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0 || out.back() == '-') return std::nullopt;
-      label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
-      if (c == '-' && label == 0) return std::nullopt;
-      ++label;
-    } else if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-      ++label;
-    } else {
-      return std::nullopt;
-    }
-    if (label > 63) return std::nullopt;
-    out += c;
-  }
-  if (label == 0 || out.back() == '-') return std::nullopt;
-  return out;
-}
-
-}  // namespace coftp
 
 namespace coftp::commands {
 
@@ -78,7 +36,7 @@ struct host {
 /// RFC 959: "The argument field is a Telnet string identifying the user."
 struct user {
   static constexpr std::string_view verb = "USER";
-  static constexpr needs requires_ = needs::argument;
+  static constexpr needs requires_ = needs::unbanned | needs::argument;
   static constexpr std::string_view usage = "Missing username";
   static constexpr std::string_view syntax = "USER <sp> username";
   template <class Session>
@@ -94,7 +52,8 @@ struct user {
 /// RFC 959: "This command must be immediately preceded by the user name command."
 struct pass {
   static constexpr std::string_view verb = "PASS";
-  static constexpr needs requires_ = needs::none;
+  static constexpr needs requires_ = needs::unbanned;
+  static constexpr bool secret_argument = true;
   static constexpr std::string_view syntax = "PASS <sp> password";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
@@ -136,11 +95,13 @@ struct rein {
 };
 
 /// RFC 959: "This command terminates a USER and if file transfer is not in progress,
-/// the server closes the control connection."
+/// the server closes the control connection. If file transfer is in progress, the
+/// connection will remain open for result response and the server will then close it."
 struct quit {
   static constexpr std::string_view verb = "QUIT";
   static constexpr std::string_view syntax = "QUIT";
   static constexpr needs requires_ = needs::none;
+  static constexpr while_transferring during_transfer = while_transferring::last;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
     s.quit();

@@ -98,6 +98,7 @@ struct rnfr {
 /// immediately preceding 'rename from' command."
 struct rnto {
   static constexpr std::string_view verb = "RNTO";
+  static constexpr std::string_view follows = "RNFR";  // RFC 959: "immediately followed by"
   static constexpr std::string_view syntax = "RNTO <sp> pathname";
   static constexpr needs requires_ = needs::login | needs::argument;
   static constexpr permissions rights = permissions::rename;

@@ -1,6 +1,5 @@
 // coftp/commands/info.hpp - informational commands (RFC 959 4.1.3, RFC 2389, RFC 2640):
-// SYST, NOOP, FEAT, OPTS, HELP, SITE (with its sub-commands HELP and CHMOD), and ABOR
-// when no transfer runs.
+// SYST, NOOP, FEAT, OPTS, HELP, SITE (with its sub-commands HELP and CHMOD), and ABOR.
 #pragma once
 
 #include <coftp/command_table.hpp>
@@ -185,15 +184,18 @@ struct basic_site {
 using site = basic_site<default_site_commands>;
 
 /// RFC 959: "This command tells the server to abort the previous FTP service command
-/// and any associated transfer of data." During a transfer the session answers it
-/// itself (426 then 226); this handler runs when nothing is in progress.
+/// and any associated transfer of data." During a transfer it cuts the transfer, whose
+/// command answers 426, and then this handler answers 226 (RFC 959 4.1.3); with nothing
+/// in progress, 225.
 struct abor {
   static constexpr std::string_view verb = "ABOR";
   static constexpr std::string_view syntax = "ABOR";
   static constexpr needs requires_ = needs::none;
+  static constexpr while_transferring during_transfer = while_transferring::cut;
   template <class Session>
-  static asio::awaitable<reply> run(Session&, std::string_view) {
-    co_return reply{225, "No transfer to abort"};
+  static asio::awaitable<reply> run(Session& s, std::string_view) {
+    if (s.take_transfer_cut()) co_return reply{reply_code::transfer_complete, "Abort successful"};
+    co_return reply{reply_code::no_transfer, "No transfer to abort"};
   }
 };
 

@@ -6,11 +6,13 @@
 #include <coftp/commands/common.hpp>
 #include <coftp/config.hpp>
 #include <coftp/listing.hpp>
+#include <coftp/outcome.hpp>
 #include <coftp/path.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -355,7 +357,7 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
     std::string shown = t.path.virtual_path;
     recursive_source<Session> source(s, how, std::move(t), path, std::move(unique));
     auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"}, shown);
-    if (!r.ok()) co_return r.failure;
+    if (!r.ok()) co_return reply_for(r);
     if (source.truncated == recursive_source<Session>::cut::entries)
       co_return reply{226, "Directory listing truncated: more than " + std::to_string(COFTP_MAX_RECURSIVE_ENTRIES) +
                                " entries"};
@@ -376,7 +378,7 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
   });
   auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"},
                                      t.path.virtual_path);
-  if (!r.ok()) co_return r.failure;
+  if (!r.ok()) co_return reply_for(r);
   co_return reply{226, "Directory listing sent"};
 }
 
@@ -453,7 +455,7 @@ struct mlsd {
     }
     auto r = co_await s.send_generated(source, reply{150, "Opening data connection for MLSD"},
                                        t.path.virtual_path);
-    if (!r.ok()) co_return r.failure;
+    if (!r.ok()) co_return reply_for(r);
     co_return reply{226, "MLSD complete"};
   }
 };
@@ -484,11 +486,28 @@ struct mlst {
 /// connection in the form of a reply." Without an argument: the session's status
 /// (211). With a pathname: "analogous to the 'list' command except that data shall be
 /// transferred over the control connection" (212 for a directory, 213 for a file).
-/// During a transfer the session itself answers with the transfer's progress.
+/// During a transfer, without an argument: "the server responds with the status of the
+/// operation in progress" (213), at once (after the transfer's 150, so that replies never
+/// interleave).
 struct stat {
   static constexpr std::string_view verb = "STAT";
   static constexpr needs requires_ = needs::none;
   static constexpr std::string_view syntax = "STAT [<sp> pathname]";
+  static constexpr while_transferring during_transfer = while_transferring::answer;
+
+  template <class Session>
+  static std::optional<reply> answer_during_transfer(Session& s, std::string_view arg) {
+    if (!arg.empty() || !s.transfer_reporting()) return std::nullopt;
+    const auto& p = s.progress();
+    std::string what = p.direction == transfer_direction::upload    ? "Receiving "
+                       : p.direction == transfer_direction::listing ? "Sending listing of "
+                                                                    : "Sending ";
+    std::string line = " " + std::to_string(p.bytes);
+    if (p.total != 0) line += " of " + std::to_string(p.total);
+    line += " bytes transferred";
+    return reply{reply_code::file_status, "Status: " + what + p.path + "\n" + line + "\nEnd of status"};
+  }
+
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (arg.empty()) co_return status(s);

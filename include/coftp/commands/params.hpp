@@ -2,113 +2,59 @@
 // TYPE, MODE, STRU, ALLO, PASV, EPSV, PORT, EPRT.
 #pragma once
 
+#include <coftp/address.hpp>
 #include <coftp/command_table.hpp>
 #include <coftp/commands/common.hpp>
 
-#include <asio/ip/tcp.hpp>
-
-#include <charconv>
-#include <optional>
-
-namespace coftp {
-
-namespace detail {
-// A decimal number in [0, max], digits only.
-inline std::optional<unsigned> small_number(std::string_view s, unsigned max) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  unsigned v = 0;
-  auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || err != std::errc{} || end != s.data() + s.size() || v > max) return std::nullopt;
-  return v;
-}
-}  // namespace detail
-
-/// Parses PORT's "h1,h2,h3,h4,p1,p2" (RFC 959 4.1.2). Nullopt when malformed.
-inline std::optional<asio::ip::tcp::endpoint> parse_port_argument(std::string_view arg) {
-  unsigned f[6];
-  for (int i = 0; i < 6; ++i) {
-    auto comma = arg.find(',');
-    if ((i < 5) == (comma == std::string_view::npos)) return std::nullopt;
-    auto n = detail::small_number(arg.substr(0, comma), 255);
-    if (!n) return std::nullopt;
-    f[i] = *n;
-    arg = i < 5 ? arg.substr(comma + 1) : std::string_view();
-  }
-  asio::ip::address_v4::bytes_type b{static_cast<unsigned char>(f[0]), static_cast<unsigned char>(f[1]),
-                                     static_cast<unsigned char>(f[2]), static_cast<unsigned char>(f[3])};
-  return asio::ip::tcp::endpoint(asio::ip::address_v4(b), static_cast<std::uint16_t>(f[4] * 256 + f[5]));
-}
-
-/// What EPRT's argument says (RFC 2428 2): "<d><net-prt><d><net-addr><d><tcp-port><d>".
-struct eprt_argument {
-  enum status { ok, malformed, unsupported_protocol } status = malformed;
-  asio::ip::tcp::endpoint endpoint{};
-};
-
-/// Parses EPRT's argument; the delimiter is its first character (ASCII 33-126).
-inline eprt_argument parse_eprt_argument(std::string_view arg) {
-  eprt_argument out;
-  if (arg.size() < 7 || arg.front() < 33 || arg.front() > 126 || arg.back() != arg.front()) return out;
-  char d = arg.front();
-  std::string_view rest = arg.substr(1, arg.size() - 2);
-  std::string_view fields[3];
-  for (int i = 0; i < 3; ++i) {
-    auto pos = rest.find(d);
-    if ((i < 2) == (pos == std::string_view::npos)) return out;
-    fields[i] = rest.substr(0, pos);
-    rest = i < 2 ? rest.substr(pos + 1) : std::string_view();
-  }
-  auto port = detail::small_number(fields[2], 65535);
-  if (!port || *port == 0) return out;
-  // make_address_* read a C string: a NUL would end the address there and what follows
-  // it would be ignored ("|1|127.0.0.1\0junk|...", "|2|fe80::1%\0...|...").
-  if (fields[1].find('\0') != std::string_view::npos) return out;
-  std::error_code ec;
-  asio::ip::address addr;
-  if (fields[0] == "1") addr = asio::ip::make_address_v4(std::string(fields[1]), ec);
-  else if (fields[0] == "2") addr = asio::ip::make_address_v6(std::string(fields[1]), ec);
-  else {
-    out.status = detail::small_number(fields[0], 255) ? eprt_argument::unsupported_protocol : eprt_argument::malformed;
-    return out;
-  }
-  if (ec) return out;
-  out.status = eprt_argument::ok;
-  out.endpoint = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(*port));
-  return out;
-}
-
-/// What EPSV's optional argument asks for (RFC 2428 3 and 4).
-struct epsv_argument {
-  enum kind {
-    any,                   ///< no argument: a port for the control connection's protocol
-    protocol,              ///< "1" (IPv4) or "2" (IPv6): `number` says which
-    all,                   ///< "ALL": only EPSV may open data connections from now on
-    unsupported_protocol,  ///< another protocol number (522)
-    malformed,             ///< anything else (501)
-  } kind = malformed;
-  unsigned number = 0;  ///< the protocol number, for `protocol` and `unsupported_protocol`
-};
-
-/// Parses EPSV's argument: nothing, "1", "2" or "ALL" (any case), spaces around it aside.
-inline epsv_argument parse_epsv_argument(std::string_view arg) {
-  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
-  while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
-  auto a = detail::upper(arg);
-  if (a.empty()) return {epsv_argument::any};
-  if (a == "ALL") return {epsv_argument::all};
-  auto n = detail::small_number(a, 255);
-  if (!n) return {epsv_argument::malformed};
-  if (*n == 1 || *n == 2) return {epsv_argument::protocol, *n};
-  return {epsv_argument::unsupported_protocol, *n};
-}
-
-}  // namespace coftp
+#include <string>
 
 namespace coftp::commands {
 
 namespace detail_params {
-inline reply epsv_all_in_effect() { return {503, "EPSV ALL in effect: only EPSV may open data connections"}; }
+inline reply epsv_all_in_effect() {
+  return {reply_code::bad_sequence, "EPSV ALL in effect: only EPSV may open data connections"};
+}
+
+// EPSV (extended) and PASV: a listener on the control connection's local address, in the
+// reply's form of each. EPSV 1 and EPSV 2 (`family`, RFC 2428 3) ask for IPv4 or IPv6.
+template <class Session>
+reply open_passive(Session& s, bool extended, unsigned family = 0) {
+  using enum reply_code;
+  auto addr = s.local_address();
+  if (!addr) return {cannot_open_data, "Cannot open passive connection"};
+  if ((family == 1 && !addr->is_v4()) || (family == 2 && !addr->is_v6()))
+    return {protocol_not_supported, std::string("Network protocol not supported, use (") + (addr->is_v4() ? "1" : "2") + ")"};
+  if (!extended && addr->is_v6()) return {cannot_open_data, "PASV is not available on an IPv6 connection, use EPSV"};
+  auto port = s.listen_passive(*addr);
+  if (port == 0) return {cannot_open_data, "Cannot open passive connection"};
+  if (extended) return {entering_extended_passive, "Entering Extended Passive Mode (|||" + std::to_string(port) + "|)"};
+  // The address announced: the operator's (behind NAT), else the one listened on.
+  auto shown = addr->to_v4();
+  std::error_code ec;
+  auto announced = asio::ip::make_address_v4(s.options().passive_address, ec);
+  if (!s.options().passive_address.empty() && !ec) shown = announced;
+  auto b = shown.to_bytes();
+  return {entering_passive, "Entering Passive Mode (" + std::to_string(b[0]) + "," + std::to_string(b[1]) + "," +
+                                std::to_string(b[2]) + "," + std::to_string(b[3]) + "," + std::to_string(port >> 8) +
+                                "," + std::to_string(port & 0xff) + ")"};
+}
+
+// PORT and EPRT: the next transfer connects to `target`, if the session allows it.
+template <class Session>
+reply open_active(Session& s, const host_port& target) {
+  using enum reply_code;
+  using status = typename Session::active_target;
+  switch (s.connect_active(target)) {
+    case status::set: break;
+    case status::disabled: return {not_implemented, "Active mode is disabled on this server, use EPSV or PASV"};
+    case status::foreign_address:
+      return {syntax_error, "Illegal address: data connections go to the client's own address only"};
+    case status::privileged_port: return {not_implemented_for_parameter, "Illegal port: ports below 1024 are refused"};
+    case status::no_connection: return {cannot_open_data, "Cannot open data connection"};
+  }
+  return {ok, "Active mode: will connect to " + normalized_address(target.address).to_string() + " port " +
+                  std::to_string(target.port)};
+}
 }  // namespace detail_params
 
 /// RFC 959: "The argument specifies the representation type." A (ASCII, with an
@@ -181,7 +127,7 @@ struct pasv {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
     if (s.epsv_all()) co_return detail_params::epsv_all_in_effect();
-    co_return s.open_passive(false);
+    co_return detail_params::open_passive(s, false);
   }
 };
 
@@ -202,8 +148,8 @@ struct epsv {
       case epsv_argument::all:
         s.set_epsv_all();
         co_return reply{200, "EPSV ALL accepted: PASV, PORT and EPRT are refused from now on"};
-      case epsv_argument::any: co_return s.open_passive(true);
-      case epsv_argument::protocol: co_return s.open_passive(true, static_cast<int>(a.number));
+      case epsv_argument::any: co_return detail_params::open_passive(s, true);
+      case epsv_argument::protocol: co_return detail_params::open_passive(s, true, a.number);
       case epsv_argument::unsupported_protocol: co_return reply{522, "Network protocol not supported, use (1,2)"};
       case epsv_argument::malformed: break;
     }
@@ -224,7 +170,7 @@ struct port {
     if (s.epsv_all()) co_return detail_params::epsv_all_in_effect();
     auto ep = parse_port_argument(arg);
     if (!ep) co_return reply{501, "PORT requires h1,h2,h3,h4,p1,p2 (numbers 0-255)"};
-    co_return s.open_active(*ep);
+    co_return detail_params::open_active(s, *ep);
   }
 };
 
@@ -243,7 +189,7 @@ struct eprt {
     if (parsed.status == eprt_argument::unsupported_protocol)
       co_return reply{522, "Network protocol not supported, use (1,2)"};
     if (parsed.status != eprt_argument::ok) co_return reply{501, std::string(usage)};
-    co_return s.open_active(parsed.endpoint);
+    co_return detail_params::open_active(s, parsed.target);
   }
 };
 

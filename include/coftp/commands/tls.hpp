@@ -35,8 +35,10 @@ struct auth : tls_command {
       co_return reply{504, "Unsupported security mechanism; use AUTH TLS"};
     if (s.control_secure()) co_return reply{503, "TLS is already active on this connection"};
     bool private_data = mechanism == "SSL" || mechanism == "TLS-P";
-    auto r = co_await s.start_tls(reply{234, "AUTH " + mechanism + " OK, starting TLS negotiation"}, private_data);
-    co_return r;
+    // The 234 goes out in clear, then the handshake follows on the same connection.
+    co_await s.write_reply(reply{reply_code::security_accepted, "AUTH " + mechanism + " OK, starting TLS negotiation"});
+    co_await s.secure_control(private_data);
+    co_return reply{};
   }
 };
 

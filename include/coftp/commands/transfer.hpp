@@ -28,7 +28,7 @@ std::optional<reply> refuse_restart(Session& s, std::uint64_t offset) {
 template <class Session, class Writer>
 asio::awaitable<reply> receive(Session& s, Writer& writer, reply opening, const resolved_path& p) {
   auto r = co_await s.receive(writer, std::move(opening), p.virtual_path);
-  if (!r.ok()) co_return r.failure;
+  if (!r.ok()) co_return reply_for(r);
   co_return reply{226, "Transfer complete (" + std::to_string(r.bytes) + " bytes received)"};
 }
 
@@ -60,7 +60,7 @@ struct retr {
     if (offset != 0) text = "Restarting at " + std::to_string(offset) + ". " + text;
     reply opening{150, std::move(text)};
     auto r = co_await s.send(reader, std::move(opening), p->virtual_path);
-    if (!r.ok()) co_return r.failure;
+    if (!r.ok()) co_return reply_for(r);
     co_return reply{226, "Transfer complete"};
   }
 };
@@ -146,7 +146,7 @@ struct stou {
       if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
       reply opening{150, "FILE: " + std::string(file_name(p->virtual_path))};
       auto r = co_await s.receive(writer, std::move(opening), p->virtual_path);
-      if (!r.ok()) co_return r.failure;
+      if (!r.ok()) co_return reply_for(r);
       co_return reply{226, "Transfer complete (unique file name: " + std::string(file_name(p->virtual_path)) + ")"};
     }
     co_return reply{553, "Could not find a unique file name"};
