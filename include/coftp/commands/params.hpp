@@ -30,9 +30,11 @@ reply open_passive(Session& s, bool extended, unsigned family = 0) {
   if (extended) return {entering_extended_passive, "Entering Extended Passive Mode (|||" + std::to_string(port) + "|)"};
   // The address announced: the operator's (behind NAT), else the one listened on.
   auto shown = addr->to_v4();
-  std::error_code ec;
-  auto announced = asio::ip::make_address_v4(s.options().passive_address, ec);
-  if (!s.options().passive_address.empty() && !ec) shown = announced;
+  if (const auto& nat = s.options().passive_address; !nat.empty()) {
+    std::error_code ec;
+    auto announced = asio::ip::make_address_v4(nat, ec);
+    if (!ec) shown = announced;
+  }
   auto b = shown.to_bytes();
   return {entering_passive, "Entering Passive Mode (" + std::to_string(b[0]) + "," + std::to_string(b[1]) + "," +
                                 std::to_string(b[2]) + "," + std::to_string(b[3]) + "," + std::to_string(port >> 8) +

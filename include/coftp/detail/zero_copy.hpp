@@ -50,6 +50,16 @@ inline transfer_result broken(const deadline& dl, std::uint64_t bytes) {
   return {dl.expired() ? transfer_outcome::timed_out : transfer_outcome::connection_lost, bytes, {}};
 }
 
+// Waits, within the data timeout, until the socket can be written or read again (after
+// EAGAIN). False when it broke or stalled.
+inline asio::awaitable<bool> wait_ready(asio::ip::tcp::socket& sock, transfer_pace& p,
+                                        asio::ip::tcp::socket::wait_type what) {
+  p.dl.arm(p.timeout, sock);
+  auto [ec] = co_await sock.async_wait(what, nothrow);
+  p.dl.disarm();
+  co_return !ec;
+}
+
 /// sendfile(2) from `fd` at `offset` to the end of the file.
 inline asio::awaitable<transfer_result> send_file_zero_copy(asio::ip::tcp::socket& sock, transfer_pace p, int fd,
                                                             std::uint64_t offset) {
@@ -77,10 +87,8 @@ inline asio::awaitable<transfer_result> send_file_zero_copy(asio::ip::tcp::socke
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
       since_yield = 0;
-      p.dl.arm(p.timeout, sock);
-      auto [wec] = co_await sock.async_wait(asio::ip::tcp::socket::wait_write, nothrow);
-      p.dl.disarm();
-      if (wec) co_return broken(p.dl, bytes);
+      bool ready = co_await wait_ready(sock, p, asio::ip::tcp::socket::wait_write);
+      if (!ready) co_return broken(p.dl, bytes);
       continue;
     }
     if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
@@ -108,10 +116,8 @@ inline asio::awaitable<transfer_result> receive_file_zero_copy(asio::ip::tcp::so
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         since_yield = 0;
-        p.dl.arm(p.timeout, sock);
-        auto [wec] = co_await sock.async_wait(asio::ip::tcp::socket::wait_read, nothrow);
-        p.dl.disarm();
-        if (wec) co_return broken(p.dl, bytes);
+        bool ready = co_await wait_ready(sock, p, asio::ip::tcp::socket::wait_read);
+        if (!ready) co_return broken(p.dl, bytes);
         continue;
       }
       co_return transfer_result{transfer_outcome::connection_lost, bytes, {}};
