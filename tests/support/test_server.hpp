@@ -203,11 +203,11 @@ class test_server {
         break;
       }
     }
-    if (!clean_) {
-      FAIL_CHECK("test_server: the io_context did not run out of work after stop()");
-      io_.stop();
-    }
+    if (!clean_) io_.stop();
     for (auto& t : threads_) t.join();
+    if (!clean_)
+      FAIL_CHECK("test_server: the io_context did not run out of work after stop(): "
+                 << server_->session_count() << " session(s) left" << (describe_work ? "; " + describe_work() : ""));
     if (error_) {
       clean_ = false;
       try {
@@ -221,7 +221,12 @@ class test_server {
     return clean_;
   }
 
+  /// Says what else may hold the io_context's work (a backend's), should stop() fail;
+  /// called after its threads have ended.
+  std::function<std::string()> describe_work;
+
   tcp::endpoint endpoint() const { return server_->endpoint(); }
+  asio::io_context& io() noexcept { return io_; }
   Storage& storage() noexcept { return server_->storage(); }
   coftp::user_table& users() noexcept { return users_; }
   server_type& server() noexcept { return *server_; }

@@ -188,6 +188,10 @@ class curl_multi_service : public asio::execution_context::service {
     throw std::logic_error("coftp: HTTP transfers need an io_context executor (or a strand of one)");
   }
 
+  /// What the service holds: transfers curl works on, sockets it watches (busy and
+  /// idle). For diagnostics; read it only while no thread runs the io_context.
+  std::pair<std::size_t, std::size_t> held() const noexcept { return {active_.size(), sockets_.size()}; }
+
   /// Expires when the service shuts down (its io_context is destroyed).
   std::weak_ptr<char> alive() const noexcept { return alive_; }
 
@@ -415,9 +419,9 @@ class curl_multi_service : public asio::execution_context::service {
       pending = true;
       w->descriptor.async_wait(type, asio::bind_executor(strand_, [this, w, fd, &pending, flag, select](std::error_code ec) {
         pending = false;
-        if (ec || w->closed) return;
-        if (w->what & flag) act(fd, select);
-        if (!w->closed) arm(w, fd);
+        if (w->closed || (ec && ec != asio::error::operation_aborted)) return;
+        if (!ec && (w->what & flag)) act(fd, select);
+        if (!w->closed) arm(w, fd);  // after a cancel (on_socket): what is still wanted
       }));
       // The reactor may have seen the edge before the wait was queued (another thread
       // in epoll_wait): look once more, a spare action is harmless.
@@ -436,7 +440,17 @@ class curl_multi_service : public asio::execution_context::service {
     auto& s = *static_cast<curl_multi_service*>(self);
     auto it = s.sockets_.find(fd);
     if (it == s.sockets_.end()) return 0;
-    it->second->what = what == CURL_POLL_REMOVE ? 0 : what;
+    auto& w = *it->second;
+    w.what = what == CURL_POLL_REMOVE ? 0 : what;
+    // A wait curl no longer wants is cancelled: left queued on a connection that goes
+    // idle into curl's cache (the end of a body read by a resume's or a timer's action,
+    // not by that wait), it would keep the io_context from running out of work until
+    // the store closes the connection, and a server's stop() from ending. The
+    // cancelled handlers queue again what is still wanted.
+    if ((w.reading && !(w.what & CURL_POLL_IN)) || (w.writing && !(w.what & CURL_POLL_OUT))) {
+      std::error_code ec;
+      w.descriptor.cancel(ec);
+    }
     s.arm(it->second, fd);
     return 0;
   }
