@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   long ban_window = seconds(opts.ban_window);
   long ban_time = seconds(opts.ban_time);
   long failure_delay = static_cast<long>(opts.login_failure_delay.count());
+  long upload_end_wait = static_cast<long>(opts.upload_end_wait.count());
 
   app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", opts.port, "Port to listen on (0 picks a free one)")->capture_default_str();
@@ -237,6 +238,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 86400L))->capture_default_str();
   app.add_option("--login-failure-delay", failure_delay, "Milliseconds before each 530 for a failed login")
       ->check(CLI::Range(0L, 60000L))->capture_default_str();
+  app.add_option("--upload-end-wait", upload_end_wait,
+                 "Microseconds an ended upload waits for a sign that its client died before it is kept "
+                 "(over a network, its jitter; 0: only what has arrived)")
+      ->check(CLI::Range(0L, 10000000L))->capture_default_str();
   app.add_option("--max-login-failures", opts.max_login_failures,
                  "Failed logins per connection, then it is closed (0: no limit)")->capture_default_str();
   app.add_option("--ban-after", opts.ban_after,
@@ -284,6 +289,7 @@ int main(int argc, char** argv) {
   tls.require_session_reuse = !no_reuse;
   opts.login_timeout = std::chrono::seconds(login_timeout);
   opts.login_failure_delay = std::chrono::milliseconds(failure_delay);
+  opts.upload_end_wait = std::chrono::microseconds(upload_end_wait);
   opts.ban_window = std::chrono::seconds(ban_window);
   opts.ban_time = std::chrono::seconds(ban_time);
   opts.proxy_protocol_timeout = std::chrono::milliseconds(proxy_timeout);

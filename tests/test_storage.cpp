@@ -716,18 +716,34 @@ TEST_CASE("local_fs: uploads keep permissions and leave no temporary files") {
   }
 }
 
+// local_fs writes a file aside (a replacement, an append's copy, a restarted upload) by
+// one of four code paths: into an O_TMPFILE or a named temporary file, with the newer
+// system calls or the older ones.
+struct write_path {
+  bool named, legacy;
+};
+
+/// Runs `body(lfs, root, path)` once on each of those paths, each in a fresh root.
+template <class F>
+void on_every_write_path(F body) {
+  for (write_path path : {write_path{false, false}, write_path{true, false}, write_path{false, true},
+                          write_path{true, true}}) {
+    CAPTURE(path.named);
+    CAPTURE(path.legacy);
+    temp_dir tmp;
+    const fs::path root = make_dir(tmp.path() / "root");
+    coftp::local_fs lfs(root);
+    lfs.force_fallbacks({.walk_paths = false, .named_temp_files = path.named, .legacy_syscalls = path.legacy});
+    body(lfs, root, path);
+  }
+}
+
 TEST_CASE("issue #19 - local_fs: an append writes a copy aside, renamed over the file on commit") {
   const auto on_disk = [](const fs::path& dir) {
     return std::distance(fs::directory_iterator(dir), fs::directory_iterator());
   };
-  for (auto [named, legacy] : {std::pair(false, false), std::pair(true, false), std::pair(false, true),
-                               std::pair(true, true)}) {
-    CAPTURE(named);
-    CAPTURE(legacy);
-    temp_dir tmp;
-    const fs::path root = make_dir(tmp.path() / "root");
-    coftp::local_fs lfs(root);
-    lfs.force_fallbacks({.walk_paths = false, .named_temp_files = named, .legacy_syscalls = legacy});
+  on_every_write_path([&](coftp::local_fs& lfs, const fs::path& root, write_path path) {
+    const auto [named, legacy] = path;
     const std::string old_content = random_bytes((1 << 20) + 3, 23);
     put_file(root / "log", old_content);
     ::chmod((root / "log").c_str(), 04640);
@@ -777,7 +793,7 @@ TEST_CASE("issue #19 - local_fs: an append writes a copy aside, renamed over the
     CHECK(get_file(root / "created") == "new");
     CHECK(run_sync(lfs.stat("/created")).second.mode == (0644u & ~static_cast<unsigned>(mask)));
     CHECK(on_disk(root) == 4);
-  }
+  });
 }
 
 TEST_CASE("issue #19 - local_fs: leftover upload files are never listed or served; remove_leftovers removes only them") {
@@ -899,14 +915,8 @@ TEST_CASE("issue #19 - local_fs: enter_directory needs search permission on the 
 }
 
 TEST_CASE("local_fs: restarted uploads, create_new, set_mode and set_modified on every code path") {
-  for (auto [named, legacy] : {std::pair(false, false), std::pair(true, false), std::pair(false, true),
-                               std::pair(true, true)}) {
-    CAPTURE(named);
-    CAPTURE(legacy);
-    temp_dir tmp;
-    const fs::path root = make_dir(tmp.path() / "root");
-    coftp::local_fs lfs(root);
-    lfs.force_fallbacks({.walk_paths = false, .named_temp_files = named, .legacy_syscalls = legacy});
+  on_every_write_path([&](coftp::local_fs& lfs, const fs::path& root, write_path path) {
+    const auto [named, legacy] = path;
 
     // A restarted upload keeps the permission bits (without set-ID) and the kept part.
     const std::string big = random_bytes(1 << 20, 5);
@@ -965,7 +975,7 @@ TEST_CASE("local_fs: restarted uploads, create_new, set_mode and set_modified on
     std::snprintf(expected, sizeof expected, "%llx.%llx", static_cast<unsigned long long>(st.st_dev),
                   static_cast<unsigned long long>(st.st_ino));
     CHECK(run_sync(lfs.stat("/s")).second.unique == expected);
-  }
+  });
 }
 
 TEST_CASE("local_fs: special files and bad roots") {
