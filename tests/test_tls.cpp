@@ -504,6 +504,7 @@ TEST_CASE("tls: behind a PROXY-protocol proxy, the header comes before the TLS h
   h.destination = h.source;
   h.destination_port = 21;
   for (auto to : {srv.endpoint(), *srv.server().implicit_tls_endpoint()}) {
+    INFO("a v2 header, then implicit TLS, to port " << to.port());
     auto co = tls_client();
     co.implicit_tls = true;
     co.preamble = coftp::format_proxy_v2(h);
@@ -513,11 +514,13 @@ TEST_CASE("tls: behind a PROXY-protocol proxy, the header comes before the TLS h
     login(c);
   }
   // Detection on: the header, then plain FTP, then AUTH TLS.
+  INFO("a v1 header, then plain FTP and AUTH TLS");
   auto co = tls_client();
   co.preamble = coftp::format_proxy_v1(h);
   ftp_client c(srv.endpoint(), co);
   CHECK(c.greeting() == "220 coftp test server ready");
   secure_login(c);
+  INFO("an active-mode RETR");
   // Active mode: a passive data connection from 127.0.0.1, the trusted proxy's address,
   // would need a PROXY header of its own.
   CHECK(c.retr("a.txt", passive_mode::port) == "relayed");

@@ -154,18 +154,32 @@ class control_stream {
 
   /// The first bytes the client sent, without consuming them, waiting for them at most
   /// `wait`: to tell a TLS ClientHello (implicit FTPS) from a client waiting for the
-  /// greeting. Empty when nothing came in time.
+  /// greeting. Empty when nothing came in time (or the client left).
+  ///
+  /// The peek itself never blocks: the reactor may report the socket readable with no
+  /// bytes there (it did, now and then, under load), and a blocking peek then waited for
+  /// the client - who waits for the greeting - until it gave up. Such a wake-up waits
+  /// again, within the same `wait`.
   asio::awaitable<std::string> peek(std::size_t n, std::chrono::steady_clock::duration wait) {
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer timer(socket_.get_executor(), wait);
-    auto r = co_await (socket_.async_wait(socket_type::wait_read, detail::nothrow) || timer.async_wait(detail::nothrow));
-    std::string out;
-    if (r.index() != 0 || std::get<0>(std::get<0>(r))) co_return out;
-    out.resize(n);
+    std::string out(n, '\0');
     std::error_code ec;
-    auto got = socket_.receive(asio::buffer(out), socket_type::message_peek, ec);
-    out.resize(ec ? 0 : got);
-    co_return out;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    for (int round = 0; !ec && round < 1000; ++round) {
+      auto r = co_await (socket_.async_wait(socket_type::wait_read, detail::nothrow) || timer.async_wait(detail::nothrow));
+      if (r.index() != 0 || std::get<0>(std::get<0>(r))) break;
+      auto got = socket_.receive(asio::buffer(out), socket_type::message_peek, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        continue;
+      }
+      if (!ec) {
+        out.resize(got);
+        co_return out;
+      }
+    }
+    co_return std::string();
   }
 
   void cancel() noexcept {

@@ -44,7 +44,14 @@ inline asio::awaitable<std::pair<std::error_code, proxy_header>> read_proxy_head
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
   std::string got;  // header bytes taken so far (all of an incomplete header)
   std::array<char, max> buf;
-  // Each round takes at least one byte: at most `max` rounds.
+  // The peek below must not block: a readiness with no bytes there waits again (see
+  // control_stream::peek).
+  if (std::error_code nec; !sock.non_blocking()) {
+    sock.non_blocking(true, nec);
+    if (nec) co_return std::pair{nec, proxy_header{}};
+  }
+  // Each round takes at least one byte (at most `max` rounds), or finds none and waits
+  // again within the deadline.
   while (got.size() < max) {
     auto r = co_await (sock.async_wait(asio::ip::tcp::socket::wait_read, nothrow) || timer.async_wait(nothrow));
     if (r.index() == 1) co_return std::pair{std::error_code(asio::error::timed_out), proxy_header{}};
