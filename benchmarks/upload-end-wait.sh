@@ -24,13 +24,17 @@ run() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   mkdir -p "$work/root"
+  local as_root=()
+  [ "$(id -u)" -eq 0 ] && as_root=(--allow-root)  # a benchmark on a throw-away root
   "$server" --host 127.0.0.1 --port "$port" --root "$work/root" --user bench:bench --quiet \
-    --upload-end-wait "$1" &
+    --upload-end-wait "$1" "${as_root[@]}" >/dev/null &
   pid=$!
+  local up=0
   for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { up=1; break; }
     sleep 0.05
   done
+  [ "$up" = 1 ] || { echo "upload-end-wait: coftp-server did not start" >&2; exit 1; }
   local out
   out=$("$load" small --port "$port" --user bench --pass bench --clients 16 --seconds "$seconds" \
     --server-pid "$pid" | grep '^RESULT')
