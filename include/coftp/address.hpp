@@ -31,6 +31,7 @@ inline bool same_address(const asio::ip::address& a, const asio::ip::address& b)
 struct host_port {
   asio::ip::address address{};
   std::uint16_t port = 0;
+  friend bool operator==(const host_port&, const host_port&) = default;
 };
 
 namespace detail {

@@ -62,13 +62,13 @@ void check_port(std::string_view arg) {
   for (std::size_t i = 0; ok && i < 6; ++i) ok = (f[i] = number(fields[i], 255)).has_value();
   FUZZ_CHECK(ep.has_value() == ok);
   if (!ep) return;
-  FUZZ_CHECK(ep->address().is_v4());
-  auto b = ep->address().to_v4().to_bytes();
+  FUZZ_CHECK(ep->address.is_v4());
+  auto b = ep->address.to_v4().to_bytes();
   for (int i = 0; i < 4; ++i) FUZZ_CHECK(b[i] == *f[i]);
-  FUZZ_CHECK(ep->port() == *f[4] * 256 + *f[5]);
+  FUZZ_CHECK(ep->port == *f[4] * 256 + *f[5]);
   std::string printed = std::to_string(b[0]) + ',' + std::to_string(b[1]) + ',' + std::to_string(b[2]) + ',' +
-                        std::to_string(b[3]) + ',' + std::to_string(ep->port() / 256) + ',' +
-                        std::to_string(ep->port() % 256);
+                        std::to_string(b[3]) + ',' + std::to_string(ep->port / 256) + ',' +
+                        std::to_string(ep->port % 256);
   auto again = coftp::parse_port_argument(printed);
   FUZZ_CHECK(again && *again == *ep);
 }
@@ -105,16 +105,16 @@ void check_eprt(std::string_view arg) {
     return;
   }
   FUZZ_CHECK(r.status == coftp::eprt_argument::ok);
-  FUZZ_CHECK(port_ok && r.endpoint.port() == *port);
+  FUZZ_CHECK(port_ok && r.target.port == *port);
   FUZZ_CHECK(f[0] == "1" || f[0] == "2");
-  FUZZ_CHECK(r.endpoint.address().is_v4() == (f[0] == "1"));
+  FUZZ_CHECK(r.target.address.is_v4() == (f[0] == "1"));
   FUZZ_CHECK(f[1].find('\0') == std::string_view::npos);
-  if (f[0] == "1") FUZZ_CHECK(r.endpoint.address().to_string() == f[1]);
+  if (f[0] == "1") FUZZ_CHECK(r.target.address.to_string() == f[1]);
   std::string printed = std::string(1, arg.front()) + std::string(f[0]) + arg.front() +
-                        r.endpoint.address().to_string() + arg.front() + std::to_string(r.endpoint.port()) +
+                        r.target.address.to_string() + arg.front() + std::to_string(r.target.port) +
                         arg.front();
   auto again = coftp::parse_eprt_argument(printed);
-  FUZZ_CHECK(again.status == coftp::eprt_argument::ok && again.endpoint == r.endpoint);
+  FUZZ_CHECK(again.status == coftp::eprt_argument::ok && again.target == r.target);
 }
 
 void check_epsv(std::string_view arg) {
