@@ -45,11 +45,11 @@ printf '%s\n' "$headers" | xargs -P "$JOBS" -I '{}' sh -c '
   h=$1
   log="$logs/$(printf "%s" "$h" | tr / +).log"
   t0=$(date +%s)
-  # shellcheck disable=SC2086
   case "$h" in
-    *.cpp) src=$h ;;
-    *) src=- ;;
+    *.cpp) src=$h ;;  # a fuzz harness: compiled itself
+    *) src=- ;;       # a header: the one-line unit that includes it
   esac
+  # shellcheck disable=SC2086
   if printf "#include <%s>\n" "$h" |
        "$CXX" -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror $COFTP_HEADER_FLAGS \
               -Iinclude -x c++ "$src" >"$log" 2>&1; then
