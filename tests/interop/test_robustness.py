@@ -506,7 +506,6 @@ class DescriptorLimitTests(unittest.TestCase):
         env = dict(os.environ)
         env["UBSAN_OPTIONS"] = ":".join(filter(None, [env.get("UBSAN_OPTIONS", ""), f"suppressions={supp}"]))
         return env
-        self.idle = []  # connections filling the descriptor table
 
     def tearDown(self):
         for c in self.idle:
