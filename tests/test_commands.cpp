@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include "server_helpers.hpp"
+#include "../examples/extending.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -93,6 +94,7 @@ struct site_echo {
   static constexpr std::string_view verb = "ECHO";
   static constexpr coftp::needs requires_ = coftp::needs::argument;
   static constexpr std::string_view syntax = "SITE ECHO <sp> text";
+  static constexpr std::string_view feature = "SITE ECHO";  // a SITE sub-command's FEAT line
   template <class Session>
   static asio::awaitable<coftp::reply> run(Session&, std::string_view arg) {
     co_return coftp::reply{200, std::string(arg)};
@@ -112,36 +114,14 @@ using custom_table =
     coftp::default_commands::with<xtra, coftp::commands::basic_site<coftp::commands::default_site_commands::with<site_echo>>>::
         without<coftp::commands::mlst, coftp::commands::dele>;
 
-// A checksum command whose verb has a digit, as XMD5, XSHA1 and XSHA256 have: the CRC-32
-// (IEEE 802.3) of a file, read through the storage backend, as "250 <hex>".
-struct xcrc32 {
+// A checksum command whose verb has a digit, as XMD5, XSHA1 and XSHA256 have: the README's
+// XCRC (examples/extending.hpp, the CRC-32 of a file read through the storage backend)
+// under another verb.
+struct xcrc32 : example::xcrc {
   static constexpr std::string_view verb = "XCRC32";
-  static constexpr coftp::needs requires_ = coftp::needs::login | coftp::needs::argument;
-  static constexpr coftp::permissions rights = coftp::permissions::read;
   static constexpr std::string_view usage = "XCRC32 requires a path";
   static constexpr std::string_view feature = "XCRC32";
   static constexpr std::string_view syntax = "XCRC32 <sp> pathname";
-  template <class Session>
-  static asio::awaitable<coftp::reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto [ec, reader] = co_await s.storage().open_read(p->storage_path, 0);
-    if (ec) co_return coftp::reply_for(ec);
-    std::uint32_t crc = 0xFFFFFFFFu;
-    char buf[4096];
-    for (;;) {
-      auto [rec, n] = co_await reader.read_some(asio::buffer(buf));
-      if (rec) co_return coftp::reply_for(rec);
-      if (n == 0) break;
-      for (std::size_t i = 0; i < n; ++i) {
-        crc ^= static_cast<unsigned char>(buf[i]);
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-      }
-    }
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08X", crc ^ 0xFFFFFFFFu);
-    co_return coftp::reply{250, hex};
-  }
 };
 using checksum_table = coftp::default_commands::with<xcrc32>;
 
@@ -510,6 +490,7 @@ TEST_CASE("commands: FEAT and HELP follow a custom command table") {
   CHECK(features.count("XTRA fast") == 1);                                     // added: advertised
   CHECK(features.count("MLST type*;size*;modify*;perm*;unique;") == 0);       // removed: gone
   CHECK(features.count("REST STREAM") == 1);
+  CHECK(features.count("SITE ECHO") == 1);                                     // a SITE sub-command's
   auto verbs = help_verbs(c.command("HELP"));
   CHECK(std::find(verbs.begin(), verbs.end(), "XTRA") != verbs.end());
   CHECK(std::find(verbs.begin(), verbs.end(), "MLST") == verbs.end());
@@ -548,6 +529,51 @@ TEST_CASE("issue #19 - a custom command whose verb has a digit is answered by it
   CHECK(c.command("XMD5 a.txt") == "500 Unknown command");
   CHECK(c.command("5XMD a.txt") == "500 Unknown command");
   CHECK(c.command("NOOP") == "200 OK");
+}
+
+TEST_CASE("extending: the README's storage decorator, authenticator and command serve together") {
+  constexpr std::uint64_t limit = 64 * 1024;
+  coftp::memory_fs files{{"/home/ann/hello.txt", "hello"}, {"/home/bob/welcome.txt", "hello bob\n"}};
+  asio::io_context io(1);
+  example::team_auth team({"ann", "bob"}, "team-secret");
+  coftp::basic_server<example::policies> srv(io, test_options(),
+                                             example::size_limited<coftp::memory_fs>(files, limit), team);
+  srv.start();
+  std::thread runner([&io] { io.run(); });
+  {
+    ftp_client c{srv.endpoint()};
+    CHECK(c.login("ann", "wrong") == "530 Login incorrect");
+    CHECK(c.login("eve", "team-secret") == "530 Login incorrect");  // not of the team
+    CHECK(c.login("ann", "team-secret") == "230 Login successful");
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    // The authenticator's home is the user's "/".
+    CHECK(c.command("PWD") == "257 \"/\" is the current directory");
+    CHECK(c.retr("hello.txt") == "hello");
+    // The decorator: an upload within the limit is kept, one beyond it is refused whole.
+    auto small = random_bytes(limit, 14);
+    CHECK(c.stor("small.bin", small) == "226 Transfer complete (65536 bytes received)");
+    CHECK(coftp::testing::read_all(files, "/home/ann/small.bin").second == small);
+    CHECK(c.stor("big.bin", random_bytes(limit + 1, 15)).starts_with("452 "));
+    CHECK(coftp::testing::read_all(files, "/home/ann/big.bin").first == coftp::storage_errc::not_found);
+    CHECK(c.command("SIZE big.bin") == "550 File not found");
+    // The command: in FEAT and HELP, behind its guards, reading through the storage.
+    CHECK(feat_lines(c).count("XCRC") == 1);
+    CHECK(c.command("HELP XCRC") == "214 Syntax: XCRC <sp> pathname");
+    CHECK(c.command("XCRC hello.txt") == "250 3610A686");  // CRC-32 of "hello"
+    CHECK(c.command("XCRC") == "501 XCRC requires a path");
+    CHECK(c.command("XCRC missing.txt") == "550 File not found");
+    CHECK(c.command("XCRC small.bin").starts_with("250 "));
+  }
+  {
+    ftp_client c{srv.endpoint()};
+    CHECK(c.login("bob", "team-secret") == "230 Login successful");
+    CHECK(c.command("TYPE I") == "200 Type set to I");
+    CHECK(c.retr("welcome.txt") == "hello bob\n");
+    CHECK(c.command("SIZE hello.txt") == "550 File not found");  // ann's, not under bob's "/"
+    CHECK(c.command("XCRC /hello.txt") == "550 File not found");
+  }
+  srv.stop();
+  runner.join();
 }
 
 TEST_CASE_TEMPLATE("commands: FEAT advertises exactly what the default table offers", B, memory_backend,
@@ -1232,6 +1258,8 @@ struct handler_fake : coftp::session_state {
   coftp::memory_fs fs;
   std::optional<asio::ip::address> local = asio::ip::make_address("192.0.2.7");
   std::uint16_t free_port = 50000;  // what the next passive listener gets; 0: none
+  bool passive = false;             // a passive listener is open
+  int transfers = 0;                // send, receive and send_generated calls
   std::optional<coftp::host_port> active;
   std::string selected_host;
   bool host_known = true;
@@ -1266,13 +1294,16 @@ struct handler_fake : coftp::session_state {
     co_return;
   }
   std::optional<asio::ip::address> local_address() const { return local; }
-  std::uint16_t listen_passive(const asio::ip::address&) { return free_port; }
+  std::uint16_t listen_passive(const asio::ip::address&) {
+    passive = free_port != 0;
+    return free_port;
+  }
   active_target connect_active(const coftp::host_port& t) {
     if (t.port < 1024) return active_target::privileged_port;
     active = t;
     return active_target::set;
   }
-  bool data_ready() const { return active.has_value() || free_port != 0; }
+  bool data_ready() const { return active.has_value() || passive; }
   std::string_view data_mode() const { return active ? "active" : "none"; }
   bool tls_offered() const { return false; }
   bool tls_required() const { return false; }
@@ -1281,6 +1312,27 @@ struct handler_fake : coftp::session_state {
   const coftp::transfer_progress& progress() const { return idle; }
   bool transfer_reporting() const { return false; }
   bool take_transfer_cut() { return false; }
+
+  // No sockets: every transfer ends as one whose client never came, after its 150.
+  template <class Body>
+  asio::awaitable<coftp::transfer_result> transfer(coftp::reply opening) {
+    ++transfers;
+    written.push_back(std::move(opening));
+    co_return coftp::transfer_result{coftp::transfer_outcome::timed_out, 0,
+                                     make_error_code(coftp::error::no_data_connection)};
+  }
+  template <class Reader>
+  asio::awaitable<coftp::transfer_result> send(Reader&, coftp::reply opening, std::string_view) {
+    return transfer<Reader>(std::move(opening));
+  }
+  template <class Writer>
+  asio::awaitable<coftp::transfer_result> receive(Writer&, coftp::reply opening, std::string_view) {
+    return transfer<Writer>(std::move(opening));
+  }
+  template <class Source>
+  asio::awaitable<coftp::transfer_result> send_generated(Source&, coftp::reply opening, std::string_view) {
+    return transfer<Source>(std::move(opening));
+  }
 };
 
 static_assert(coftp::handler_session<handler_fake>);
@@ -1409,6 +1461,37 @@ TEST_CASE("handlers: HOST picks a virtual host before USER only") {
   CHECK(text(run_handler<c::host>(s, "other.example.org")) == "504 Unknown virtual host");
   CHECK(text(run_handler<c::user>(s, "alice")) == "331 Username OK, need password");
   CHECK(text(run_handler<c::host>(s, "ftp.example.org")) == "503 HOST must come before USER (send REIN first)");
+}
+
+TEST_CASE("handlers: a path argument and a data connection are checked before the handler runs") {
+  namespace c = coftp::commands;
+  handler_fake s;
+  log_in(s);
+  s.set_ascii(false);
+  REQUIRE_FALSE(coftp::testing::write_file(s.fs, "/a.txt", "data"));
+  const std::string bad("a\0b", 3);  // a NUL inside: no path
+  CHECK(text(run_handler<c::dele>(s, bad)) == "501 Invalid path");
+  CHECK(text(run_handler<c::mlst>(s, bad)) == "501 Invalid path");
+  CHECK(coftp::testing::read_all(s.fs, "/a.txt").second == "data");
+  // Without PASV or PORT no transfer starts, and the REST marker goes with the refusal.
+  CHECK(text(run_handler<c::rest>(s, "2")).starts_with("350 "));
+  CHECK(text(run_handler<c::retr>(s, "a.txt")) == "425 Use PASV or EPSV first");
+  CHECK(s.restart() == 0);
+  CHECK(text(run_handler<c::retr>(s, bad)) == "501 Invalid path");
+  CHECK(text(run_handler<c::stor>(s, "b.txt")) == "425 Use PASV or EPSV first");
+  CHECK(text(run_handler<c::stou>(s, "")) == "425 Use PASV or EPSV first");
+  CHECK(text(run_handler<c::list>(s, "")) == "425 Use PASV or EPSV first");
+  CHECK(text(run_handler<c::mlsd>(s, "")) == "425 Use PASV or EPSV first");
+  CHECK(s.transfers == 0);
+  CHECK(s.written.empty());
+  // Once PASV opened a listener the handler runs: its 150, then the transfer's failure.
+  CHECK(text(run_handler<c::pasv>(s, "")).starts_with("227 "));
+  CHECK(text(run_handler<c::retr>(s, "a.txt")).starts_with("425 "));
+  CHECK(s.transfers == 1);
+  REQUIRE(s.written.size() == 1);
+  CHECK(text(s.written[0]) == "150 Opening data connection (4 bytes)");
+  CHECK(text(run_handler<c::retr>(s, "missing.txt")).starts_with("550 "));
+  CHECK(s.transfers == 1);
 }
 
 }  // TEST_SUITE("handlers")

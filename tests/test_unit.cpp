@@ -1175,7 +1175,7 @@ TEST_CASE("authentication policies") {
     CHECK(coftp::allows(permissions::none, permissions::none));
   }
   SUBCASE("constant_time_equal") {
-    using coftp::detail::constant_time_equal;
+    using coftp::constant_time_equal;
     CHECK(constant_time_equal("", ""));
     CHECK(constant_time_equal("secret", "secret"));
     CHECK_FALSE(constant_time_equal("secret", "secreT"));

@@ -62,7 +62,7 @@ class address_guard {
   address_guard& operator=(const address_guard&) = delete;
 
   /// What a banned address is told, at connect and at USER or PASS.
-  static reply banned_reply() { return {421, "Too many failed logins, try again later"}; }
+  static reply banned_reply() { return {reply_code::service_not_available, "Too many failed logins, try again later"}; }
 
   /// At accept: denied by the lists, banned, or admitted.
   verdict admit(const asio::ip::address& a, clock::time_point now = clock::now()) {

@@ -46,8 +46,8 @@ concept authenticator = requires(A& a, const credentials& c) {
   { a.authenticate(c) } -> std::same_as<asio::awaitable<std::optional<user>>>;
 };
 
-namespace detail {
-// Compares in time that depends only on the lengths, never on where the strings differ.
+/// True when `a` and `b` are equal, compared in time that depends only on their lengths,
+/// never on where they differ: for passwords and tokens an authenticator checks.
 inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   std::size_t n = a.size() > b.size() ? a.size() : b.size();
   unsigned char diff = a.size() == b.size() ? 0 : 1;
@@ -58,6 +58,8 @@ inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept
   }
   return diff == 0;
 }
+
+namespace detail {
 inline bool is_anonymous_name(std::string_view name) noexcept {
   return name == "anonymous" || name == "ftp";
 }
@@ -92,7 +94,7 @@ class user_table {
   std::optional<user> check(const credentials& c) const {
     std::lock_guard lock(state_->mutex);
     if (auto it = state_->users.find(std::string(c.username)); it != state_->users.end()) {
-      if (detail::constant_time_equal(it->second.password, c.password)) return it->second.who;
+      if (constant_time_equal(it->second.password, c.password)) return it->second.who;
       return std::nullopt;
     }
     if (state_->anonymous_home && detail::is_anonymous_name(c.username))

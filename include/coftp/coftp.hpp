@@ -10,6 +10,7 @@
 #include <coftp/config.hpp>
 #include <coftp/control_stream.hpp>
 #include <coftp/data_channel.hpp>
+#include <coftp/default_server.hpp>
 #include <coftp/error.hpp>
 #include <coftp/listing.hpp>
 #include <coftp/log_file.hpp>
@@ -24,6 +25,7 @@
 #include <coftp/session.hpp>
 #include <coftp/session_log.hpp>
 #include <coftp/storage.hpp>
+#include <coftp/storage/decorator.hpp>
 #include <coftp/storage/local_fs.hpp>
 #include <coftp/storage/memory_fs.hpp>
 #include <coftp/storage/read_only.hpp>

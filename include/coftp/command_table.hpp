@@ -1,9 +1,10 @@
 // coftp/command_table.hpp - the compile-time table of command handlers and dispatch.
 //
 // A handler is a struct naming its verb, declaring what it needs (login, an argument,
-// the user's rights) and offering `run(session, argument)`. The guards are checked here,
-// once, so no handler repeats them. Tables are type lists: add or replace verbs with
-// `with<...>`, drop them with `without<...>`; the FEAT reply is built from the table.
+// the user's rights, a resolved path, a data connection) and offering `run(session,
+// argument)`. The guards are checked here, once, so no handler repeats them. Tables are
+// type lists: add or replace verbs with `with<...>`, drop them with `without<...>`; the
+// FEAT reply is built from the table.
 #pragma once
 
 #include <coftp/auth.hpp>
@@ -26,11 +27,18 @@ namespace coftp {
 /// What dispatch checks before a handler runs. Combine with `|`.
 enum class needs : unsigned {
   none = 0,
-  login = 1,     ///< "530 Not logged in" before a successful PASS
-  argument = 2,  ///< "501 <usage>" when the argument is empty
-  read = 4,      ///< older spelling of `rights = permissions::read` (retrieve and list)
-  write = 8,     ///< older spelling of `rights = permissions::write` (every modifying right)
+  login = 1,      ///< "530 Not logged in" before a successful PASS
+  argument = 2,   ///< "501 <usage>" when the argument is empty
+  read = 4,       ///< older spelling of `rights = permissions::read` (retrieve and list)
+  write = 8,      ///< older spelling of `rights = permissions::write` (every modifying right)
   unbanned = 16,  ///< a login step: "421" and the end of the session once the address is banned
+  /// The argument resolved against the working directory: the handler is
+  /// `run(Session&, resolved_path)`; "501 Invalid path" when the argument is no path.
+  path = 32,
+  /// A data connection prepared by PASV, EPSV, PORT or EPRT: "425 Use PASV or EPSV first".
+  /// A transfer command refused by this guard or by `path` drops the REST marker, as one
+  /// that ran does.
+  data_connection = 64,
 };
 constexpr needs operator|(needs a, needs b) noexcept { return needs(unsigned(a) | unsigned(b)); }
 constexpr bool has(needs set, needs n) noexcept { return (unsigned(set) & unsigned(n)) != 0; }
@@ -48,7 +56,8 @@ enum class while_transferring {
 /// The requirements on a command handler (static members only):
 /// `verb` (what `parse_command` produces: 1-15 characters, an upper-case letter then
 /// upper-case letters or digits, see `valid_verb`; checked when a table is built), `requires_` (a `needs` set), and
-/// `static asio::awaitable<reply> run(Session&, std::string_view argument)`.
+/// `static asio::awaitable<reply> run(Session&, std::string_view argument)` (with
+/// `needs::path`: `run(Session&, resolved_path)`).
 /// Optional: `rights` (the `permissions` the user must hold, else "550 Permission
 /// denied"; checked after login and argument), `usage` (the 501 text for a missing argument), `feature` (its FEAT line),
 /// `syntax` (what `HELP VERB` shows) and `template <class Session> static constexpr bool
@@ -66,6 +75,11 @@ concept command_handler = requires {
 };
 
 namespace detail {
+/// The replies of the guards that handlers give too.
+inline reply bad_path() { return {reply_code::bad_arguments, "Invalid path"}; }
+inline reply permission_denied() { return {reply_code::file_unavailable, "Permission denied"}; }
+inline reply no_data_connection() { return {reply_code::cannot_open_data, "Use PASV or EPSV first"}; }
+
 // One instantiation per handler, so that the compiler's note names the handler whose
 // verb is wrong. A handler the parser could never select would otherwise compile, show up
 // in FEAT and HELP, and answer "500 Unknown command" (issue #19).
@@ -154,6 +168,13 @@ inline bool is_known_verb(std::string_view v) {
          std::find(more_known_verbs.begin(), more_known_verbs.end(), v) != more_known_verbs.end();
 }
 
+// A guard's refusal of a transfer command takes the REST marker with it.
+template <class H, class Session>
+reply refuse_transfer(Session& s, reply r) {
+  if constexpr (has(H::requires_, needs::data_connection)) s.take_restart();
+  return r;
+}
+
 // Runs one handler behind its declared guards.
 template <class H, class Session>
 asio::awaitable<reply> guarded_run(Session& s, const command& cmd) {
@@ -162,19 +183,30 @@ asio::awaitable<reply> guarded_run(Session& s, const command& cmd) {
   if constexpr (has(n, needs::unbanned))
     if (s.banned()) co_return s.refuse_banned();
   if constexpr (has(n, needs::login))
-    if (!s.logged_in()) co_return reply{530, "Not logged in"};
+    if (!s.logged_in()) co_return reply{reply_code::not_logged_in, "Not logged in"};
   if constexpr (has(n, needs::argument))
-    if (cmd.argument.empty()) co_return reply{501, std::string(usage_of<H>())};
+    if (cmd.argument.empty()) co_return reply{reply_code::bad_arguments, std::string(usage_of<H>())};
   constexpr permissions want = rights_of<H>();
   if constexpr (want != permissions::none)
-    if (!allows(s.user().perms, want)) co_return reply{550, "Permission denied"};
-  auto r = co_await H::run(s, std::string_view(cmd.argument));
-  co_return r;
+    if (!allows(s.user().perms, want)) co_return permission_denied();
+  if constexpr (has(n, needs::path)) {
+    auto p = s.resolve(cmd.argument);
+    if (!p) co_return refuse_transfer<H>(s, bad_path());
+    if constexpr (has(n, needs::data_connection))
+      if (!s.data_ready()) co_return refuse_transfer<H>(s, no_data_connection());
+    auto r = co_await H::run(s, std::move(*p));
+    co_return r;
+  } else {
+    if constexpr (has(n, needs::data_connection))
+      if (!s.data_ready()) co_return refuse_transfer<H>(s, no_data_connection());
+    auto r = co_await H::run(s, std::string_view(cmd.argument));
+    co_return r;
+  }
 }
 
 inline asio::awaitable<reply> unknown_command(const command& cmd) {
-  if (is_known_verb(cmd.verb)) co_return reply{502, "Command not implemented"};
-  co_return reply{500, "Unknown command"};
+  if (is_known_verb(cmd.verb)) co_return reply{reply_code::not_implemented, "Command not implemented"};
+  co_return reply{reply_code::syntax_error, "Unknown command"};
 }
 
 }  // namespace detail
@@ -258,20 +290,13 @@ struct command_table {
     return out;
   }
 
-  /// The FEAT lines (RFC 2389) of the handlers enabled for `Session`, sorted, without
-  /// duplicates.
+  /// The FEAT lines (RFC 2389) of the handlers enabled for `Session`, and of their
+  /// sub-commands (SITE's), sorted, without duplicates.
   template <class Session = void>
   static std::vector<std::string_view> features() {
     std::vector<std::string_view> out;
-    (
-        [&] {
-          constexpr auto f = detail::feature_of<Handlers>();
-          if constexpr (!f.empty() && detail::enabled_for<Handlers, Session>()) out.push_back(f);
-        }(),
-        ...);
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
+    add_features<Session>(out, nullptr);
+    return sorted(std::move(out));
   }
 
   /// The verbs offered to the session `s` (enabled and, at run time, offered).
@@ -291,16 +316,26 @@ struct command_table {
   template <class Session>
   static std::vector<std::string_view> features(const Session& s) {
     std::vector<std::string_view> out;
+    add_features<Session>(out, &s);
+    return sorted(std::move(out));
+  }
+
+  /// Appends the FEAT lines of the handlers enabled for `Session` (offered to `*s`, when
+  /// given) and of their `sub_commands` tables.
+  template <class Session>
+  static void add_features(std::vector<std::string_view>& out, const Session* s) {
     (
         [&] {
-          constexpr auto f = detail::feature_of<Handlers>();
-          if constexpr (!f.empty() && detail::enabled_for<Handlers, Session>())
-            if (detail::offered_to<Handlers>(s)) out.push_back(f);
+          if constexpr (detail::enabled_for<Handlers, Session>()) {
+            if constexpr (!std::is_void_v<Session>)
+              if (s && !detail::offered_to<Handlers>(*s)) return;
+            constexpr auto f = detail::feature_of<Handlers>();
+            if constexpr (!f.empty()) out.push_back(f);
+            if constexpr (requires { typename Handlers::sub_commands; })
+              Handlers::sub_commands::template add_features<Session>(out, s);
+          }
         }(),
         ...);
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
   }
 
   /// The syntax line of `verb` (what `HELP VERB` shows), if the table has it.
@@ -364,6 +399,12 @@ struct command_table {
   }
 
  private:
+  static std::vector<std::string_view> sorted(std::vector<std::string_view> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+  }
+
   template <class H, class Session>
   static bool answer_one(Session& s, const command& cmd, std::optional<reply>& out) {
     if constexpr (detail::enabled_for<H, Session>() && requires { H::answer_during_transfer(s, cmd.argument); }) {

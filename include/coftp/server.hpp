@@ -11,7 +11,6 @@
 #include <coftp/options.hpp>
 #include <coftp/session.hpp>
 #include <coftp/storage.hpp>
-#include <coftp/storage/local_fs.hpp>
 #include <coftp/tls.hpp>
 
 #include <asio/co_spawn.hpp>
@@ -43,21 +42,6 @@
 #include <vector>
 
 namespace coftp {
-
-/// The policies of the default server. Derive and override what you need:
-///
-/// @code
-/// struct my_policies : coftp::default_policies {
-///   using storage  = coftp::memory_fs;
-///   using commands = coftp::default_commands::with<site_hello>;
-/// };
-/// @endcode
-struct default_policies {
-  using storage = local_fs;                ///< a storage_backend
-  using authenticator = user_table;        ///< an authenticator
-  using observer = null_observer;          ///< receives events
-  using commands = default_commands;       ///< a command_table
-};
 
 /// An FTP server over the policies `P`.
 ///
@@ -321,7 +305,8 @@ class basic_server {
     if (auto v = guard_.admit(normalized_address(remote.address())); v != address_guard::verdict::admitted) {
       bool denied = v == address_guard::verdict::denied;
       observer_.on_refused(session_info{0, address, remote.port()}, denied ? refusal::denied : refusal::banned);
-      refuse(std::move(socket), denied ? reply{421, "Service not available"} : address_guard::banned_reply());
+      refuse(std::move(socket), denied ? reply{reply_code::service_not_available, "Service not available"}
+                                       : address_guard::banned_reply());
       return;
     }
     std::shared_ptr<session_type> session;
@@ -331,7 +316,7 @@ class basic_server {
       if (sessions_.size() >= options_.max_sessions || per_address >= options_.max_sessions_per_address) {
         if (per_address == 0) per_address_.erase(address);
         observer_.on_refused(session_info{0, address, remote.port()}, refusal::too_many_sessions);
-        refuse(std::move(socket), reply{421, "Too many connections, try again later"});
+        refuse(std::move(socket), reply{reply_code::service_not_available, "Too many connections, try again later"});
         return;
       }
       ++per_address;
@@ -471,8 +456,5 @@ class basic_server {
   std::unordered_map<std::string, std::size_t> per_address_;
   std::uint64_t next_id_ = 0;
 };
-
-/// The default server: local_fs storage, a user table, no observer.
-using server = basic_server<default_policies>;
 
 }  // namespace coftp

@@ -7,6 +7,7 @@
 #include <coftp/auth.hpp>
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
+#include <coftp/default_server.hpp>
 #include <coftp/server.hpp>
 #include <coftp/storage/local_fs.hpp>
 #include <coftp/storage/memory_fs.hpp>

@@ -130,7 +130,7 @@ inline std::string hash_password(std::string_view password, std::string_view pre
 inline bool verify_password(std::string_view password, std::string_view hash) {
   std::string h(hash);
   auto out = detail::crypt_string(password, h.c_str());
-  bool ok = !out.empty() && detail::constant_time_equal(out, h);
+  bool ok = !out.empty() && constant_time_equal(out, h);
   return ok && password.find('\0') == std::string_view::npos;
 }
 

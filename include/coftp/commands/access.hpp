@@ -25,11 +25,12 @@ struct host {
   static constexpr std::string_view feature = "HOST";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    if (s.logged_in() || s.pending_user()) co_return reply{503, "HOST must come before USER (send REIN first)"};
+    if (s.logged_in() || s.pending_user())
+      co_return reply{reply_code::bad_sequence, "HOST must come before USER (send REIN first)"};
     auto name = canonical_host_name(arg);
-    if (!name) co_return reply{501, "Invalid host name"};
-    if (!s.select_host(*name)) co_return reply{504, "Unknown virtual host"};
-    co_return reply{220, "Host " + *name + " ready"};
+    if (!name) co_return reply{reply_code::bad_arguments, "Invalid host name"};
+    if (!s.select_host(*name)) co_return reply{reply_code::not_implemented_for_parameter, "Unknown virtual host"};
+    co_return reply{reply_code::service_ready, "Host " + *name + " ready"};
   }
 };
 
@@ -43,9 +44,9 @@ struct user {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     // RFC 4217 4: a server "may refuse" logins in clear; with TLS required it does.
     if (s.tls_required() && !s.control_secure())
-      co_return reply{530, "TLS required: send AUTH TLS before USER"};
+      co_return reply{reply_code::not_logged_in, "TLS required: send AUTH TLS before USER"};
     s.begin_login(std::string(arg));
-    co_return reply{331, "Username OK, need password"};
+    co_return reply{reply_code::need_password, "Username OK, need password"};
   }
 };
 
@@ -58,12 +59,12 @@ struct pass {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (!s.pending_user()) {
-      if (s.logged_in()) co_return reply{503, "Already logged in"};
-      co_return reply{503, "Login with USER first"};
+      if (s.logged_in()) co_return reply{reply_code::bad_sequence, "Already logged in"};
+      co_return reply{reply_code::bad_sequence, "Login with USER first"};
     }
     bool ok = co_await s.finish_login(arg);
-    if (!ok) co_return reply{530, "Login incorrect"};
-    co_return reply{230, "Login successful"};
+    if (!ok) co_return reply{reply_code::not_logged_in, "Login incorrect"};
+    co_return reply{reply_code::logged_in, "Login successful"};
   }
 };
 
@@ -76,7 +77,7 @@ struct acct {
   static constexpr std::string_view syntax = "ACCT <sp> account-information";
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view) {
-    co_return reply{202, "No account needed, ACCT is superfluous here"};
+    co_return reply{reply_code::superfluous, "No account needed, ACCT is superfluous here"};
   }
 };
 
@@ -90,7 +91,7 @@ struct rein {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
     s.reinitialize();
-    co_return reply{220, "Service ready for new user"};
+    co_return reply{reply_code::service_ready, "Service ready for new user"};
   }
 };
 
@@ -105,7 +106,7 @@ struct quit {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
     s.quit();
-    co_return reply{221, "Goodbye"};
+    co_return reply{reply_code::closing_control, "Goodbye"};
   }
 };
 

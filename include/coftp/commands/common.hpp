@@ -12,9 +12,6 @@
 namespace coftp {
 
 namespace detail {
-/// The reply for a path argument that is no path (NUL, CR or LF inside).
-inline reply bad_path() { return {501, "Invalid path"}; }
-
 /// Splits LIST/NLST arguments: leading words starting with '-' are ls options
 /// ("-la"), the rest is the path (which may contain spaces).
 inline std::string_view listing_path(std::string_view arg) {

@@ -15,16 +15,14 @@ namespace coftp::commands {
 struct dele {
   static constexpr std::string_view verb = "DELE";
   static constexpr std::string_view syntax = "DELE <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::remove;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto ec = co_await s.storage().remove_file(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    auto ec = co_await s.storage().remove_file(p.storage_path);
     if (ec) co_return reply_for(ec, {{storage_errc::is_a_directory, "Is a directory, use RMD"}});
-    co_return reply{250, "File deleted"};
+    co_return reply{reply_code::file_action_ok, "File deleted"};
   }
 };
 
@@ -33,18 +31,16 @@ struct dele {
 struct mkd {
   static constexpr std::string_view verb = "MKD";
   static constexpr std::string_view syntax = "MKD <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::make_dir;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto ec = co_await s.storage().make_directory(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    auto ec = co_await s.storage().make_directory(p.storage_path);
     if (ec)
       co_return reply_for(ec, {{storage_errc::already_exists, "Directory already exists"},
                                {storage_errc::not_found, "Parent directory not found"}});
-    co_return reply{257, quote_path(p->virtual_path) + " directory created"};
+    co_return reply{reply_code::path_created, quote_path(p.virtual_path) + " directory created"};
   }
 };
 
@@ -53,17 +49,15 @@ struct mkd {
 struct rmd {
   static constexpr std::string_view verb = "RMD";
   static constexpr std::string_view syntax = "RMD <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::remove_dir;
   static constexpr std::string_view usage = "Missing directory name";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    if (p->virtual_path == "/") co_return reply{550, "Permission denied"};
-    auto ec = co_await s.storage().remove_directory(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    if (p.virtual_path == "/") co_return coftp::detail::permission_denied();
+    auto ec = co_await s.storage().remove_directory(p.storage_path);
     if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
-    co_return reply{250, "Directory removed"};
+    co_return reply{reply_code::file_action_ok, "Directory removed"};
   }
 };
 
@@ -79,18 +73,16 @@ struct xrmd : rmd {
 struct rnfr {
   static constexpr std::string_view verb = "RNFR";
   static constexpr std::string_view syntax = "RNFR <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::rename;
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    if (p->virtual_path == "/") co_return reply{550, "Permission denied"};
-    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    if (p.virtual_path == "/") co_return coftp::detail::permission_denied();
+    auto [ec, info] = co_await s.storage().stat(p.storage_path);
     if (ec) co_return reply_for(ec);
-    s.rename_from() = std::move(*p);
-    co_return reply{350, "Ready for RNTO"};
+    s.rename_from() = std::move(p);
+    co_return reply{reply_code::pending, "Ready for RNTO"};
   }
 };
 
@@ -105,7 +97,7 @@ struct rnto {
   static constexpr std::string_view usage = "Missing filename";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    if (!s.rename_from()) co_return reply{503, "RNFR required first"};
+    if (!s.rename_from()) co_return reply{reply_code::bad_sequence, "RNFR required first"};
     auto from = std::move(*s.rename_from());
     s.rename_from().reset();
     auto to = s.resolve(arg);
@@ -114,7 +106,7 @@ struct rnto {
     if (ec)
       co_return reply_for(ec, {{storage_errc::not_found, "Source file not found"},
                                {storage_errc::already_exists, "Destination already exists"}});
-    co_return reply{250, "Rename successful"};
+    co_return reply{reply_code::file_action_ok, "Rename successful"};
   }
 };
 
@@ -122,21 +114,19 @@ struct rnto {
 struct size {
   static constexpr std::string_view verb = "SIZE";
   static constexpr std::string_view syntax = "SIZE <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "SIZE";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    auto [ec, info] = co_await s.storage().stat(p.storage_path);
     if (ec) co_return reply_for(ec);
-    if (info.is_directory()) co_return reply{550, "Is a directory"};
+    if (info.is_directory()) co_return reply{reply_code::file_unavailable, "Is a directory"};
     // A symlink the backend could not resolve (dangling, or leading out of the root)
     // has nothing RETR could send; its own size would tell the length of a host path.
-    if (!info.is_regular()) co_return reply{550, "File not found"};
-    co_return reply{213, std::to_string(info.size)};
+    if (!info.is_regular()) co_return reply{reply_code::file_unavailable, "File not found"};
+    co_return reply{reply_code::file_status, std::to_string(info.size)};
   }
 };
 
@@ -145,17 +135,15 @@ struct size {
 struct mdtm {
   static constexpr std::string_view verb = "MDTM";
   static constexpr std::string_view syntax = "MDTM <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view feature = "MDTM";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    auto [ec, info] = co_await s.storage().stat(p.storage_path);
     if (ec) co_return reply_for(ec);
-    co_return reply{213, format_timestamp(info.mtime)};
+    co_return reply{reply_code::file_status, format_timestamp(info.mtime)};
   }
 };
 
@@ -177,20 +165,21 @@ struct mfmt {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto sp = arg.find(' ');
-    if (sp == std::string_view::npos || sp + 1 == arg.size()) co_return reply{501, std::string(usage)};
+    if (sp == std::string_view::npos || sp + 1 == arg.size())
+      co_return reply{reply_code::bad_arguments, std::string(usage)};
     auto time_arg = arg.substr(0, sp);
     auto when = parse_timestamp(time_arg);
-    if (!when) co_return reply{501, "Invalid time, expected YYYYMMDDHHMMSS (UTC)"};
+    if (!when) co_return reply{reply_code::bad_arguments, "Invalid time, expected YYYYMMDDHHMMSS (UTC)"};
     auto p = s.resolve(arg.substr(sp + 1));
     if (!p) co_return coftp::detail::bad_path();
     auto [sec, info] = co_await s.storage().stat(p->storage_path);
     if (sec) co_return reply_for(sec);
-    if (!info.is_regular()) co_return reply{550, "Not a plain file"};
+    if (!info.is_regular()) co_return reply{reply_code::file_unavailable, "Not a plain file"};
     auto ec = co_await s.storage().set_modified(p->storage_path, *when);
     if (ec) co_return reply_for(ec);
     auto dot = time_arg.find('.');
     int digits = dot == std::string_view::npos ? 0 : static_cast<int>(time_arg.size() - dot - 1);
-    co_return reply{213, "Modify=" + format_timestamp(*when, digits) + "; " + p->virtual_path};
+    co_return reply{reply_code::file_status, "Modify=" + format_timestamp(*when, digits) + "; " + p->virtual_path};
   }
 };
 

@@ -17,7 +17,7 @@ struct syst {
   static constexpr needs requires_ = needs::none;
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view) {
-    co_return reply{215, "UNIX Type: L8"};
+    co_return reply{reply_code::system_type, "UNIX Type: L8"};
   }
 };
 
@@ -29,7 +29,7 @@ struct noop {
   static constexpr needs requires_ = needs::none;
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view) {
-    co_return reply{200, "OK"};
+    co_return reply{reply_code::ok, "OK"};
   }
 };
 
@@ -48,7 +48,7 @@ struct feat {
       text += f;
     }
     text += "\nEnd";
-    co_return reply{211, std::move(text)};
+    co_return reply{reply_code::system_status, std::move(text)};
   }
 };
 
@@ -65,15 +65,16 @@ struct opts {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto a = coftp::detail::upper(arg);
     if (a == "MLST" || a.starts_with("MLST ")) {
-      if (!Session::commands::template contains<Session>("MLST")) co_return reply{501, "MLST is not offered"};
+      if (!Session::commands::template contains<Session>("MLST"))
+        co_return reply{reply_code::bad_arguments, "MLST is not offered"};
       auto facts = parse_mlst_facts(a.size() > 5 ? std::string_view(arg).substr(5) : std::string_view());
       s.set_mlst_facts(facts);
       // RFC 3659 7.9: the reply lists the facts now selected.
-      co_return reply{200, "MLST OPTS " + mlst_fact_names(facts)};
+      co_return reply{reply_code::ok, "MLST OPTS " + mlst_fact_names(facts)};
     }
-    if (a == "UTF8 ON" || a == "UTF8" || a == "UTF-8 ON") co_return reply{200, "UTF8 mode enabled"};
-    if (a == "UTF8 OFF") co_return reply{504, "UTF8 cannot be turned off"};
-    co_return reply{501, "Option not understood"};
+    if (a == "UTF8 ON" || a == "UTF8" || a == "UTF-8 ON") co_return reply{reply_code::ok, "UTF8 mode enabled"};
+    if (a == "UTF8 OFF") co_return reply{reply_code::not_implemented_for_parameter, "UTF8 cannot be turned off"};
+    co_return reply{reply_code::bad_arguments, "Option not understood"};
   }
 };
 
@@ -101,13 +102,14 @@ struct help {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     using table = typename Session::commands;
     if (arg.empty())
-      co_return reply{214, detail_info::verb_list("The following commands are recognized:", table::verbs(s))};
+      co_return reply{reply_code::help,
+                      detail_info::verb_list("The following commands are recognized:", table::verbs(s))};
     auto v = coftp::detail::upper(arg);
     auto sp = v.find(' ');
     std::string_view first = std::string_view(v).substr(0, sp);
     auto syntax = table::template syntax<Session>(first);
-    if (!syntax) co_return reply{502, "Unknown command " + std::string(first)};
-    co_return reply{214, "Syntax: " + std::string(*syntax)};
+    if (!syntax) co_return reply{reply_code::not_implemented, "Unknown command " + std::string(first)};
+    co_return reply{reply_code::help, "Syntax: " + std::string(*syntax)};
   }
 };
 
@@ -125,19 +127,21 @@ struct site_chmod {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto sp = arg.find(' ');
     if (sp == std::string_view::npos || sp == 0 || sp > 4 || sp + 1 == arg.size())
-      co_return reply{501, std::string(usage)};
+      co_return reply{reply_code::bad_arguments, std::string(usage)};
     unsigned mode = 0;
     for (char c : arg.substr(0, sp)) {
-      if (c < '0' || c > '7') co_return reply{501, "SITE CHMOD: the mode must be octal (e.g. 644)"};
+      if (c < '0' || c > '7')
+        co_return reply{reply_code::bad_arguments, "SITE CHMOD: the mode must be octal (e.g. 644)"};
       mode = mode * 8 + unsigned(c - '0');
     }
     // An FTP user must never be able to make an uploaded program set-user-ID.
-    if (mode & 06000) co_return reply{550, "SITE CHMOD: set-user-ID and set-group-ID bits are not allowed"};
+    if (mode & 06000)
+      co_return reply{reply_code::file_unavailable, "SITE CHMOD: set-user-ID and set-group-ID bits are not allowed"};
     auto p = s.resolve(arg.substr(sp + 1));
     if (!p) co_return coftp::detail::bad_path();
     auto ec = co_await s.storage().set_mode(p->storage_path, mode);
     if (ec) co_return reply_for(ec);
-    co_return reply{200, "SITE CHMOD command successful"};
+    co_return reply{reply_code::ok, "SITE CHMOD command successful"};
   }
 };
 
@@ -166,15 +170,15 @@ struct basic_site {
     if (sub.verb == "HELP") {
       if (!sub.argument.empty()) {
         auto syntax = SiteCommands::template syntax<Session>(coftp::detail::upper(sub.argument));
-        if (!syntax) co_return reply{502, "Unknown SITE command " + sub.argument};
-        co_return reply{214, "Syntax: " + std::string(*syntax)};
+        if (!syntax) co_return reply{reply_code::not_implemented, "Unknown SITE command " + sub.argument};
+        co_return reply{reply_code::help, "Syntax: " + std::string(*syntax)};
       }
       auto verbs = SiteCommands::template verbs<Session>();
       verbs.push_back("HELP");
-      co_return reply{214, detail_info::verb_list("The following SITE commands are recognized:", verbs)};
+      co_return reply{reply_code::help, detail_info::verb_list("The following SITE commands are recognized:", verbs)};
     }
     if (!SiteCommands::template contains<Session>(sub.verb))
-      co_return reply{502, "Unknown SITE command " + sub.verb};
+      co_return reply{reply_code::not_implemented, "Unknown SITE command " + sub.verb};
     auto r = co_await SiteCommands::dispatch(s, sub);
     co_return r;
   }

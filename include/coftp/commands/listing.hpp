@@ -53,7 +53,7 @@ inline reply not_found(const std::error_code& ec) {
                         {storage_errc::not_a_directory, "Directory not found"}});
 }
 
-inline reply unreadable() { return {451, "Cannot read the directory"}; }
+inline reply unreadable() { return {reply_code::local_error, "Cannot read the directory"}; }
 
 // Reads the first entries of `t.dir` into `t.entries`: the whole directory, sorted by
 // name, when it ends within COFTP_LISTING_SORT_LIMIT entries; else those read so far,
@@ -103,13 +103,14 @@ asio::awaitable<std::pair<reply, target<directory_of<Session>>>> gather(Session&
       for (auto& e : batch) {
         if (!glob_match(pattern, e.name)) continue;
         if (t.entries.size() == COFTP_MAX_GLOB_MATCHES)
-          co_return result_type{reply{550, "Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
-                                               "), narrow the pattern"},
-                                std::move(t)};
+          co_return result_type{
+              reply{reply_code::file_unavailable,
+                    "Too many matches (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) + "), narrow the pattern"},
+              std::move(t)};
         t.entries.push_back(std::move(e));
       }
     }
-    if (t.entries.empty()) co_return result_type{reply{550, "No files found"}, std::move(t)};
+    if (t.entries.empty()) co_return result_type{reply{reply_code::file_unavailable, "No files found"}, std::move(t)};
     t.name_prefix = directory_part(arg);
     std::sort(t.entries.begin(), t.entries.end(), by_name);
     co_return result_type{reply{}, std::move(t)};
@@ -347,7 +348,6 @@ struct recursive_source {
 template <class Session>
 asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) {
   s.take_restart();
-  if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
   auto path = coftp::detail::listing_path(arg);
   auto [failed, t] = co_await gather(s, path, true);
   if (!failed.empty()) co_return failed;
@@ -356,15 +356,17 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
     std::string unique = sec ? std::string() : std::move(self.unique);
     std::string shown = t.path.virtual_path;
     recursive_source<Session> source(s, how, std::move(t), path, std::move(unique));
-    auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"}, shown);
+    auto r = co_await s.send_generated(
+        source, reply{reply_code::opening_data_connection, "Opening data connection for directory listing"}, shown);
     if (!r.ok()) co_return reply_for(r);
     if (source.truncated == recursive_source<Session>::cut::entries)
-      co_return reply{226, "Directory listing truncated: more than " + std::to_string(COFTP_MAX_RECURSIVE_ENTRIES) +
-                               " entries"};
+      co_return reply{reply_code::transfer_complete, "Directory listing truncated: more than " +
+                                                         std::to_string(COFTP_MAX_RECURSIVE_ENTRIES) + " entries"};
     if (source.truncated == recursive_source<Session>::cut::depth)
-      co_return reply{226, "Directory listing truncated: directories more than " +
-                               std::to_string(COFTP_MAX_LISTING_DEPTH) + " levels down not listed"};
-    co_return reply{226, "Directory listing sent"};
+      co_return reply{reply_code::transfer_complete, "Directory listing truncated: directories more than " +
+                                                         std::to_string(COFTP_MAX_LISTING_DEPTH) +
+                                                         " levels down not listed"};
+    co_return reply{reply_code::transfer_complete, "Directory listing sent"};
   }
   auto now = std::chrono::system_clock::now();
   auto source = make_source(t, [&t, how, now](std::string& out, const file_info& e) {
@@ -376,10 +378,11 @@ asio::awaitable<reply> run_listing(Session& s, std::string_view arg, style how) 
       out += "\r\n";
     }
   });
-  auto r = co_await s.send_generated(source, reply{150, "Opening data connection for directory listing"},
-                                     t.path.virtual_path);
+  auto r = co_await s.send_generated(
+      source, reply{reply_code::opening_data_connection, "Opening data connection for directory listing"},
+      t.path.virtual_path);
   if (!r.ok()) co_return reply_for(r);
-  co_return reply{226, "Directory listing sent"};
+  co_return reply{reply_code::transfer_complete, "Directory listing sent"};
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -402,7 +405,7 @@ void append_facts(Session& s, std::string& out, const file_info& f, std::string_
 /// listing ends with "226 Directory listing truncated: ...". Other options are ignored.
 struct list {
   static constexpr std::string_view verb = "LIST";
-  static constexpr needs requires_ = needs::login;
+  static constexpr needs requires_ = needs::login | needs::data_connection;
   static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "LIST [<sp> pathname or pattern]";
   template <class Session>
@@ -419,7 +422,7 @@ struct list {
 /// ("sub/deeper/b.txt"), with LIST -R's bounds.
 struct nlst {
   static constexpr std::string_view verb = "NLST";
-  static constexpr needs requires_ = needs::login;
+  static constexpr needs requires_ = needs::login | needs::data_connection;
   static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "NLST [<sp> pathname or pattern]";
   template <class Session>
@@ -433,17 +436,16 @@ struct nlst {
 /// facts selected with OPTS MLST; the directory itself comes first as type=cdir.
 struct mlsd {
   static constexpr std::string_view verb = "MLSD";
-  static constexpr needs requires_ = needs::login;
+  static constexpr needs requires_ = needs::login | needs::data_connection;
   static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "MLSD [<sp> pathname]";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     s.take_restart();
-    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
     auto [failed, t] = co_await detail_listing::gather(s, arg, false);
     if (!failed.empty()) co_return failed;
     // RFC 3659 7.2.1: "If the pathname does not refer to a directory, 501."
-    if (!t.directory) co_return reply{501, "Not a directory, use MLST for a file"};
+    if (!t.directory) co_return reply{reply_code::bad_arguments, "Not a directory, use MLST for a file"};
     auto source = detail_listing::make_source(t, [&s](std::string& out, const file_info& e) {
       detail_listing::append_facts(s, out, e, e.name);
       out += "\r\n";
@@ -453,10 +455,10 @@ struct mlsd {
       detail_listing::append_facts(s, source.head, self, ".", mlst_entry::cdir);
       source.head += "\r\n";
     }
-    auto r = co_await s.send_generated(source, reply{150, "Opening data connection for MLSD"},
-                                       t.path.virtual_path);
+    auto r = co_await s.send_generated(
+        source, reply{reply_code::opening_data_connection, "Opening data connection for MLSD"}, t.path.virtual_path);
     if (!r.ok()) co_return reply_for(r);
-    co_return reply{226, "MLSD complete"};
+    co_return reply{reply_code::transfer_complete, "MLSD complete"};
   }
 };
 
@@ -465,20 +467,18 @@ struct mlsd {
 /// 250 multi-line reply whose one entry line starts with a space.
 struct mlst {
   static constexpr std::string_view verb = "MLST";
-  static constexpr needs requires_ = needs::login;
+  static constexpr needs requires_ = needs::login | needs::path;
   static constexpr permissions rights = permissions::list;
   static constexpr std::string_view syntax = "MLST [<sp> pathname]";
   static constexpr std::string_view feature = "MLST type*;size*;modify*;perm*;unique;";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    auto [ec, info] = co_await s.storage().stat(p->storage_path);
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    auto [ec, info] = co_await s.storage().stat(p.storage_path);
     if (ec) co_return reply_for(ec);
-    std::string text = "Listing " + p->virtual_path + "\n ";
-    detail_listing::append_facts(s, text, info, p->virtual_path);
+    std::string text = "Listing " + p.virtual_path + "\n ";
+    detail_listing::append_facts(s, text, info, p.virtual_path);
     text += "\nEnd";
-    co_return reply{250, std::move(text)};
+    co_return reply{reply_code::file_action_ok, std::move(text)};
   }
 };
 
@@ -542,15 +542,15 @@ struct stat {
       chunk.clear();
       if (co_await source.next(chunk)) co_return detail_listing::unreadable();
       if (count > COFTP_MAX_GLOB_MATCHES)
-        co_return reply{550, "Too many entries for STAT (more than " + std::to_string(COFTP_MAX_GLOB_MATCHES) +
-                                 "), use LIST"};
+        co_return reply{reply_code::file_unavailable, "Too many entries for STAT (more than " +
+                                                          std::to_string(COFTP_MAX_GLOB_MATCHES) + "), use LIST"};
       lines += chunk;
     } while (!chunk.empty());
     std::string text = "Status of " + t.path.virtual_path + ":\n";
     for (char c : lines)
       if (c != '\r') text += c;
     text += "End of status";
-    co_return reply{t.directory ? 212 : 213, std::move(text)};
+    co_return reply{t.directory ? reply_code::directory_status : reply_code::file_status, std::move(text)};
   }
 
   template <class Session>
@@ -565,7 +565,7 @@ struct stat {
     text += " Files received: " + std::to_string(st.files_received) + " (" + std::to_string(st.bytes_received) +
             " bytes)\n";
     text += "End of status";
-    return {211, std::move(text)};
+    return {reply_code::system_status, std::move(text)};
   }
 };
 

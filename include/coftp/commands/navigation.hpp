@@ -11,18 +11,15 @@ namespace coftp::commands {
 
 namespace detail_nav {
 template <class Session>
-asio::awaitable<reply> change_directory(Session& s, std::string_view arg, reply success,
-                                        std::string_view missing) {
-  auto p = s.resolve(arg);
-  if (!p) co_return coftp::detail::bad_path();
+asio::awaitable<reply> change_directory(Session& s, resolved_path p, reply success, std::string_view missing) {
   // Entering, not only a directory: one the server may not search is refused here, not
   // at the first LIST or RETR (the backend's enter_directory, else stat).
-  auto ec = co_await probe_directory(s.storage(), p->storage_path);
+  auto ec = co_await probe_directory(s.storage(), p.storage_path);
   if (ec)
     co_return reply_for(ec, {{storage_errc::not_found, missing},
                              {storage_errc::not_a_directory, missing},
                              {storage_errc::permission_denied, "Access denied"}});
-  s.set_cwd(std::move(p->virtual_path));
+  s.set_cwd(std::move(p.virtual_path));
   co_return success;
 }
 }  // namespace detail_nav
@@ -31,12 +28,13 @@ asio::awaitable<reply> change_directory(Session& s, std::string_view arg, reply 
 struct cwd {
   static constexpr std::string_view verb = "CWD";
   static constexpr std::string_view syntax = "CWD <sp> pathname";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path;
   static constexpr std::string_view usage = "Missing directory name";
   static constexpr std::string_view feature = "TVFS";  // RFC 3659 6: Unix-style virtual paths
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    return detail_nav::change_directory(s, arg, {250, "Directory changed successfully"}, "Directory not found");
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
+    return detail_nav::change_directory(s, std::move(p), {reply_code::file_action_ok, "Directory changed successfully"},
+                                        "Directory not found");
   }
 };
 
@@ -47,8 +45,9 @@ struct cdup {
   static constexpr needs requires_ = needs::login;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
-    if (s.cwd() == "/") co_return reply{550, "Cannot go up"};
-    auto r = co_await detail_nav::change_directory(s, "..", {200, "Directory changed to parent"}, "Cannot go up");
+    if (s.cwd() == "/") co_return reply{reply_code::file_unavailable, "Cannot go up"};
+    auto r = co_await detail_nav::change_directory(s, *s.resolve(".."), {reply_code::ok, "Directory changed to parent"},
+                                                   "Cannot go up");
     co_return r;
   }
 };
@@ -61,7 +60,7 @@ struct pwd {
   static constexpr needs requires_ = needs::login;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
-    co_return reply{257, quote_path(s.cwd()) + " is the current directory"};
+    co_return reply{reply_code::path_created, quote_path(s.cwd()) + " is the current directory"};
   }
 };
 

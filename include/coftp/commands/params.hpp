@@ -71,13 +71,13 @@ struct type {
     auto t = coftp::detail::upper(arg);
     if (t == "A" || t == "A N") {
       s.set_ascii(true);
-      co_return reply{200, "Type set to A"};
+      co_return reply{reply_code::ok, "Type set to A"};
     }
     if (t == "I" || t == "L 8") {
       s.set_ascii(false);
-      co_return reply{200, "Type set to I"};
+      co_return reply{reply_code::ok, "Type set to I"};
     }
-    co_return reply{504, "Unsupported TYPE"};
+    co_return reply{reply_code::not_implemented_for_parameter, "Unsupported TYPE"};
   }
 };
 
@@ -89,8 +89,8 @@ struct mode {
   static constexpr needs requires_ = needs::argument;
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view arg) {
-    if (coftp::detail::upper(arg) == "S") co_return reply{200, "Mode set to S"};
-    co_return reply{504, "Unsupported MODE"};
+    if (coftp::detail::upper(arg) == "S") co_return reply{reply_code::ok, "Mode set to S"};
+    co_return reply{reply_code::not_implemented_for_parameter, "Unsupported MODE"};
   }
 };
 
@@ -102,8 +102,8 @@ struct stru {
   static constexpr needs requires_ = needs::argument;
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view arg) {
-    if (coftp::detail::upper(arg) == "F") co_return reply{200, "Structure set to F"};
-    co_return reply{504, "Unsupported STRU"};
+    if (coftp::detail::upper(arg) == "F") co_return reply{reply_code::ok, "Structure set to F"};
+    co_return reply{reply_code::not_implemented_for_parameter, "Unsupported STRU"};
   }
 };
 
@@ -115,7 +115,7 @@ struct allo {
   static constexpr needs requires_ = needs::none;
   template <class Session>
   static asio::awaitable<reply> run(Session&, std::string_view) {
-    co_return reply{202, "No storage allocation necessary"};
+    co_return reply{reply_code::superfluous, "No storage allocation necessary"};
   }
 };
 
@@ -149,13 +149,14 @@ struct epsv {
     switch (a.kind) {
       case epsv_argument::all:
         s.set_epsv_all();
-        co_return reply{200, "EPSV ALL accepted: PASV, PORT and EPRT are refused from now on"};
+        co_return reply{reply_code::ok, "EPSV ALL accepted: PASV, PORT and EPRT are refused from now on"};
       case epsv_argument::any: co_return detail_params::open_passive(s, true);
       case epsv_argument::protocol: co_return detail_params::open_passive(s, true, a.number);
-      case epsv_argument::unsupported_protocol: co_return reply{522, "Network protocol not supported, use (1,2)"};
+      case epsv_argument::unsupported_protocol:
+        co_return reply{reply_code::protocol_not_supported, "Network protocol not supported, use (1,2)"};
       case epsv_argument::malformed: break;
     }
-    co_return reply{501, "EPSV takes 1, 2 or ALL"};
+    co_return reply{reply_code::bad_arguments, "EPSV takes 1, 2 or ALL"};
   }
 };
 
@@ -171,7 +172,7 @@ struct port {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     if (s.epsv_all()) co_return detail_params::epsv_all_in_effect();
     auto ep = parse_port_argument(arg);
-    if (!ep) co_return reply{501, "PORT requires h1,h2,h3,h4,p1,p2 (numbers 0-255)"};
+    if (!ep) co_return reply{reply_code::bad_arguments, "PORT requires h1,h2,h3,h4,p1,p2 (numbers 0-255)"};
     co_return detail_params::open_active(s, *ep);
   }
 };
@@ -189,8 +190,8 @@ struct eprt {
     if (s.epsv_all()) co_return detail_params::epsv_all_in_effect();
     auto parsed = parse_eprt_argument(arg);
     if (parsed.status == eprt_argument::unsupported_protocol)
-      co_return reply{522, "Network protocol not supported, use (1,2)"};
-    if (parsed.status != eprt_argument::ok) co_return reply{501, std::string(usage)};
+      co_return reply{reply_code::protocol_not_supported, "Network protocol not supported, use (1,2)"};
+    if (parsed.status != eprt_argument::ok) co_return reply{reply_code::bad_arguments, std::string(usage)};
     co_return detail_params::open_active(s, parsed.target);
   }
 };

@@ -32,8 +32,8 @@ struct auth : tls_command {
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     auto mechanism = coftp::detail::upper(arg);
     if (mechanism != "TLS" && mechanism != "TLS-C" && mechanism != "SSL" && mechanism != "TLS-P")
-      co_return reply{504, "Unsupported security mechanism; use AUTH TLS"};
-    if (s.control_secure()) co_return reply{503, "TLS is already active on this connection"};
+      co_return reply{reply_code::not_implemented_for_parameter, "Unsupported security mechanism; use AUTH TLS"};
+    if (s.control_secure()) co_return reply{reply_code::bad_sequence, "TLS is already active on this connection"};
     bool private_data = mechanism == "SSL" || mechanism == "TLS-P";
     // The 234 goes out in clear, then the handshake follows on the same connection.
     co_await s.write_reply(reply{reply_code::security_accepted, "AUTH " + mechanism + " OK, starting TLS negotiation"});
@@ -52,12 +52,13 @@ struct pbsz : tls_command {
   static constexpr std::string_view feature = "PBSZ";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    if (!s.control_secure()) co_return reply{503, "PBSZ needs a TLS control connection: send AUTH TLS first"};
+    if (!s.control_secure())
+      co_return reply{reply_code::bad_sequence, "PBSZ needs a TLS control connection: send AUTH TLS first"};
     if (arg.empty() || arg.size() > 10 || arg.find_first_not_of("0123456789") != std::string_view::npos)
-      co_return reply{501, "PBSZ takes a decimal number"};
+      co_return reply{reply_code::bad_arguments, "PBSZ takes a decimal number"};
     s.set_pbsz();
-    if (arg.find_first_not_of('0') != std::string_view::npos) co_return reply{200, "PBSZ=0"};
-    co_return reply{200, "PBSZ 0 successful"};
+    if (arg.find_first_not_of('0') != std::string_view::npos) co_return reply{reply_code::ok, "PBSZ=0"};
+    co_return reply{reply_code::ok, "PBSZ 0 successful"};
   }
 };
 
@@ -72,19 +73,21 @@ struct prot : tls_command {
   static constexpr std::string_view feature = "PROT";
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
-    if (!s.control_secure()) co_return reply{503, "PROT needs a TLS control connection: send AUTH TLS first"};
-    if (!s.pbsz_set()) co_return reply{503, "PROT needs PBSZ first"};
+    if (!s.control_secure())
+      co_return reply{reply_code::bad_sequence, "PROT needs a TLS control connection: send AUTH TLS first"};
+    if (!s.pbsz_set()) co_return reply{reply_code::bad_sequence, "PROT needs PBSZ first"};
     auto level = coftp::detail::upper(arg);
     if (level == "P") {
       s.set_private_data(true);
-      co_return reply{200, "PROT now Private"};
+      co_return reply{reply_code::ok, "PROT now Private"};
     }
     if (level == "C") {
       s.set_private_data(false);
-      co_return reply{200, "PROT now Clear"};
+      co_return reply{reply_code::ok, "PROT now Clear"};
     }
-    if (level == "S" || level == "E") co_return reply{536, "PROT " + level + " is not supported with TLS; use P or C"};
-    co_return reply{504, "Unknown protection level; use P or C"};
+    if (level == "S" || level == "E")
+      co_return reply{reply_code::protection_not_supported, "PROT " + level + " is not supported with TLS; use P or C"};
+    co_return reply{reply_code::not_implemented_for_parameter, "Unknown protection level; use P or C"};
   }
 };
 

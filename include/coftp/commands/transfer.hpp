@@ -20,7 +20,8 @@ template <class Session>
 std::optional<reply> refuse_restart(Session& s, std::uint64_t offset) {
   // Under TYPE A a byte offset of the file is not an offset of the converted stream:
   // resuming there would silently corrupt the file (pure-ftpd refuses it too).
-  if (offset != 0 && s.ascii()) return reply{504, "REST is only supported in TYPE I (binary)"};
+  if (offset != 0 && s.ascii())
+    return reply{reply_code::not_implemented_for_parameter, "REST is only supported in TYPE I (binary)"};
   return std::nullopt;
 }
 
@@ -29,7 +30,7 @@ template <class Session, class Writer>
 asio::awaitable<reply> receive(Session& s, Writer& writer, reply opening, const resolved_path& p) {
   auto r = co_await s.receive(writer, std::move(opening), p.virtual_path);
   if (!r.ok()) co_return reply_for(r);
-  co_return reply{226, "Transfer complete (" + std::to_string(r.bytes) + " bytes received)"};
+  co_return reply{reply_code::transfer_complete, "Transfer complete (" + std::to_string(r.bytes) + " bytes received)"};
 }
 
 }  // namespace detail_transfer
@@ -40,28 +41,25 @@ asio::awaitable<reply> receive(Session& s, Writer& writer, reply opening, const 
 /// unaffected." After REST N the transfer starts at byte N (RFC 3659 5.3).
 struct retr {
   static constexpr std::string_view verb = "RETR";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path | needs::data_connection;
   static constexpr permissions rights = permissions::retrieve;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "RETR <sp> pathname";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
     auto offset = s.take_restart();
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
     if (auto refused = detail_transfer::refuse_restart(s, offset)) co_return *refused;
-    auto [ec, reader] = co_await s.storage().open_read(p->storage_path, offset);
+    auto [ec, reader] = co_await s.storage().open_read(p.storage_path, offset);
     if (ec) co_return reply_for(ec);
     // RFC 3659 5.5: a marker beyond the end of the file is "554 ... invalid REST parameter".
     if (offset > reader.size()) co_return reply_for(make_error_code(storage_errc::invalid_offset));
     // "(N bytes)" is what clients parse for the size to expect: the bytes still to come.
     std::string text = "Opening data connection (" + std::to_string(reader.size() - offset) + " bytes)";
     if (offset != 0) text = "Restarting at " + std::to_string(offset) + ". " + text;
-    reply opening{150, std::move(text)};
-    auto r = co_await s.send(reader, std::move(opening), p->virtual_path);
+    reply opening{reply_code::opening_data_connection, std::move(text)};
+    auto r = co_await s.send(reader, std::move(opening), p.virtual_path);
     if (!r.ok()) co_return reply_for(r);
-    co_return reply{226, "Transfer complete"};
+    co_return reply{reply_code::transfer_complete, "Transfer complete"};
   }
 };
 
@@ -73,20 +71,18 @@ struct retr {
 /// are kept and the data is written from N on (RFC 3659 5.3).
 struct stor {
   static constexpr std::string_view verb = "STOR";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path | needs::data_connection;
   static constexpr permissions rights = permissions::store;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "STOR <sp> pathname";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
     auto offset = s.take_restart();
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
     if (auto refused = detail_transfer::refuse_restart(s, offset)) co_return *refused;
-    auto [ec, writer] = co_await s.storage().open_write(p->storage_path, write_mode::replace, offset);
+    auto [ec, writer] = co_await s.storage().open_write(p.storage_path, write_mode::replace, offset);
     if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
-    auto r = co_await detail_transfer::receive(s, writer, reply{150, "Ready to receive"}, *p);
+    auto r =
+        co_await detail_transfer::receive(s, writer, reply{reply_code::opening_data_connection, "Ready to receive"}, p);
     co_return r;
   }
 };
@@ -98,19 +94,17 @@ struct stor {
 /// created at the server site."
 struct appe {
   static constexpr std::string_view verb = "APPE";
-  static constexpr needs requires_ = needs::login | needs::argument;
+  static constexpr needs requires_ = needs::login | needs::argument | needs::path | needs::data_connection;
   static constexpr permissions rights = permissions::store;
   static constexpr std::string_view usage = "Missing filename";
   static constexpr std::string_view syntax = "APPE <sp> pathname";
   template <class Session>
-  static asio::awaitable<reply> run(Session& s, std::string_view arg) {
+  static asio::awaitable<reply> run(Session& s, resolved_path p) {
     s.take_restart();  // appending always starts at the end
-    auto p = s.resolve(arg);
-    if (!p) co_return coftp::detail::bad_path();
-    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
-    auto [ec, writer] = co_await s.storage().open_write(p->storage_path, write_mode::append, 0);
+    auto [ec, writer] = co_await s.storage().open_write(p.storage_path, write_mode::append, 0);
     if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
-    auto r = co_await detail_transfer::receive(s, writer, reply{150, "Ready to append"}, *p);
+    auto r =
+        co_await detail_transfer::receive(s, writer, reply{reply_code::opening_data_connection, "Ready to append"}, p);
     co_return r;
   }
 };
@@ -122,14 +116,13 @@ struct appe {
 /// the wished-for name; an existing file is never replaced.
 struct stou {
   static constexpr std::string_view verb = "STOU";
-  static constexpr needs requires_ = needs::login;
+  static constexpr needs requires_ = needs::login | needs::data_connection;
   static constexpr permissions rights = permissions::store;
   static constexpr std::string_view syntax = "STOU [<sp> pathname]";
   static constexpr int attempts = 16;
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view arg) {
     s.take_restart();
-    if (!s.data_ready()) co_return reply{425, "Use PASV or EPSV first"};
     std::string base = arg.empty() ? std::string("file") : std::string(arg);
     if (!s.resolve(base)) co_return coftp::detail::bad_path();
     thread_local std::minstd_rand rng{std::random_device{}()};
@@ -144,12 +137,13 @@ struct stou {
       auto [ec, writer] = co_await s.storage().open_write(p->storage_path, write_mode::create_new, 0);
       if (ec == storage_errc::already_exists) continue;
       if (ec) co_return reply_for(ec, {{storage_errc::not_found, "Directory not found"}});
-      reply opening{150, "FILE: " + std::string(file_name(p->virtual_path))};
+      reply opening{reply_code::opening_data_connection, "FILE: " + std::string(file_name(p->virtual_path))};
       auto r = co_await s.receive(writer, std::move(opening), p->virtual_path);
       if (!r.ok()) co_return reply_for(r);
-      co_return reply{226, "Transfer complete (unique file name: " + std::string(file_name(p->virtual_path)) + ")"};
+      co_return reply{reply_code::transfer_complete,
+                      "Transfer complete (unique file name: " + std::string(file_name(p->virtual_path)) + ")"};
     }
-    co_return reply{553, "Could not find a unique file name"};
+    co_return reply{reply_code::file_name_not_allowed, "Could not find a unique file name"};
   }
 };
 
@@ -169,10 +163,11 @@ struct rest {
     std::uint64_t offset = 0;
     auto [end, err] = std::from_chars(arg.data(), arg.data() + arg.size(), offset);
     if (err != std::errc{} || end != arg.data() + arg.size())
-      co_return reply{501, "REST requires a byte offset (a non-negative number)"};
+      co_return reply{reply_code::bad_arguments, "REST requires a byte offset (a non-negative number)"};
     if (auto refused = detail_transfer::refuse_restart(s, offset)) co_return *refused;
     s.set_restart(offset);
-    co_return reply{350, "Restarting at " + std::to_string(offset) + ". Send STOR or RETR to start the transfer"};
+    co_return reply{reply_code::pending,
+                    "Restarting at " + std::to_string(offset) + ". Send STOR or RETR to start the transfer"};
   }
 };
 

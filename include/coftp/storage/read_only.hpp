@@ -7,6 +7,7 @@
 
 #include <coftp/error.hpp>
 #include <coftp/storage.hpp>
+#include <coftp/storage/decorator.hpp>
 
 #include <asio/awaitable.hpp>
 
@@ -22,8 +23,8 @@ namespace coftp {
 
 /// A backend serving `S` read-only.
 ///
-/// `stat`, `list`, `open_read` and `enter_directory` (when `S` has it) are `S`'s own, with
-/// `S`'s reader type. `open_write` (in
+/// `stat`, `open_directory`, `open_read` and `enter_directory` (when `S` has it) are
+/// `S`'s own, forwarded by `storage_decorator`, with `S`'s reader type. `open_write` (in
 /// every mode), `make_directory`, `remove_directory`, `remove_file` and `rename` fail with
 /// `storage_errc::permission_denied` and leave `S` untouched; so do `set_modified` and
 /// `set_mode`, which exist only when `S` has them (so that a server still answers 502, not
@@ -40,45 +41,10 @@ namespace coftp {
 /// @par Lifetimes
 /// The awaitables refer to `*this`: keep the object alive until they complete.
 template <storage_backend S>
-class read_only {
+class read_only : public storage_decorator<S> {
  public:
-  /// `S`'s reader: reads are `S`'s own.
-  using reader = typename S::reader;
-  /// `S`'s writer; only ever returned default-constructed, with an error.
-  using writer = typename S::writer;
-  /// `S`'s directory stream.
-  using directory = typename S::directory;
-  /// The backend served.
-  using inner_type = S;
-
-  /// A default-constructed `S`, when it has a default constructor.
-  read_only() requires std::default_initializable<S> = default;
-
-  /// Serves `inner` read-only.
-  explicit read_only(S inner) : inner_(std::move(inner)) {}
-
-  /// The backend served, for the owner to change it directly.
-  S& inner() noexcept { return inner_; }
-  /// The backend served.
-  const S& inner() const noexcept { return inner_; }
-
-  /// `S::stat`.
-  asio::awaitable<result<file_info>> stat(std::string path) {
-    auto r = co_await inner_.stat(path);
-    co_return r;
-  }
-
-  /// `S::open_directory`.
-  asio::awaitable<result<directory>> open_directory(std::string path) {
-    auto r = co_await inner_.open_directory(path);
-    co_return r;
-  }
-
-  /// `S::open_read`.
-  asio::awaitable<result<reader>> open_read(std::string path, std::uint64_t offset) {
-    auto r = co_await inner_.open_read(path, offset);
-    co_return r;
-  }
+  using typename storage_decorator<S>::writer;
+  using storage_decorator<S>::storage_decorator;
 
   /// Always `permission_denied`.
   asio::awaitable<result<writer>> open_write(std::string, write_mode, std::uint64_t = 0) {
@@ -97,15 +63,6 @@ class read_only {
   /// Always `permission_denied`.
   asio::awaitable<std::error_code> rename(std::string, std::string) { co_return denied(); }
 
-  /// `S::enter_directory` (entering changes nothing); present only when `S` has it, so
-  /// that CWD otherwise asks `stat`, as it would of `S` itself.
-  template <class T = S>
-    requires can_enter_directory<T>
-  asio::awaitable<std::error_code> enter_directory(std::string path) {
-    auto ec = co_await inner_.enter_directory(path);
-    co_return ec;
-  }
-
   /// Always `permission_denied`; present only when `S` has `set_modified`.
   template <class T = S>
     requires can_set_modified<T>
@@ -122,8 +79,6 @@ class read_only {
 
  private:
   static std::error_code denied() noexcept { return make_error_code(storage_errc::permission_denied); }
-
-  S inner_;
 };
 
 }  // namespace coftp
