@@ -170,7 +170,8 @@ class basic_session : public session_state {
       co_return false;
     }
     log_in(std::move(*who));
-    start_throttle();
+    const auto& o = server_.options();
+    throttle_.start(o.session_rate, user_->rate, o.user_rate, user_->name, server_.user_rates());
     note_tls_identity();
     co_return true;
   }
@@ -226,7 +227,7 @@ class basic_session : public session_state {
   asio::awaitable<void> secure_control(bool private_data) {
 #if COFTP_HAS_TLS
     if (control_lost_ || !tls_offered()) co_return;
-    auto ec = co_await control_.start_tls(*server_.tls_context(), binding(), tls_settings().handshake_timeout);
+    auto ec = co_await control_.start_tls(*server_.tls_context(), binding_.get(), tls_settings().handshake_timeout);
     if (ec) control_lost_ = true;
     pbsz_ = false;
     private_data_ = private_data;
@@ -293,20 +294,14 @@ class basic_session : public session_state {
   template <class Reader>
   asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::download, path, std::move(preliminary), reader.size());
-    auto start = std::chrono::steady_clock::now();
-    auto r = co_await engine_.send(*this, req, reader);
-    finished(req, r, start);
-    co_return r;
+    return observed(req, [&](const transfer_request& q) { return engine_.send(*this, q, reader); });
   }
 
   /// Receives the data connection's bytes into `writer` and commits it (STOR).
   template <class Writer>
   asio::awaitable<transfer_result> receive(Writer& writer, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::upload, path, std::move(preliminary));
-    auto start = std::chrono::steady_clock::now();
-    auto r = co_await engine_.receive(*this, req, writer);
-    finished(req, r, start);
-    co_return r;
+    return observed(req, [&](const transfer_request& q) { return engine_.receive(*this, q, writer); });
   }
 
   /// Sends what `source` produces on the data connection (a listing, in network form),
@@ -318,10 +313,7 @@ class basic_session : public session_state {
   template <class Source>
   asio::awaitable<transfer_result> send_generated(Source& source, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::listing, path, std::move(preliminary));
-    auto start = std::chrono::steady_clock::now();
-    auto r = co_await engine_.send_generated(*this, req, source);
-    finished(req, r, start);
-    co_return r;
+    return observed(req, [&](const transfer_request& q) { return engine_.send_generated(*this, q, source); });
   }
 
   /// Sends `text` (already in network form) on the data connection.
@@ -402,7 +394,7 @@ class basic_session : public session_state {
 #if COFTP_HAS_TLS
     if (private_data_) {
       t.tls = server_.tls_context();
-      t.binding = &binding();
+      t.binding = &binding_.get();
     }
 #endif
     return t;
@@ -477,7 +469,7 @@ class basic_session : public session_state {
       }
       if (!ec) co_return std::optional<std::string>(std::move(line));
       if (ec != error::line_too_long) break;
-      co_await write_reply({500, "Command line too long"});
+      co_await write_reply({reply_code::syntax_error, "Command line too long"});
     }
     if (stopping_) co_return std::nullopt;  // close_control says 421
     if (control_deadline_.expired()) co_await write_timeout(login_bound);
@@ -514,8 +506,8 @@ class basic_session : public session_state {
   }
 
   asio::awaitable<void> write_timeout(bool login_bound) {
-    co_await write_reply({421, login_bound ? "Login timeout: closing control connection"
-                                           : "Timeout: closing control connection"});
+    co_await write_reply({reply_code::service_not_available, login_bound ? "Login timeout: closing control connection"
+                                                                         : "Timeout: closing control connection"});
   }
 
   // The start of run(): implicit TLS, then the greeting. False when the session is
@@ -523,13 +515,14 @@ class basic_session : public session_state {
   asio::awaitable<bool> open_control() {
     server_.observer().on_connect(info_);
     bool ok = co_await begin_implicit_tls();  // named: `if (!co_await ...) co_return false;` crashed under g++ 12
-    if (ok) co_await write_reply({220, server_.options().greeting});
+    if (ok) co_await write_reply({reply_code::service_ready, server_.options().greeting});
     co_return ok;
   }
 
   // The end of run(): 421 when the server stops, then close everything.
   asio::awaitable<void> close_control() {
-    if (stopping_ && !quit_ && !control_lost_) co_await write_reply({421, "Server shutting down"});
+    if (stopping_ && !quit_ && !control_lost_)
+      co_await write_reply({reply_code::service_not_available, "Server shutting down"});
     engine_.channel().close();
 #if COFTP_HAS_TLS
     if (!control_lost_) co_await control_.shutdown_tls(tls_settings().shutdown_timeout);
@@ -569,54 +562,20 @@ class basic_session : public session_state {
   }
 
 
-  // Bandwidth limits of a logged-in session, when any applies: its own buckets and its
-  // user's (shared with the user's other sessions). Allocated only when limited.
-  struct throttle_state {
-    token_bucket download, upload;
-    user_rate_registry::buckets user;
-  };
-
-  void start_throttle() {
-    const auto& o = server_.options();
-    rate_limits per_user = user_->rate;
-    if (per_user.download == 0) per_user.download = o.user_rate.download;
-    if (per_user.upload == 0) per_user.upload = o.user_rate.upload;
-    throttle_.reset();
-    if (!o.session_rate.limited() && !per_user.limited()) return;
-    throttle_ = std::make_unique<throttle_state>(throttle_state{token_bucket(o.session_rate.download),
-                                                                token_bucket(o.session_rate.upload),
-                                                                server_.user_rates().acquire(user_->name, per_user)});
-  }
-
-  transfer_throttle throttle_for(transfer_direction dir) noexcept {
-    if (!throttle_) return {};
-    if (dir == transfer_direction::upload) return {&throttle_->upload, throttle_->user.upload.get()};
-    return {&throttle_->download, throttle_->user.download.get()};
-  }
-
   transfer_request request(transfer_direction dir, std::string_view path, reply preliminary, std::uint64_t total = 0) {
-    return {dir, path, std::move(preliminary), ascii_, throttle_for(dir), total};
+    return {dir, path, std::move(preliminary), ascii_, throttle_.of(dir == transfer_direction::upload), total};
   }
 
-  // Counts a transfer that ended, and tells the observer how.
-  void finished(const transfer_request& req, const transfer_result& r, std::chrono::steady_clock::time_point start) {
-    if (req.direction == transfer_direction::download) {
-      stats_.bytes_sent += r.bytes;
-      stats_.files_sent += r.ok() ? 1 : 0;
-    } else if (req.direction == transfer_direction::upload) {
-      stats_.bytes_received += r.bytes;
-      stats_.files_received += r.ok() ? 1 : 0;
-    }
-    transfer_event ev;
-    ev.direction = req.direction;
-    ev.outcome = r.outcome;
-    ev.path = std::string(req.path);
-    ev.user = user().name;
-    ev.bytes = r.bytes;
-    ev.duration = std::chrono::steady_clock::now() - start;
-    ev.ascii = req.ascii;
-    ev.anonymous = detail::is_anonymous_name(ev.user);
+  // Runs a transfer (`run(req)`), then counts it and tells the observer how it ended.
+  template <class Run>
+  asio::awaitable<transfer_result> observed(transfer_request req, Run run) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await run(req);
+    stats_.count(req.direction, r);
+    transfer_event ev{req.direction, r.outcome, std::string(req.path), user().name, r.bytes,
+                      std::chrono::steady_clock::now() - start, req.ascii, detail::is_anonymous_name(user().name)};
     server_.observer().on_transfer(info_, ev);
+    co_return r;
   }
 
   const coftp::tls_options& tls_settings() const noexcept { return server_.options().tls; }
@@ -633,7 +592,7 @@ class basic_session : public session_state {
       tls = !first.empty() && first[0] == '\x16';
     }
     if (!tls) co_return true;
-    auto ec = co_await control_.start_tls(*server_.tls_context(), binding(), tls_settings().handshake_timeout);
+    auto ec = co_await control_.start_tls(*server_.tls_context(), binding_.get(), tls_settings().handshake_timeout);
     if (ec) control_lost_ = true;
     co_return !ec;
 #else
@@ -641,27 +600,12 @@ class basic_session : public session_state {
 #endif
   }
 
-#if COFTP_HAS_TLS
-  // This control connection's TLS session id context, made on first use.
-  const detail::tls_binding& binding() {
-    if (!binding_) {
-      binding_ = std::make_unique<detail::tls_binding>();
-      note_tls_identity();
-    }
-    return *binding_;
-  }
-  std::unique_ptr<detail::tls_binding> binding_;
-#endif
-  // Who is logged in, for the TLS session binding: data connections of another control
-  // connection with the same user, virtual host and address may resume this one's
-  // sessions (coftp/tls.hpp). Anonymous logins are many people under one name (behind
-  // one NAT too): each one's identity is its own connection's, shared with nobody.
+  // Who is logged in, for the TLS session binding (detail::session_binding).
   void note_tls_identity() {
 #if COFTP_HAS_TLS
-    if (!binding_) return;
-    if (!user_) binding_->set_identity(std::string());
-    else if (detail::is_anonymous_name(user_->name)) binding_->set_identity("\x01anonymous\n" + binding_->id());
-    else binding_->set_identity(user_->name + '\n' + (host_ ? host_->name : std::string()) + '\n' + peer().to_string());
+    bool anonymous = user_ && detail::is_anonymous_name(user_->name);
+    binding_.identify(user_ ? std::string_view(user_->name) : std::string_view(), anonymous,
+                      host_ ? std::string_view(host_->name) : std::string_view(), peer());
 #endif
   }
 
@@ -687,7 +631,10 @@ class basic_session : public session_state {
     bool too_long = false;
   };
   std::vector<pending_line> pending_;  // commands that arrived during a transfer (few: a vector)
-  std::unique_ptr<throttle_state> throttle_;  // null: no bandwidth limit applies
+  session_throttle throttle_;  // the bandwidth limits of the user logged in
+#if COFTP_HAS_TLS
+  detail::session_binding binding_;  // this control connection's TLS session id context
+#endif
   bool reading_ = false;
   bool last_heard_ = false;    // the command read during a transfer that ends the session (QUIT)
   bool transfer_cut_ = false;  // a command read during a transfer cut it (ABOR)

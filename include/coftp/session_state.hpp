@@ -10,6 +10,7 @@
 
 #include <coftp/auth.hpp>
 #include <coftp/listing.hpp>
+#include <coftp/outcome.hpp>
 #include <coftp/path.hpp>
 #include <coftp/permissions.hpp>
 
@@ -26,6 +27,17 @@ namespace coftp {
 struct session_stats {
   std::uint64_t files_sent = 0, files_received = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
+
+  /// Counts a transfer that ended (a listing counts nothing).
+  void count(transfer_direction d, const transfer_result& r) noexcept {
+    if (d == transfer_direction::download) {
+      bytes_sent += r.bytes;
+      files_sent += r.ok() ? 1 : 0;
+    } else if (d == transfer_direction::upload) {
+      bytes_received += r.bytes;
+      files_received += r.ok() ? 1 : 0;
+    }
+  }
 };
 
 /// The dialogue's state, as handlers see it.

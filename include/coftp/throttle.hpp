@@ -166,4 +166,39 @@ class transfer_throttle {
   shared_token_bucket* user_ = nullptr;
 };
 
+/// The bandwidth limits of one logged-in session: buckets of its own and its user's,
+/// shared with the user's other sessions (from a `user_rate_registry`). Holds, and
+/// allocates, nothing when no limit applies.
+class session_throttle {
+ public:
+  /// Starts the limits of a login: `session` each way, and the user's `own` limits
+  /// where set, else `user_default`.
+  void start(rate_limits session, rate_limits own, rate_limits user_default, std::string_view user,
+             user_rate_registry& registry) {
+    if (own.download == 0) own.download = user_default.download;
+    if (own.upload == 0) own.upload = user_default.upload;
+    state_.reset();
+    if (!session.limited() && !own.limited()) return;
+    state_ = std::make_unique<state>(
+        state{token_bucket(session.download), token_bucket(session.upload), registry.acquire(user, own)});
+  }
+
+  /// No limits any more (logged out).
+  void reset() noexcept { state_.reset(); }
+
+  /// What a transfer in one direction takes its tokens from.
+  transfer_throttle of(bool upload) const noexcept {
+    if (!state_) return {};
+    if (upload) return {&state_->upload, state_->user.upload.get()};
+    return {&state_->download, state_->user.download.get()};
+  }
+
+ private:
+  struct state {
+    token_bucket download, upload;
+    user_rate_registry::buckets user;
+  };
+  std::unique_ptr<state> state_;
+};
+
 }  // namespace coftp

@@ -248,6 +248,44 @@ class tls_binding {
   mutable std::shared_ptr<tls_owners> owners_;
 };
 
+/// A session's TLS binding, made on first use (a session that never speaks TLS pays
+/// nothing), and who it belongs to: data connections of another control connection with
+/// the same user, virtual host and client address may resume this one's sessions.
+/// Anonymous logins are many people under one name (behind one NAT too): each one's
+/// identity is its own connection's, shared with nobody.
+class session_binding {
+ public:
+  const tls_binding& get() {
+    if (!binding_) {
+      binding_ = std::make_unique<tls_binding>();
+      apply();
+    }
+    return *binding_;
+  }
+
+  /// Who is logged in now ("" when nobody is).
+  void identify(std::string_view user, bool anonymous, std::string_view host, const asio::ip::address& peer) {
+    user_ = user;
+    anonymous_ = anonymous;
+    host_ = host;
+    peer_ = peer;
+    apply();
+  }
+
+ private:
+  void apply() {
+    if (!binding_) return;
+    if (user_.empty()) binding_->set_identity(std::string());
+    else if (anonymous_) binding_->set_identity("\x01anonymous\n" + binding_->id());
+    else binding_->set_identity(user_ + '\n' + host_ + '\n' + peer_.to_string());
+  }
+
+  std::unique_ptr<tls_binding> binding_;
+  std::string user_, host_;
+  bool anonymous_ = false;
+  asio::ip::address peer_;
+};
+
 // A ticket presented on a data connection: if it was issued to another control
 // connection of the same client, or of one still logging in (tls_owners::compare; then
 // tls_owner_confirmed decides after the handshake), the data connection takes that
