@@ -1,5 +1,5 @@
 // fuzz_s3: what the S3 backend reads from the store and how it encodes what it sends
-// (include/coftp/detail/s3_protocol.hpp): the XML scanner behind ListObjectsV2,
+// (include/coftp/storage/s3/protocol.hpp): the XML scanner behind ListObjectsV2,
 // multipart and error answers, entity and percent decoding, URI encoding.
 //
 // Input: the text of a store's answer. Properties:
@@ -9,7 +9,7 @@
 // - uri_decode(uri_encode(x)) == x, with or without '/' kept, and uri_encode writes only
 //   unreserved characters, '/' (when kept) and %XY escapes;
 // - canonical_query's pairs come out sorted.
-#include <coftp/detail/s3_protocol.hpp>
+#include <coftp/storage/s3/protocol.hpp>
 
 #include "check.hpp"
 

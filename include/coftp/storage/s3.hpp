@@ -2,10 +2,10 @@
 // so that several coftp nodes serve one shared, replicated store.
 //
 // Needs libcurl and OpenSSL's libcrypto (meson option `s3`). HTTP goes through libcurl's
-// multi-socket interface on the caller's io_context (detail/curl_multi.hpp): no thread
+// multi-socket interface on the caller's io_context (s3/curl_multi.hpp): no thread
 // blocks per request, and the sessions of one io_context share one bounded pool of
 // keep-alive connections. Requests are signed with AWS Signature Version 4 by coftp
-// itself (detail/s3_protocol.hpp); addressing is path-style (ENDPOINT/BUCKET/KEY).
+// itself (s3/protocol.hpp); addressing is path-style (ENDPOINT/BUCKET/KEY).
 //
 // How a file tree maps onto keys:
 // - a virtual path "/a/b.txt" is the key PREFIX + "a/b.txt";
@@ -37,8 +37,8 @@
 // works as soon as the store is back.
 #pragma once
 
-#include <coftp/detail/curl_multi.hpp>
-#include <coftp/detail/s3_protocol.hpp>
+#include <coftp/storage/s3/curl_multi.hpp>
+#include <coftp/storage/s3/protocol.hpp>
 #include <coftp/error.hpp>
 #include <coftp/storage.hpp>
 

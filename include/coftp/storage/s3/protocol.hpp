@@ -1,4 +1,4 @@
-// coftp/detail/s3_protocol.hpp - the sans-I/O half of the S3 backend: AWS Signature
+// coftp/storage/s3/protocol.hpp - the sans-I/O half of the S3 backend: AWS Signature
 // Version 4, URI encoding, the few XML answers S3 gives, and its date formats. Pure
 // functions over strings, so that they are unit-tested and fuzzed without a store.
 // Needs OpenSSL's libcrypto (HMAC-SHA256, SHA-256).

@@ -1,4 +1,4 @@
-// coftp/detail/curl_multi.hpp - libcurl's multi-socket interface driven by Asio, for
+// coftp/storage/s3/curl_multi.hpp - libcurl's multi-socket interface driven by Asio, for
 // the S3 backend: HTTP requests become awaitable operations on the caller's executor,
 // no thread blocks on a request, and all sessions of one io_context share one
 // connection cache (keep-alive, bounded).
