@@ -19,9 +19,11 @@
 namespace example {
 
 // [decorator]
-// Uploads of at most `limit` bytes: a decorator changes only what it declares (here
-// open_write), storage_decorator forwards the rest. Its writer has no native_handle(),
-// so the server calls write() for every byte instead of splicing past it.
+// At most `limit` bytes per upload (STOR, APPE, STOU: the bytes it sends, whatever the
+// file held before; a quota of a user's total is another decorator): a decorator
+// changes only what it declares (here open_write), storage_decorator forwards the rest.
+// Its writer has no native_handle(), so the server calls write() for every byte instead
+// of splicing past it.
 template <coftp::storage_backend S>
 class size_limited : public coftp::storage_decorator<S> {
  public:
@@ -50,8 +52,7 @@ class size_limited : public coftp::storage_decorator<S> {
   asio::awaitable<coftp::result<writer>> open_write(std::string path, coftp::write_mode mode,
                                                     std::uint64_t offset = 0) {
     auto [ec, w] = co_await this->inner().open_write(std::move(path), mode, offset);
-    std::uint64_t room = limit_ > offset ? limit_ - offset : 0;  // after REST N, N bytes are kept
-    co_return coftp::result<writer>(ec, writer(std::move(w), room));
+    co_return coftp::result<writer>(ec, writer(std::move(w), limit_));
   }
 
  private:
@@ -70,7 +71,8 @@ class team_auth {
 
   asio::awaitable<std::optional<coftp::user>> authenticate(const coftp::credentials& c) {
     bool member = std::find(members_.begin(), members_.end(), c.username) != members_.end();
-    // Compare in constant time even for strangers, so that timing tells nothing.
+    // The password is compared for strangers too, in time that tells nothing of it
+    // but its length.
     bool right = coftp::constant_time_equal(c.password, password_);
     if (!member || !right) co_return std::nullopt;
     co_return coftp::user{.name = std::string(c.username),

@@ -294,14 +294,14 @@ class basic_session : public session_state {
   template <class Reader>
   asio::awaitable<transfer_result> send(Reader& reader, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::download, path, std::move(preliminary), reader.size());
-    return observed(req, [&](const transfer_request& q) { return engine_.send(*this, q, reader); });
+    return observed(std::move(req), [&](const transfer_request& q) { return engine_.send(*this, q, reader); });
   }
 
   /// Receives the data connection's bytes into `writer` and commits it (STOR).
   template <class Writer>
   asio::awaitable<transfer_result> receive(Writer& writer, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::upload, path, std::move(preliminary));
-    return observed(req, [&](const transfer_request& q) { return engine_.receive(*this, q, writer); });
+    return observed(std::move(req), [&](const transfer_request& q) { return engine_.receive(*this, q, writer); });
   }
 
   /// Sends what `source` produces on the data connection (a listing, in network form),
@@ -313,7 +313,8 @@ class basic_session : public session_state {
   template <class Source>
   asio::awaitable<transfer_result> send_generated(Source& source, reply preliminary, std::string_view path) {
     auto req = request(transfer_direction::listing, path, std::move(preliminary));
-    return observed(req, [&](const transfer_request& q) { return engine_.send_generated(*this, q, source); });
+    return observed(std::move(req),
+                    [&](const transfer_request& q) { return engine_.send_generated(*this, q, source); });
   }
 
   /// Sends `text` (already in network form) on the data connection.
@@ -604,7 +605,7 @@ class basic_session : public session_state {
   void note_tls_identity() {
 #if COFTP_HAS_TLS
     bool anonymous = user_ && detail::is_anonymous_name(user_->name);
-    binding_.identify(user_ ? std::string_view(user_->name) : std::string_view(), anonymous,
+    binding_.identify(user_.has_value(), user_ ? std::string_view(user_->name) : std::string_view(), anonymous,
                       host_ ? std::string_view(host_->name) : std::string_view(), peer());
 #endif
   }

@@ -263,8 +263,10 @@ class session_binding {
     return *binding_;
   }
 
-  /// Who is logged in now ("" when nobody is).
-  void identify(std::string_view user, bool anonymous, std::string_view host, const asio::ip::address& peer) {
+  /// Who is logged in now (`logged_in` false: nobody; a user's name may be empty).
+  void identify(bool logged_in, std::string_view user, bool anonymous, std::string_view host,
+                const asio::ip::address& peer) {
+    logged_in_ = logged_in;
     user_ = user;
     anonymous_ = anonymous;
     host_ = host;
@@ -275,14 +277,14 @@ class session_binding {
  private:
   void apply() {
     if (!binding_) return;
-    if (user_.empty()) binding_->set_identity(std::string());
+    if (!logged_in_) binding_->set_identity(std::string());
     else if (anonymous_) binding_->set_identity("\x01anonymous\n" + binding_->id());
     else binding_->set_identity(user_ + '\n' + host_ + '\n' + peer_.to_string());
   }
 
   std::unique_ptr<tls_binding> binding_;
   std::string user_, host_;
-  bool anonymous_ = false;
+  bool logged_in_ = false, anonymous_ = false;
   asio::ip::address peer_;
 };
 

@@ -46,8 +46,9 @@ struct cdup {
   template <class Session>
   static asio::awaitable<reply> run(Session& s, std::string_view) {
     if (s.cwd() == "/") co_return reply{reply_code::file_unavailable, "Cannot go up"};
-    auto r = co_await detail_nav::change_directory(s, *s.resolve(".."), {reply_code::ok, "Directory changed to parent"},
-                                                   "Cannot go up");
+    auto parent = s.resolve("..");  // ".." always resolves (to "/" at the top)
+    auto r = co_await detail_nav::change_directory(s, std::move(*parent),
+                                                   {reply_code::ok, "Directory changed to parent"}, "Cannot go up");
     co_return r;
   }
 };

@@ -10,11 +10,12 @@
 //
 // The zero-copy contract, for decorators that wrap readers or writers: the transfer
 // engine (transfer.hpp) sends a reader whose `native_handle()` is a descriptor with
-// sendfile, and receives into a writer that has a `native_handle()` descriptor with
-// splice, around its `read_some`/`write`: such a reader's `read_some` and such a writer's
-// `write` are then never called for the bytes of a plain binary transfer. A decorator
-// that must see every byte (counting, hashing, limiting) returns a reader or writer of
-// its own whose `native_handle()` is -1, or that has none (examples/extending.hpp).
+// sendfile (from its `position()`), and receives into a writer that has a
+// `native_handle()` descriptor with splice, around their `read_some`/`write`: those are
+// then never called for the bytes of a plain binary transfer. A decorator that must see
+// every byte (counting, hashing, limiting) returns a reader of its own whose
+// `native_handle()` is -1, or a writer of its own without `native_handle()`
+// (examples/extending.hpp).
 #pragma once
 
 #include <asio/awaitable.hpp>
