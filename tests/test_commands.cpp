@@ -1314,7 +1314,6 @@ struct handler_fake : coftp::session_state {
   bool take_transfer_cut() { return false; }
 
   // No sockets: every transfer ends as one whose client never came, after its 150.
-  template <class Body>
   asio::awaitable<coftp::transfer_result> transfer(coftp::reply opening) {
     ++transfers;
     written.push_back(std::move(opening));
@@ -1323,15 +1322,15 @@ struct handler_fake : coftp::session_state {
   }
   template <class Reader>
   asio::awaitable<coftp::transfer_result> send(Reader&, coftp::reply opening, std::string_view) {
-    return transfer<Reader>(std::move(opening));
+    return transfer(std::move(opening));
   }
   template <class Writer>
   asio::awaitable<coftp::transfer_result> receive(Writer&, coftp::reply opening, std::string_view) {
-    return transfer<Writer>(std::move(opening));
+    return transfer(std::move(opening));
   }
   template <class Source>
   asio::awaitable<coftp::transfer_result> send_generated(Source&, coftp::reply opening, std::string_view) {
-    return transfer<Source>(std::move(opening));
+    return transfer(std::move(opening));
   }
 };
 
