@@ -14,13 +14,15 @@
 //
 // The parts: settings.hpp (every option), command_line.cpp (the flags), users.hpp (the
 // authenticator, password hashes), virtual_hosts.hpp, run_as.hpp (--run-as, root),
-// serve.hpp (the server, run until a signal). Exit status: 0, or 2 for a bad flag or a
-// failure to start (startup_error), 1 when serving failed.
+// serve.hpp (the server, run until a signal), systemd.hpp (sd_notify, socket
+// activation). Exit status: 0, or 2 for a bad flag or a failure to start
+// (startup_error), 1 when serving failed.
 #include "command_line.hpp"
 #include "run_as.hpp"
 #include "serve.hpp"
 #include "settings.hpp"
 #include "startup_error.hpp"
+#include "systemd.hpp"
 #include "users.hpp"
 #include "virtual_hosts.hpp"
 
@@ -39,12 +41,19 @@ int main(int argc, char** argv) {
   std::vector<virtual_host_spec> hosts;
   try {
     check_flags(s);
+    adopt_passed_sockets(s);  // socket activation (systemd.hpp): instead of binding --port
     auth = make_auth(s);
     drop_to = user_to_run_as(s);
     hosts = parse_virtual_hosts(s.virtual_hosts, auth);
+    if (s.check_only) check_resources(s);
   } catch (const startup_error& e) {
     std::cerr << e.what() << "\n";
     return 2;
+  }
+  if (s.check_only) {
+    std::cout << "coftp-server: configuration OK"
+              << (s.config_file.empty() ? std::string() : " (" + s.config_file + ")") << "\n";
+    return 0;
   }
   return serve(s, std::move(auth), std::move(hosts), drop_to);
 }

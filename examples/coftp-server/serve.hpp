@@ -3,7 +3,9 @@
 // SIGTERM or SIGINT.
 #pragma once
 
+#include "reload.hpp"
 #include "settings.hpp"
+#include "systemd.hpp"
 #include "users.hpp"
 #include "virtual_hosts.hpp"
 
@@ -40,7 +42,7 @@ template <class Storage>
 struct policies : coftp::default_policies {
   using storage = Storage;
   using authenticator = server_auth;
-  using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer>;
+  using observer = coftp::observers<coftp::session_log_observer, coftp::xferlog_observer, transfer_counter>;
 };
 
 // Every session holds a descriptor, every transfer one or two more: the usual soft limit
@@ -104,8 +106,9 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
     std::vector<std::unique_ptr<asio::io_context>> session_ios;
     for (unsigned i = 0; s.threads > 1 && i < s.threads; ++i) session_ios.push_back(std::make_unique<asio::io_context>(1));
     using server_policies = policies<storage_type>;
+    transfer_counter transfers;  // for systemd's STATUS=
     coftp::basic_server<server_policies> server(io, opts, make_storage(), std::move(auth),
-                                                typename server_policies::observer(session_log, xferlog));
+                                                typename server_policies::observer(session_log, xferlog, transfers));
     std::vector<storage_type*> served{&server.storage()};
     // Each virtual host's ROOT: a directory, or with --s3-* a key prefix in the bucket.
     for (auto& h : hosts) {
@@ -137,9 +140,10 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
     }
     server.start();
 
-    std::cout << "listening on " << opts.host << ":" << server.endpoint().port() << std::endl;
+    // The addresses listened on: --host, or those of the sockets systemd passed.
+    std::cout << "listening on " << server.endpoint().address() << ":" << server.endpoint().port() << std::endl;
     if (auto implicit = server.implicit_tls_endpoint())
-      std::cout << "implicit FTPS on " << opts.host << ":" << implicit->port() << std::endl;
+      std::cout << "implicit FTPS on " << implicit->address() << ":" << implicit->port() << std::endl;
     std::cout << "coftp " COFTP_VERSION " FTP server\n"
               << (on_disk ? "  root:    " : "  store:   ") << shown_root << "\n"
               << "  threads: " << s.threads << "\n"
@@ -157,6 +161,9 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
       std::cout << "  TLS:     AUTH TLS" << (tls.required ? " required" : " offered")
                 << (tls.detect_on_control_port ? ", implicit TLS detected on the control port" : "")
                 << (tls.require_session_reuse ? "" : ", data session reuse NOT enforced") << "\n";
+    if (opts.listen_fd >= 0 || tls.implicit_listen_fd >= 0)
+      std::cout << "  sockets: " << (opts.listen_fd >= 0 ? "ftp " : "") << (tls.implicit_listen_fd >= 0 ? "ftps " : "")
+                << "passed by systemd (socket activation)\n";
     if (!s.xferlog_path.empty()) std::cout << "  xferlog: " << s.xferlog_path << "\n";
     if (leftovers != 0) std::cout << "  cleanup: " << leftovers << " leftover upload file(s) of an earlier run removed\n";
     for (const auto& h : hosts)
@@ -173,17 +180,30 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
                 << (s.max_user_rate ? std::to_string(s.max_user_rate) + " B/s per user" : std::string()) << "\n";
     std::cout << "Press Ctrl+C to stop." << std::endl;
 
+    // systemd (systemd.hpp): READY=1 once the signals are handled, then STATUS= and
+    // WATCHDOG=1 until the last session has ended; nothing outside a unit.
+    service_notifier notifier(io, [&] {
+      return std::to_string(server.session_count()) + " sessions, " + std::to_string(transfers.count()) +
+             " transfers done";
+    });
     // One strand for both signal sets: a SIGHUP handler and the stop never run at once.
     auto signal_strand = asio::make_strand(io);
-    // SIGHUP: reopen the log files (after logrotate moved them).
+    // SIGHUP: the configuration read again and applied where it can change live, the
+    // log files reopened (reload.hpp).
+    settings current = s;
+    const auto layout = host_layout(hosts);
     asio::signal_set hangup(signal_strand, SIGHUP);
     std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
       if (ec) return;
-      for (const auto* f : {&session_log.file(), &xferlog.file()}) {
-        std::error_code rec;
-        if (*f && !(*f)->reopen(rec))
-          std::cerr << "coftp-server: cannot reopen " << (*f)->path() << ": " << rec.message() << "\n";
-      }
+      notify_reloading();  // systemd: RELOADING=1 ... READY=1 (ExecReload=kill -HUP)
+      reload(server, current, layout, [&] {
+        for (const auto* f : {&session_log.file(), &xferlog.file()}) {
+          std::error_code rec;
+          if (*f && !(*f)->reopen(rec))
+            std::cerr << "coftp-server: cannot reopen " << (*f)->path() << ": " << rec.message() << "\n";
+        }
+      });
+      notify_ready();
       hangup.async_wait(on_hangup);
     };
     hangup.async_wait(on_hangup);
@@ -197,7 +217,11 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
       if (signals_seen++ == 0) {
         if (!s.quiet) std::cout << "stopping: letting transfers finish..." << std::endl;
         hangup.cancel();
-        server.stop([&] { signals.cancel(); });
+        notifier.stopping();
+        server.stop([&] {
+          signals.cancel();
+          notifier.stop();
+        });
       } else {
         if (!s.quiet) std::cout << "stopping now" << std::endl;
         server.stop_now();
@@ -205,6 +229,7 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
       signals.async_wait(on_stop_signal);
     };
     signals.async_wait(on_stop_signal);
+    notifier.ready();
 
     std::vector<std::thread> pool;
     for (auto& c : session_ios) pool.emplace_back([&c] { c->run(); });

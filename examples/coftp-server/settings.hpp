@@ -1,5 +1,5 @@
-// coftp-server's settings: every command-line option (command_line.cpp fills them), with
-// the defaults --help shows. Durations are numbers in the units of their flags (seconds
+// coftp-server's settings: every option (command_line.cpp fills them from the command
+// line, the environment and the config file), with the defaults --help shows. Durations are numbers in the units of their flags (seconds
 // unless said); parse_command_line puts them into `server` (coftp::server_options).
 #pragma once
 
@@ -49,7 +49,7 @@ struct settings {
   bool no_reuse = false;  // --tls-no-session-reuse
 
   // Sessions and limits.
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = 0;  // 0: one per core (parse_command_line puts the number in)
   long idle = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count());
   std::uint64_t max_rate = 0, max_user_rate = 0;                            // bytes/s
   long upload_end_wait = static_cast<long>(server.upload_end_wait.count());  // microseconds
@@ -65,10 +65,18 @@ struct settings {
   // Logs and the process.
   bool quiet = false;
   std::string log_path, xferlog_path, run_as;
+  std::string log_format = "text";  // or "json"
+  std::string metrics_address;      // --metrics-address HOST:PORT; empty: off
   bool allow_root = false;
   bool named_temp_files = false;  // --test-named-temp-files (tests only)
 
   std::vector<std::string> virtual_hosts;  // --virtual-host NAME=ROOT[,USERS_FILE]
+
+  // The configuration itself.
+  std::vector<std::string> args;  // the command line without the program: a reload parses it again
+  std::string config_file;        // --config (or COFTP_CONFIG); empty: none
+  bool check_only = false;        // --check-config
+  bool print_only = false;        // --print-config
 };
 
 }  // namespace coftp_server

@@ -49,13 +49,22 @@ class address_guard {
   /// Takes the lists and limits of `o`: `allow`, `deny`, `ban_after`, `ban_window`,
   /// `ban_time`, `max_tracked_addresses`. Throws std::invalid_argument for a rule that
   /// is no CIDR block (its text and the reason in what()).
-  explicit address_guard(const server_options& o)
-      : ban_after_(o.ban_after),
-        window_(o.ban_window),
-        ban_time_(o.ban_time),
-        capacity_(o.max_tracked_addresses == 0 ? 1 : o.max_tracked_addresses) {
-    for (const auto& text : o.allow) add_rule(text, true);
-    for (const auto& text : o.deny) add_rule(text, false);
+  explicit address_guard(const server_options& o) { reconfigure(o); }
+
+  /// Takes the lists and limits of `o` in place of the present ones, while sessions run
+  /// (a reload): failures counted and bans in force stay (a ban keeps the end it was
+  /// given). Throws std::invalid_argument, changing nothing, for a rule that is no CIDR
+  /// block. Thread-safe.
+  void reconfigure(const server_options& o) {
+    ip_filter next;
+    for (const auto& text : o.allow) add_rule(next, text, true);
+    for (const auto& text : o.deny) add_rule(next, text, false);
+    std::lock_guard lock(mutex_);
+    filter_ = std::move(next);
+    ban_after_ = o.ban_after;
+    window_ = o.ban_window;
+    ban_time_ = o.ban_time;
+    capacity_ = o.max_tracked_addresses == 0 ? 1 : o.max_tracked_addresses;
   }
 
   address_guard(const address_guard&) = delete;
@@ -66,7 +75,10 @@ class address_guard {
 
   /// At accept: denied by the lists, banned, or admitted.
   verdict admit(const asio::ip::address& a, clock::time_point now = clock::now()) {
-    if (!filter_.permits(a)) return verdict::denied;
+    {
+      std::lock_guard lock(mutex_);
+      if (!filter_.permits(a)) return verdict::denied;
+    }
     if (banned(a, now)) return verdict::banned;
     return verdict::admitted;
   }
@@ -86,9 +98,9 @@ class address_guard {
   /// already banned changes nothing. A successful login clears nothing: otherwise an
   /// attacker could interleave anonymous logins with guesses.
   bool record_failure(const asio::ip::address& a, clock::time_point now = clock::now()) {
-    if (ban_after_ == 0) return false;
     auto key = normalized_address(a);
     std::lock_guard lock(mutex_);
+    if (ban_after_ == 0) return false;
     auto it = index_.find(key);
     if (it != index_.end() && it->second->in_ban) {
       if (it->second->banned_until > now) return false;
@@ -115,7 +127,10 @@ class address_guard {
     times.shrink_to_fit();
     e->in_ban = true;
     e->banned_until = now + ban_time_;
-    banned_.splice(banned_.end(), watched_, e);  // ban_time is fixed: banned_ stays sorted by expiry
+    // banned_ stays sorted by expiry: a ban goes last, unless a reload shortened ban_time.
+    auto at = banned_.end();
+    while (at != banned_.begin() && std::prev(at)->banned_until > e->banned_until) --at;
+    banned_.splice(at, watched_, e);
     return true;
   }
 
@@ -132,8 +147,11 @@ class address_guard {
     return index_.size();
   }
 
-  /// The allow and deny lists.
-  const ip_filter& filter() const noexcept { return filter_; }
+  /// The allow and deny lists (a copy: a reload may replace them).
+  ip_filter filter() const {
+    std::lock_guard lock(mutex_);
+    return filter_;
+  }
 
  private:
   struct entry {
@@ -145,8 +163,8 @@ class address_guard {
   using entry_list = std::list<entry>;
   using index_map = std::unordered_map<asio::ip::address, entry_list::iterator>;
 
-  void add_rule(const std::string& text, bool allow) {
-    auto ec = allow ? filter_.allow(text) : filter_.deny(text);
+  static void add_rule(ip_filter& filter, const std::string& text, bool allow) {
+    auto ec = allow ? filter.allow(text) : filter.deny(text);
     if (ec)
       throw std::invalid_argument(std::string("coftp: bad ") + (allow ? "allow" : "deny") + " rule '" + text +
                                   "': " + ec.message());
@@ -167,13 +185,13 @@ class address_guard {
     }
   }
 
+  mutable std::mutex mutex_;  // guards all below
   ip_filter filter_;
-  std::size_t ban_after_;
-  clock::duration window_;
-  clock::duration ban_time_;
-  std::size_t capacity_;
+  std::size_t ban_after_ = 0;
+  clock::duration window_{};
+  clock::duration ban_time_{};
+  std::size_t capacity_ = 1;
 
-  mutable std::mutex mutex_;
   entry_list watched_;  // not banned, by last failure, oldest first
   entry_list banned_;   // banned, by expiry, soonest first
   index_map index_;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <utility>
 
@@ -47,6 +48,19 @@ enum class refusal {
   bad_proxy_header,   ///< a trusted proxy's connection sent no valid PROXY header in time (closed, no reply)
 };
 
+/// The connection a TLS handshake was on.
+enum class tls_channel {
+  control,  ///< AUTH TLS, or implicit FTPS before the greeting
+  data,     ///< a data connection under PROT P
+};
+
+/// Why a data connection was not made (the transfer command's 425, or PASV's).
+enum class data_failure {
+  listen,   ///< PASV/EPSV found no port to listen on
+  accept,   ///< passive: no connection from the client within the data timeout
+  connect,  ///< active (PORT/EPRT): connecting to the client failed or timed out
+};
+
 /// Receives nothing; the default policy and the base for custom observers.
 struct null_observer {
   void on_connect(const session_info&) {}
@@ -59,6 +73,13 @@ struct null_observer {
   void on_refused(const session_info&, refusal) {}
   /// This session's failed login banned its address for `duration`.
   void on_ban(const session_info&, std::chrono::milliseconds /*duration*/) {}
+  /// A TLS handshake ended: `ec` empty when it succeeded; `error::tls_not_resumed` for a
+  /// data connection refused for not resuming the control connection's session.
+  void on_tls_handshake(const session_info&, tls_channel, std::error_code /*ec*/) {}
+  /// A data connection could not be made (before on_transfer, which follows for a transfer).
+  void on_data_connection_failed(const session_info&, data_failure) {}
+  /// A transfer ended because the storage backend failed (`ec`: its error; see `classify`).
+  void on_storage_error(const session_info&, std::error_code /*ec*/) {}
 };
 
 /// Several observers as one: each event goes to every member, in order.
@@ -91,6 +112,13 @@ struct observers {
   void on_disconnect(const session_info& s) { each([&](auto& o) { o.on_disconnect(s); }); }
   void on_refused(const session_info& s, refusal why) { each([&](auto& o) { o.on_refused(s, why); }); }
   void on_ban(const session_info& s, std::chrono::milliseconds d) { each([&](auto& o) { o.on_ban(s, d); }); }
+  void on_tls_handshake(const session_info& s, tls_channel c, std::error_code ec) {
+    each([&](auto& o) { o.on_tls_handshake(s, c, ec); });
+  }
+  void on_data_connection_failed(const session_info& s, data_failure why) {
+    each([&](auto& o) { o.on_data_connection_failed(s, why); });
+  }
+  void on_storage_error(const session_info& s, std::error_code ec) { each([&](auto& o) { o.on_storage_error(s, ec); }); }
 
  private:
   template <class F>

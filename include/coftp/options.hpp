@@ -32,6 +32,10 @@ struct tls_options {
   /// its own at `server_options::host`; nullopt: none; 0 picks a free port
   /// (`basic_server::implicit_tls_endpoint()`).
   std::optional<std::uint16_t> implicit_port{};
+  /// An implicit FTPS socket already listening, to serve instead of binding
+  /// `implicit_port` (socket activation: systemd passes it): -1, the default, for none.
+  /// Taken over as `server_options::listen_fd` is.
+  int implicit_listen_fd = -1;
   /// Serve implicit FTPS, explicit FTPS and plain FTP on the one control port: a
   /// client whose first bytes, sent within `detect_wait`, are a TLS ClientHello gets
   /// implicit TLS; others get the 220 greeting after that wait.
@@ -49,6 +53,12 @@ struct tls_options {
 struct server_options {
   std::string host = "127.0.0.1";  ///< address to listen on
   std::uint16_t port = 2121;       ///< 0 picks a free port (read it back with `endpoint()`)
+  /// A TCP socket already bound and listening (socket activation: systemd or another
+  /// supervisor opened it), served instead of binding `host`:`port`, which are then
+  /// unused; -1, the default: bind. The server takes the descriptor over at construction
+  /// and closes it when destroyed: one server per descriptor. Checking that it is a
+  /// listening stream socket (sd_is_socket_inet(3)) is the caller's part.
+  int listen_fd = -1;
 
   std::string greeting = "coftp FTP server ready";  ///< text of the 220 banner
 

@@ -37,6 +37,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -45,7 +46,8 @@ namespace coftp {
 
 /// An FTP server over the policies `P`.
 ///
-/// The constructor binds the listening socket (and throws std::system_error if it
+/// The constructor binds the listening socket, or adopts `options.listen_fd` (and
+/// `tls.implicit_listen_fd`) already listening (and throws std::system_error if it
 /// cannot, std::invalid_argument for an allow, deny or proxy_protocol_from entry that
 /// is no CIDR block), so
 /// `endpoint()` tells the real port at once; `start()` begins accepting.
@@ -54,6 +56,11 @@ namespace coftp {
 /// @par Lifetimes
 /// The server, and the io_context, must outlive every session: destroy the server only
 /// after the io_context has stopped running (`stop()` then `io.run()` returning).
+///
+/// @par Reloading
+/// `reconfigure()` and `replace_authenticator()` change a running server (a daemon's
+/// SIGHUP): a session keeps the options and the TLS context it began with, and asks the
+/// users in force at each login. Both are thread-safe.
 template <class P>
 class basic_server {
  public:
@@ -62,6 +69,8 @@ class basic_server {
   using authenticator_type = typename P::authenticator;
   using observer_type = typename P::observer;
   using session_type = basic_session<P>;
+  /// A virtual host: add_virtual_host.
+  using virtual_host = typename session_type::virtual_host;
   using tcp = asio::ip::tcp;
 
   static_assert(storage_backend<storage_type>, "P::storage must model coftp::storage_backend");
@@ -70,30 +79,30 @@ class basic_server {
   basic_server(asio::io_context& io, server_options options, storage_type storage,
                authenticator_type auth = {}, observer_type observer = {})
       : io_(io),
-        options_(std::move(options)),
+        options_(std::make_shared<const server_options>(std::move(options))),
         storage_(std::move(storage)),
-        auth_(std::move(auth)),
+        auth_(std::make_shared<authenticator_type>(std::move(auth))),
         observer_(std::move(observer)),
-        guard_(options_),
+        guard_(*options_),
         accept_strand_(asio::make_strand(io)),
         acceptor_(accept_strand_) {
-    const auto& tls = options_.tls;
+    const auto& tls = options_->tls;
 #if COFTP_HAS_TLS
-    if (tls.enabled()) tls_.emplace(make_tls_context(tls));
+    tls_ = tls_context_for(*options_);
 #else
-    if (tls.enabled()) throw std::invalid_argument("coftp: TLS configured, but built without COFTP_HAS_TLS");
+    tls_context_for(*options_);
 #endif
-    if (!tls.enabled() && (tls.required || tls.implicit_port || tls.detect_on_control_port))
-      throw std::invalid_argument("coftp: TLS options need tls.certificate_file");
-    for (const auto& text : options_.proxy_protocol_from) {
+    for (const auto& text : options_->proxy_protocol_from) {
       auto [ec, block] = cidr::parse(text);
       if (ec) throw std::invalid_argument("coftp: bad proxy_protocol_from entry '" + text + "': " + ec.message());
       proxies_.push_back(block);
     }
-    endpoint_ = open_listener(acceptor_, options_.port);
-    if (tls.implicit_port) {
+    endpoint_ = options_->listen_fd >= 0 ? adopt_listener(acceptor_, options_->listen_fd)
+                                         : open_listener(acceptor_, options_->port);
+    if (tls.implicit_listen_fd >= 0 || tls.implicit_port) {
       implicit_acceptor_.emplace(accept_strand_);
-      implicit_endpoint_ = open_listener(*implicit_acceptor_, *tls.implicit_port);
+      implicit_endpoint_ = tls.implicit_listen_fd >= 0 ? adopt_listener(*implicit_acceptor_, tls.implicit_listen_fd)
+                                                       : open_listener(*implicit_acceptor_, *tls.implicit_port);
     }
   }
 
@@ -110,9 +119,89 @@ class basic_server {
 
 #if COFTP_HAS_TLS
   /// The TLS context built from `options().tls`, or nullptr when TLS is not configured.
-  /// Adjust it (ciphers, client certificates) before `start()`.
-  asio::ssl::context* tls_context() noexcept { return tls_ ? &*tls_ : nullptr; }
+  /// Adjust it (ciphers, client certificates) before `start()`; a reconfigure() builds
+  /// a new one from the options alone.
+  asio::ssl::context* tls_context() noexcept { return current_tls_context().get(); }
+  /// The TLS context new sessions get (shared: a session keeps its own).
+  std::shared_ptr<asio::ssl::context> current_tls_context() const {
+    std::lock_guard lock(config_mutex_);
+    return tls_;
+  }
 #endif
+
+  /// Takes `next` in place of the options while the server runs, for the sessions that
+  /// start from now on; those running keep theirs (and their TLS context, so that their
+  /// data connections resume their control connection's TLS session). The allow/deny
+  /// lists and the ban settings apply at once, to the next connection and login. A
+  /// certificate or key is loaded anew (a renewed file). What only a restart can change
+  /// (the addresses and ports listened on, TLS detection on the control port, the
+  /// trusted proxies) keeps its value; the names of such settings that differ are
+  /// returned ("host", "port", "tls.implicit_port", "tls.detect_on_control_port",
+  /// "proxy_protocol_from"). Throws, changing nothing, where `next` is invalid: a rule
+  /// that is no CIDR block (std::invalid_argument), a certificate or key that does not
+  /// load (std::system_error). Thread-safe.
+  std::vector<std::string> reconfigure(server_options next) {
+    auto current = current_options();
+    std::vector<std::string> need_restart;
+    auto keep = [&](auto& field, const auto& now, const char* name) {
+      if (field != now) need_restart.emplace_back(name);
+      field = now;
+    };
+    keep(next.host, current->host, "host");
+    keep(next.port, current->port, "port");
+    keep(next.tls.implicit_port, current->tls.implicit_port, "tls.implicit_port");
+    keep(next.tls.detect_on_control_port, current->tls.detect_on_control_port, "tls.detect_on_control_port");
+    keep(next.proxy_protocol_from, current->proxy_protocol_from, "proxy_protocol_from");
+    next.listen_fd = current->listen_fd;  // taken over at construction, whatever `next` says
+    next.tls.implicit_listen_fd = current->tls.implicit_listen_fd;
+    // Adopted listeners (listen_fd) stay, silently: a reload has no descriptor to give.
+    next.listen_fd = current->listen_fd;
+    next.tls.implicit_listen_fd = current->tls.implicit_listen_fd;
+    // A listener for implicit FTPS or detection stays, and needs a context.
+    if (!next.tls.enabled() &&
+        (next.tls.implicit_port || next.tls.implicit_listen_fd >= 0 || next.tls.detect_on_control_port))
+      throw std::invalid_argument("coftp: the implicit FTPS listener needs tls.certificate_file until a restart");
+    auto tls = tls_context_for(next);  // throws for a certificate that does not load
+    address_guard probe(next);         // throws for a bad allow or deny rule
+    guard_.reconfigure(next);
+    auto snapshot = std::make_shared<const server_options>(std::move(next));
+    std::lock_guard lock(config_mutex_);
+    options_ = std::move(snapshot);
+#if COFTP_HAS_TLS
+    tls_ = std::move(tls);
+#endif
+    return need_restart;
+  }
+
+  /// Takes `auth` in place of the server's users (a reload of the users file): logins
+  /// from now on ask it, users logged in stay logged in. Thread-safe.
+  void replace_authenticator(authenticator_type auth) {
+    auto next = std::make_shared<authenticator_type>(std::move(auth));
+    std::lock_guard lock(config_mutex_);
+    auth_ = std::move(next);
+  }
+  /// Takes `auth` in place of the users of the virtual host `name` (as given to
+  /// add_virtual_host). False when there is no such host. Thread-safe.
+  bool replace_authenticator(std::string_view name, authenticator_type auth) {
+    auto key = canonical_host_name(name);
+    auto* h = key ? find_virtual_host(*key) : nullptr;
+    if (!h) return false;
+    auto next = std::make_shared<authenticator_type>(std::move(auth));
+    std::lock_guard lock(config_mutex_);
+    h->authenticator = std::move(next);
+    return true;
+  }
+
+  /// The options new sessions get (shared: a session keeps its own).
+  std::shared_ptr<const server_options> current_options() const {
+    std::lock_guard lock(config_mutex_);
+    return options_;
+  }
+  /// The users that `host`'s logins ask now (nullptr: the server's own).
+  std::shared_ptr<authenticator_type> current_authenticator(const virtual_host* host = nullptr) const {
+    std::lock_guard lock(config_mutex_);
+    return host ? host->authenticator : auth_;
+  }
 
   /// Spreads the sessions over `contexts`, round robin, instead of strands of the
   /// server's own io_context. Run each on a thread of its own (construct them with
@@ -133,7 +222,7 @@ class basic_server {
     auto rethrow = [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     };
-    auto mode = options_.tls.detect_on_control_port ? session_start::detect : session_start::plain;
+    auto mode = options_->tls.detect_on_control_port ? session_start::detect : session_start::plain;
     asio::co_spawn(accept_strand_, accept_loop(acceptor_, mode), rethrow);
     if (implicit_acceptor_)
       asio::co_spawn(accept_strand_, accept_loop(*implicit_acceptor_, session_start::implicit_tls), rethrow);
@@ -160,7 +249,7 @@ class basic_server {
       if (implicit_acceptor_) implicit_acceptor_->close(ignored);
       for (auto* s : relaying_) s->cancel(ignored);
       for_each_session([](session_type& s) { s.request_stop(); });
-      grace_ = std::make_unique<asio::steady_timer>(accept_strand_, options_.shutdown_grace);
+      grace_ = std::make_unique<asio::steady_timer>(accept_strand_, current_options()->shutdown_grace);
       grace_->async_wait([this](std::error_code ec) {
         if (!ec) for_each_session([](session_type& s) { s.force_stop(); });
       });
@@ -188,8 +277,6 @@ class basic_server {
     return sessions_.size();
   }
 
-  using virtual_host = typename session_type::virtual_host;
-
   /// Adds a virtual host (RFC 7151 HOST): a client sending `HOST name` before USER is
   /// served `storage` and logs in against `auth` instead of the server's own. Names are
   /// compared without case and without a trailing dot; an IPv6 address is written in
@@ -206,7 +293,8 @@ class basic_server {
     auto key = canonical_host_name(name);
     if (!key) throw std::invalid_argument("coftp: '" + name + "' is no host name (RFC 7151 HOST)");
     if (find_virtual_host(*key)) throw std::invalid_argument("coftp: virtual host '" + *key + "' added twice");
-    hosts_.push_back(std::make_unique<virtual_host>(virtual_host{*key, std::move(storage), std::move(auth)}));
+    hosts_.push_back(std::make_unique<virtual_host>(
+        virtual_host{*key, std::move(storage), std::make_shared<authenticator_type>(std::move(auth))}));
     return *hosts_.back();
   }
 
@@ -218,9 +306,13 @@ class basic_server {
   }
   bool has_virtual_hosts() const noexcept { return !hosts_.empty(); }
 
-  const server_options& options() const noexcept { return options_; }
+  /// The options in force (as of the last reconfigure(); the reference lasts until the
+  /// next: from another thread than the one reconfiguring, use current_options()).
+  const server_options& options() const noexcept { return *options_; }
   storage_type& storage() noexcept { return storage_; }
-  authenticator_type& authenticator() noexcept { return auth_; }
+  /// The server's users (as of the last replace_authenticator(); from another thread
+  /// than the one replacing them, use current_authenticator()).
+  authenticator_type& authenticator() noexcept { return *auth_; }
   observer_type& observer() noexcept { return observer_; }
   /// Allow/deny lists and failed-login bans (thread-safe).
   address_guard& guard() noexcept { return guard_; }
@@ -230,11 +322,24 @@ class basic_server {
  private:
   // Binds and listens on host:port; returns the bound endpoint. Throws on failure.
   tcp::endpoint open_listener(tcp::acceptor& acceptor, std::uint16_t port) {
-    tcp::endpoint ep(asio::ip::make_address(options_.host), port);
+    tcp::endpoint ep(asio::ip::make_address(options_->host), port);
     acceptor.open(ep.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint();
+  }
+
+  // Takes over `fd`, a socket someone else bound and made listen (listen_fd): the
+  // acceptor's protocol must be the socket's family, which only getsockname(2) tells.
+  static tcp::endpoint adopt_listener(tcp::acceptor& acceptor, int fd) {
+    ::sockaddr_storage addr{};
+    ::socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<::sockaddr*>(&addr), &len) != 0)
+      throw std::system_error(errno, std::system_category(), "coftp: listening descriptor " + std::to_string(fd));
+    if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)
+      throw std::invalid_argument("coftp: listening descriptor " + std::to_string(fd) + " is no TCP/IP socket");
+    acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
     return acceptor.local_endpoint();
   }
 
@@ -275,9 +380,10 @@ class basic_server {
   asio::awaitable<void> admit_relayed(tcp::socket socket, session_start mode) {
     std::error_code ec;
     auto remote = socket.remote_endpoint(ec);
-    if (ec || stopping_ || relaying_.size() >= options_.max_sessions) co_return;  // the socket closes
+    auto limits = current_options();
+    if (ec || stopping_ || relaying_.size() >= limits->max_sessions) co_return;  // the socket closes
     relaying_.insert(&socket);
-    auto deadline = std::chrono::steady_clock::now() + options_.proxy_protocol_timeout;
+    auto deadline = std::chrono::steady_clock::now() + limits->proxy_protocol_timeout;
     std::pair<std::error_code, proxy_header> read;
     try {
       read = co_await detail::read_proxy_header(socket, deadline);
@@ -310,10 +416,11 @@ class basic_server {
       return;
     }
     std::shared_ptr<session_type> session;
+    auto limits = current_options();
     {
       std::lock_guard lock(mutex_);
       auto& per_address = per_address_[address];
-      if (sessions_.size() >= options_.max_sessions || per_address >= options_.max_sessions_per_address) {
+      if (sessions_.size() >= limits->max_sessions || per_address >= limits->max_sessions_per_address) {
         if (per_address == 0) per_address_.erase(address);
         observer_.on_refused(session_info{0, address, remote.port()}, refusal::too_many_sessions);
         refuse(std::move(socket), reply{reply_code::service_not_available, "Too many connections, try again later"});
@@ -424,10 +531,28 @@ class basic_server {
     }
   }
 
+  // The context new sessions get from `o` (nullptr without a certificate). Throws where
+  // it cannot be built.
+  static auto tls_context_for(const server_options& o) {
+    const auto& tls = o.tls;
+#if COFTP_HAS_TLS
+    std::shared_ptr<asio::ssl::context> ctx;
+    if (tls.enabled()) ctx = std::make_shared<asio::ssl::context>(make_tls_context(tls));
+#else
+    if (tls.enabled()) throw std::invalid_argument("coftp: TLS configured, but built without COFTP_HAS_TLS");
+    std::shared_ptr<void> ctx;
+#endif
+    if (!tls.enabled() &&
+        (tls.required || tls.implicit_port || tls.implicit_listen_fd >= 0 || tls.detect_on_control_port))
+      throw std::invalid_argument("coftp: TLS options need tls.certificate_file");
+    return ctx;
+  }
+
   asio::io_context& io_;
-  server_options options_;
+  mutable std::mutex config_mutex_;  // guards options_, auth_, tls_ and the virtual hosts' authenticators
+  std::shared_ptr<const server_options> options_;  // for new sessions
   storage_type storage_;
-  authenticator_type auth_;
+  std::shared_ptr<authenticator_type> auth_;
   observer_type observer_;
   address_guard guard_;
   std::vector<cidr> proxies_;  // proxy_protocol_from
@@ -440,7 +565,7 @@ class basic_server {
   std::optional<tcp::acceptor> implicit_acceptor_;  // implicit FTPS (tls.implicit_port)
   std::optional<tcp::endpoint> implicit_endpoint_;
 #if COFTP_HAS_TLS
-  std::optional<asio::ssl::context> tls_;
+  std::shared_ptr<asio::ssl::context> tls_;  // for new sessions
 #endif
   std::unique_ptr<asio::steady_timer> grace_;
   std::vector<asio::io_context*> session_contexts_;  // empty: strands of io_

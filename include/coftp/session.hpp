@@ -59,7 +59,9 @@ template <class Storage, class Authenticator>
 struct basic_virtual_host {
   std::string name;  ///< as compared: lower case, no trailing dot (canonical_host_name)
   Storage storage;
-  Authenticator authenticator;
+  /// Its users; `basic_server::replace_authenticator(name, ...)` swaps them while
+  /// sessions run (the server's lock guards the pointer, the object is never changed).
+  std::shared_ptr<Authenticator> authenticator;
 };
 
 /// One control connection: the dialogue's state (session_state) and the I/O around it.
@@ -80,8 +82,12 @@ class basic_session : public session_state {
                 session_start start = session_start::plain, std::optional<tcp::endpoint> client = std::nullopt)
       : start_(start),
         server_(server),
+        options_(server.current_options()),
+#if COFTP_HAS_TLS
+        tls_(server.current_tls_context()),
+#endif
         control_(std::move(socket)),
-        engine_(control_.get_executor(), server.options()),
+        engine_(control_.get_executor(), *options_),
         control_deadline_(control_.get_executor()) {
     info_.id = id;
     std::error_code ec;
@@ -90,7 +96,7 @@ class basic_session : public session_state {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
     }
-    login_deadline_ = std::chrono::steady_clock::now() + server.options().login_timeout;
+    login_deadline_ = std::chrono::steady_clock::now() + options_->login_timeout;
   }
 
   basic_session(const basic_session&) = delete;
@@ -122,12 +128,15 @@ class basic_session : public session_state {
 
   // ---- what handlers use ------------------------------------------------------------
 
-  const server_options& options() const noexcept { return server_.options(); }
+  /// The server's options as this session began: a reload (basic_server::reconfigure)
+  /// reaches the sessions that start after it.
+  const server_options& options() const noexcept { return *options_; }
   asio::any_io_executor executor() { return control_.get_executor(); }
   /// The storage served: the virtual host's after HOST, else the server's.
   storage_type& storage() noexcept { return host_ ? host_->storage : server_.storage(); }
-  /// The users checked at PASS: the virtual host's after HOST, else the server's.
-  authenticator_type& authenticator() noexcept { return host_ ? host_->authenticator : server_.authenticator(); }
+  /// The users checked at PASS: the virtual host's after HOST, else the server's; the
+  /// ones in force now (a reload may replace them between two logins).
+  std::shared_ptr<authenticator_type> authenticator() const { return server_.current_authenticator(host_); }
 
   /// HOST (RFC 7151): selects the virtual host named `name` (canonical_host_name form)
   /// for the login to come. False when the server has virtual hosts and none of that
@@ -159,18 +168,19 @@ class basic_session : public session_state {
   asio::awaitable<bool> finish_login(std::string_view password) {
     std::string name = take_pending_user();
     credentials c{name, password, info_.remote_address};
-    auto who = co_await authenticator().authenticate(c);
+    auto users = authenticator();  // kept while it answers, whatever a reload does meanwhile
+    auto who = co_await users->authenticate(c);
     server_.observer().on_login(info_, name, who.has_value());
     if (!who) {
-      if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, server_.options().ban_time);
-      auto max = server_.options().max_login_failures;
+      if (server_.guard().record_failure(peer())) server_.observer().on_ban(info_, options_->ban_time);
+      auto max = options_->max_login_failures;
       if (max != 0 && ++login_failures_ >= max) quit();
-      asio::steady_timer pause(control_.get_executor(), server_.options().login_failure_delay);
+      asio::steady_timer pause(control_.get_executor(), options_->login_failure_delay);
       co_await pause.async_wait(detail::nothrow);
       co_return false;
     }
     log_in(std::move(*who));
-    const auto& o = server_.options();
+    const auto& o = *options_;
     throttle_.start(o.session_rate, user_->rate, o.user_rate, user_->name, server_.user_rates());
     note_tls_identity();
     co_return true;
@@ -211,7 +221,7 @@ class basic_session : public session_state {
   /// True when the server has a certificate: AUTH TLS, PBSZ and PROT are offered.
   bool tls_offered() const noexcept {
 #if COFTP_HAS_TLS
-    return server_.tls_context() != nullptr;
+    return tls_ != nullptr;
 #else
     return false;
 #endif
@@ -227,7 +237,8 @@ class basic_session : public session_state {
   asio::awaitable<void> secure_control(bool private_data) {
 #if COFTP_HAS_TLS
     if (control_lost_ || !tls_offered()) co_return;
-    auto ec = co_await control_.start_tls(*server_.tls_context(), binding_.get(), tls_settings().handshake_timeout);
+    auto ec = co_await control_.start_tls(*tls_, binding_.get(), tls_settings().handshake_timeout);
+    server_.observer().on_tls_handshake(info_, tls_channel::control, ec);
     if (ec) control_lost_ = true;
     pbsz_ = false;
     private_data_ = private_data;
@@ -242,7 +253,7 @@ class basic_session : public session_state {
   asio::awaitable<void> write_reply(reply r) {
     if (control_lost_) co_return;
     server_.observer().on_reply(info_, r);
-    control_deadline_.arm(server_.options().data_timeout, control_.lowest_layer());
+    control_deadline_.arm(options().data_timeout, control_.lowest_layer());
     auto ec = co_await control_.write(r);
     control_deadline_.disarm();
     if (ec) control_lost_ = true;
@@ -261,8 +272,9 @@ class basic_session : public session_state {
   /// the next transfer accepts one connection on it, from the client's address only.
   /// The port, or 0 when no listener could be opened.
   std::uint16_t listen_passive(const asio::ip::address& local) {
-    const auto& o = server_.options();
+    const auto& o = options();
     auto [ec, port] = engine_.channel().listen(local, o.passive_port_min, o.passive_port_max);
+    if (ec) server_.observer().on_data_connection_failed(info_, data_failure::listen);
     return ec ? 0 : port;
   }
 
@@ -274,7 +286,7 @@ class basic_session : public session_state {
   /// and to no port below 1024 ("bounce attack"); nothing is connected before a transfer
   /// command.
   active_target connect_active(const host_port& target) {
-    if (!server_.options().active_mode) return active_target::disabled;
+    if (!options().active_mode) return active_target::disabled;
     auto local = local_address();
     if (!local) return active_target::no_connection;
     auto addr = normalized_address(target.address);
@@ -389,13 +401,14 @@ class basic_session : public session_state {
   coftp::data_terms data_terms() {
     coftp::data_terms t;
     t.peer = peer();
-    if (!server_.options().proxy_protocol_from.empty())
+    if (!options_->proxy_protocol_from.empty())
       t.relayed = [this](const asio::ip::address& a) { return server_.relayed_by_proxy(a); };
     t.refuse_clear = tls_required() && !private_data_;
 #if COFTP_HAS_TLS
     if (private_data_) {
-      t.tls = server_.tls_context();
+      t.tls = tls_.get();
       t.binding = &binding_.get();
+      t.on_handshake = [this](std::error_code ec) { server_.observer().on_tls_handshake(info_, tls_channel::data, ec); };
     }
 #endif
     return t;
@@ -497,7 +510,7 @@ class basic_session : public session_state {
   // How long the next command may take to arrive: the idle timeout, and before login
   // what is left of the login timeout (then `login_bound`).
   std::chrono::steady_clock::duration read_limit(bool& login_bound) const {
-    std::chrono::steady_clock::duration limit = server_.options().idle_timeout;
+    std::chrono::steady_clock::duration limit = options().idle_timeout;
     login_bound = false;
     if (!logged_in() && login_deadline_ - std::chrono::steady_clock::now() < limit) {
       limit = std::max(login_deadline_ - std::chrono::steady_clock::now(), limit.zero());
@@ -516,7 +529,7 @@ class basic_session : public session_state {
   asio::awaitable<bool> open_control() {
     server_.observer().on_connect(info_);
     bool ok = co_await begin_implicit_tls();  // named: `if (!co_await ...) co_return false;` crashed under g++ 12
-    if (ok) co_await write_reply({reply_code::service_ready, server_.options().greeting});
+    if (ok) co_await write_reply({reply_code::service_ready, options().greeting});
     co_return ok;
   }
 
@@ -555,7 +568,7 @@ class basic_session : public session_state {
   // Logging out (USER again, REIN) goes through one place.
   void reset_state() {
     // Logged out (REIN, USER again): a new login phase, with its own timeout.
-    if (user_) login_deadline_ = std::chrono::steady_clock::now() + server_.options().login_timeout;
+    if (user_) login_deadline_ = std::chrono::steady_clock::now() + options().login_timeout;
     log_out();
     note_tls_identity();
     throttle_.reset();
@@ -571,15 +584,19 @@ class basic_session : public session_state {
   template <class Run>
   asio::awaitable<transfer_result> observed(transfer_request req, Run run) {
     auto start = std::chrono::steady_clock::now();
+    bool active = engine_.channel().active();  // the channel is spent after the transfer
     auto r = co_await run(req);
     stats_.count(req.direction, r);
+    if (r.cause == error::no_data_connection)
+      server_.observer().on_data_connection_failed(info_, active ? data_failure::connect : data_failure::accept);
+    if (r.outcome == transfer_outcome::storage_error) server_.observer().on_storage_error(info_, r.cause);
     transfer_event ev{req.direction, r.outcome, std::string(req.path), user().name, r.bytes,
                       std::chrono::steady_clock::now() - start, req.ascii, detail::is_anonymous_name(user().name)};
     server_.observer().on_transfer(info_, ev);
     co_return r;
   }
 
-  const coftp::tls_options& tls_settings() const noexcept { return server_.options().tls; }
+  const coftp::tls_options& tls_settings() const noexcept { return options_->tls; }
 
   // Implicit FTPS: the TLS handshake before the greeting; with detection on the control
   // port, only for a client whose first byte opens a TLS handshake record (22): an FTP
@@ -593,7 +610,8 @@ class basic_session : public session_state {
       tls = !first.empty() && first[0] == '\x16';
     }
     if (!tls) co_return true;
-    auto ec = co_await control_.start_tls(*server_.tls_context(), binding_.get(), tls_settings().handshake_timeout);
+    auto ec = co_await control_.start_tls(*tls_, binding_.get(), tls_settings().handshake_timeout);
+    server_.observer().on_tls_handshake(info_, tls_channel::control, ec);
     if (ec) control_lost_ = true;
     co_return !ec;
 #else
@@ -612,6 +630,12 @@ class basic_session : public session_state {
 
   session_start start_;
   server_type& server_;
+  std::shared_ptr<const server_options> options_;  // as the session began (before engine_, which keeps a reference)
+#if COFTP_HAS_TLS
+  // The TLS context as the session began: its data connections resume the control
+  // connection's session in it, even after a reload brought a new certificate.
+  std::shared_ptr<asio::ssl::context> tls_;
+#endif
   control_stream control_;
   transfer_engine engine_;
   detail::deadline control_deadline_;  // idle timeout of reads, bound on reply writes

@@ -34,6 +34,7 @@
 #include <concepts>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,7 @@ struct data_terms {
 #if COFTP_HAS_TLS
   asio::ssl::context* tls = nullptr;              ///< PROT P: TLS with this context; null: clear data
   const detail::tls_binding* binding = nullptr;  ///< the control connection's TLS session binding
+  std::function<void(std::error_code)> on_handshake;  ///< told each PROT P handshake's result (the observer)
 #endif
 };
 
@@ -186,6 +188,7 @@ class transfer_engine {
     if (terms.tls) {
       const auto& t = options_.tls;
       auto hec = co_await conn.start_tls(*terms.tls, *terms.binding, t.handshake_timeout, t.require_session_reuse);
+      if (terms.on_handshake) terms.on_handshake(hec);
       if (hec) {
         conn.close();
         auto why = hec == error::tls_not_resumed ? error::tls_not_resumed : error::data_tls_failed;

@@ -50,6 +50,7 @@ from test_robustness import (AbuseDefenceTests, CwdPermissionTests, DescriptorLi
                              ShutdownTest, ShutdownUnderLoadTests)
 from test_server_options import (LogTests, NoActiveServerTests, PasswdServerTests, PrivilegeTests,
                                  ProxyProtocolTests, VirtualHostTests)
+from test_systemd import SystemdNotifyTests, SystemdSocketActivationTests
 from test_tls import (RcloneTests, TlsDetectTests, TlsExplicitTests, TlsFeatWithoutCertificateTests,
                       TlsNoSessionReuseTests, TlsRequiredTests, TlsShutdownTests, TlsStrictCloseTests)
 
@@ -59,6 +60,7 @@ CASES = (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTest
          TlsRequiredTests, TlsDetectTests, TlsShutdownTests, RcloneTests, NcftplsTests, PrivilegeTests, LogTests,
          AbuseDefenceTests, PasswdServerTests, VirtualHostTests, ProxyProtocolTests, DescriptorLimitTests,
          FailedAppendTests, KilledUploadTests, DiskFullTests, CwdPermissionTests,
+         SystemdSocketActivationTests, SystemdNotifyTests,
          ServerSurvivalTests, KilledClientTests, ShutdownUnderLoadTests, ShutdownTest)
 
 

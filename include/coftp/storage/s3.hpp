@@ -49,6 +49,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -125,6 +126,24 @@ inline std::optional<s3_credentials> s3_credentials_from_file(const std::string&
   return c;
 }
 
+/// The HTTP requests an s3_storage sent (each attempt, retries included; cancelled
+/// ones not), by how they ended; thread-safe. Rendered by coftp/metrics.hpp's
+/// `s3_request_metrics`.
+struct s3_request_stats {
+  std::atomic<std::uint64_t> ok{0};               ///< answered 1xx-3xx
+  std::atomic<std::uint64_t> client_error{0};     ///< answered 4xx (a HEAD's 404 for a missing key is one)
+  std::atomic<std::uint64_t> server_error{0};     ///< answered 5xx
+  std::atomic<std::uint64_t> transport_error{0};  ///< no answer: connection refused or broken, timeout
+  std::atomic<std::uint64_t> retries{0};          ///< attempts after a failed one
+
+  void count(std::error_code transport, long status) noexcept {
+    if (transport) ++transport_error;
+    else if (status >= 500) ++server_error;
+    else if (status >= 400) ++client_error;
+    else ++ok;
+  }
+};
+
 /// A storage backend over an S3 bucket (see the top of this header). Copies share
 /// their settings; each io_context that uses it gets its own connection pool.
 class s3_storage {
@@ -155,6 +174,9 @@ class s3_storage {
   }
 
   const s3_options& options() const { return cfg_->options; }
+  /// The requests sent by this storage and its copies (for metrics); lives as long as
+  /// the pointer does.
+  std::shared_ptr<const s3_request_stats> request_stats() const { return {cfg_, &cfg_->stats}; }
 
   // --- the storage_backend operations -----------------------------------------------------
 
@@ -256,6 +278,7 @@ class s3_storage {
   struct config {
     s3_options options;
     std::string host;  ///< host[:port] of the endpoint, as in the Host header
+    mutable s3_request_stats stats{};
   };
 
   /// One request before signing.
@@ -345,11 +368,13 @@ class s3_storage {
         curl_multi_service::cancel(t);
         co_return result<detail::http_response>(wec, detail::http_response());
       }
+      cfg_->stats.count(wec, t->response.status);
       if (!r.idempotent || attempt >= o.retries || !worth_retrying(wec, t->response.status)) {
         ec = wec ? make_error_code(storage_errc::io_error) : status_error(t->response);
         co_return result<detail::http_response>(ec, std::move(t->response));
       }
       r.body = std::move(t->request.body);
+      ++cfg_->stats.retries;
       asio::steady_timer delay(ex, o.retry_delay * (1 << std::min(attempt, 10u)));
       co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, wec));
       if (wec) co_return result<detail::http_response>(wec, detail::http_response());
@@ -502,6 +527,7 @@ class s3_storage::reader {
     const auto until = size_ - pos_ <= snapshot_bytes ? detail::http_transfer::until::done : detail::http_transfer::until::headers;
     std::error_code ec;
     co_await curl_multi_service::async_wait(t, until, {}, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec != asio::error::operation_aborted) fs_.cfg_->stats.count(ec, t->response.status);
     if (ec) {
       curl_multi_service::cancel(t);
       co_return ec == asio::error::operation_aborted ? ec : make_error_code(storage_errc::io_error);
@@ -695,6 +721,7 @@ class s3_storage::writer {
         curl_multi_service::cancel(part.t);
         co_return ec;
       }
+      fs_.cfg_->stats.count(ec, part.t->response.status);
       if (!ec && part.t->response.status == 200) {
         auto etag = part.t->response.header("etag");
         if (etag.empty()) co_return make_error_code(storage_errc::io_error);
@@ -709,6 +736,7 @@ class s3_storage::writer {
       co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       auto& service = curl_multi_service::of(ex);
       auto r = part_request(part.number, std::move(part.t->request.body));
+      ++fs_.cfg_->stats.retries;
       part.t = service.start(fs_.sign(r));
     }
   }
