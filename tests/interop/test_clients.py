@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from harness import HOST, NO_TLS, RUN, TLS_CERT, Server
+from test_config import ConfigFileTests, ReloadTests
 from test_curl import CurlTests
 from test_ftplib import FtplibTests
 from test_lftp import LftpTests
@@ -60,7 +61,7 @@ CASES = (CurlTests, FtplibTests, LftpTests, WgetTests, TnftpTests, RawClientTest
          TlsRequiredTests, TlsDetectTests, TlsShutdownTests, RcloneTests, NcftplsTests, PrivilegeTests, LogTests,
          AbuseDefenceTests, PasswdServerTests, VirtualHostTests, ProxyProtocolTests, DescriptorLimitTests,
          FailedAppendTests, KilledUploadTests, DiskFullTests, CwdPermissionTests,
-         SystemdSocketActivationTests, SystemdNotifyTests,
+         SystemdSocketActivationTests, SystemdNotifyTests, ConfigFileTests, ReloadTests,
          ServerSurvivalTests, KilledClientTests, ShutdownUnderLoadTests, ShutdownTest)
 
 
