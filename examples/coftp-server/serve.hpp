@@ -86,8 +86,10 @@ int serve_storage(const settings& s, server_auth auth, std::vector<virtual_host_
     // Everything only root may open is opened now: logs, the listening sockets, the
     // served directory (local_fs keeps it as a descriptor).
     coftp::session_log_observer session_log;
-    if (!s.quiet) session_log = coftp::session_log_observer(s.log_path.empty() ? coftp::log_file::standard_error()
-                                                                               : coftp::log_file::open(s.log_path));
+    if (!s.quiet)
+      session_log = coftp::session_log_observer(
+          s.log_path.empty() ? coftp::log_file::standard_error() : coftp::log_file::open(s.log_path),
+          s.log_format == "json" ? coftp::log_format::json : coftp::log_format::text);
     coftp::xferlog_observer xferlog;
     if (!s.xferlog_path.empty()) xferlog = coftp::xferlog_observer(coftp::log_file::open(s.xferlog_path));
 

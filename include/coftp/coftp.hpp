@@ -14,6 +14,8 @@
 #include <coftp/error.hpp>
 #include <coftp/listing.hpp>
 #include <coftp/log_file.hpp>
+#include <coftp/metrics.hpp>
+#include <coftp/metrics_http.hpp>
 #include <coftp/observer.hpp>
 #include <coftp/options.hpp>
 #include <coftp/path.hpp>
