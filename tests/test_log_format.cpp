@@ -92,21 +92,6 @@ std::vector<std::string> keys_of(const std::string& line) {
   return keys;
 }
 
-coftp::transfer_event transfer(coftp::transfer_direction d, coftp::transfer_outcome o, std::string path,
-                               std::string user, std::uint64_t bytes, std::chrono::milliseconds ms, bool ascii,
-                               bool anonymous) {
-  coftp::transfer_event t;
-  t.direction = d;
-  t.outcome = o;
-  t.path = std::move(path);
-  t.user = std::move(user);
-  t.bytes = bytes;
-  t.duration = ms;
-  t.ascii = ascii;
-  t.anonymous = anonymous;
-  return t;
-}
-
 // Hostile client text: what a user name, a path or a command argument may hold.
 const std::vector<std::string>& hostile_strings() {
   static const std::vector<std::string> all = {
@@ -272,10 +257,10 @@ TEST_CASE("log format: every event is one JSON line with its members") {
   obs.on_reply(s, coftp::reply{230, "Login successful\nsecond line"});
   obs.on_command(s, coftp::command{"ACCT", "hunter2"});
   obs.on_command(other, coftp::command{"NOOP", ""});
-  obs.on_transfer(s, transfer(coftp::transfer_direction::download, coftp::transfer_outcome::completed, "/a.txt",
-                              "alice", 5, std::chrono::milliseconds(12), false, false));
-  obs.on_transfer(s, transfer(coftp::transfer_direction::upload, coftp::transfer_outcome::connection_lost, "/u",
-                              "alice", 0, std::chrono::milliseconds(0), true, false));
+  obs.on_transfer(s, coftp::transfer_event{coftp::transfer_direction::download, coftp::transfer_outcome::completed, "/a.txt",
+                              "alice", 5, std::chrono::milliseconds(12), false, false});
+  obs.on_transfer(s, coftp::transfer_event{coftp::transfer_direction::upload, coftp::transfer_outcome::connection_lost, "/u",
+                              "alice", 0, std::chrono::milliseconds(0), true, false});
   obs.on_refused(coftp::session_info{0, "198.51.100.1", 1234}, coftp::refusal::too_many_sessions);
   obs.on_refused(s, coftp::refusal::banned);
   copy.on_disconnect(s);
@@ -384,8 +369,8 @@ TEST_CASE("log format: hostile client text stays inside its JSON string") {
     obs.on_login(s, h, true);
     obs.on_command(s, coftp::command{"RETR", h});
     obs.on_reply(s, coftp::reply{550, h});
-    obs.on_transfer(s, transfer(coftp::transfer_direction::download, coftp::transfer_outcome::aborted, h, h, 1,
-                                std::chrono::milliseconds(1), false, false));
+    obs.on_transfer(s, coftp::transfer_event{coftp::transfer_direction::download, coftp::transfer_outcome::aborted, h, h, 1,
+                                std::chrono::milliseconds(1), false, false});
     expected += 8;
   }
   auto text = slurp(path);

@@ -162,8 +162,7 @@ class basic_server {
         (next.tls.implicit_port || next.tls.implicit_listen_fd >= 0 || next.tls.detect_on_control_port))
       throw std::invalid_argument("coftp: the implicit FTPS listener needs tls.certificate_file until a restart");
     auto tls = tls_context_for(next);  // throws for a certificate that does not load
-    address_guard probe(next);         // throws for a bad allow or deny rule
-    guard_.reconfigure(next);
+    guard_.reconfigure(next);          // throws, changing nothing, for a bad allow or deny rule
     auto snapshot = std::make_shared<const server_options>(std::move(next));
     std::lock_guard lock(config_mutex_);
     options_ = std::move(snapshot);
